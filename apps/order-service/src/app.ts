@@ -1,0 +1,22 @@
+import { mysql, mysqlOptions } from '@platform/db';
+import { redis, redisOptions } from '@platform/redis';
+import { PLATFORM_VERSION, serviceDefaults, type AppOptions } from '@platform/service-kit';
+import type { FastifyInstance } from 'fastify';
+import { ConfigSchema, type Config } from './config';
+
+export const SERVICE = 'order-service';
+
+/** order-service: Orders with their items, paged by cursor, moved by payment events. */
+export default async function orderService(app: FastifyInstance, { config, defaultMetrics }: AppOptions<Config>) {
+  await app.register(serviceDefaults, {
+    service: SERVICE,
+    title: SERVICE,
+    description: 'Orders with their items, paged by cursor, moved by payment events.',
+    version: PLATFORM_VERSION,
+    defaultMetrics,
+  });
+  await app.register(mysql, mysqlOptions(config));
+  await app.register(redis, redisOptions(config, SERVICE));
+}
+
+export const definition = { service: SERVICE, configSchema: ConfigSchema, plugin: orderService };

@@ -1,0 +1,13 @@
+import { Type, type Static } from '@sinclair/typebox';
+import { mysqlEnv, peerEnv, rateLimitEnv, redisEnv, revocationEnv, serverEnv } from '@platform/service-kit';
+
+export const ConfigSchema = Type.Object({
+  ...serverEnv(3002),
+  ...mysqlEnv('order_service'),
+  ...redisEnv('order:'),
+  ...rateLimitEnv(),
+  ...revocationEnv(),
+  ...peerEnv.USER_SERVICE_URL(),
+});
+
+export type Config = Static<typeof ConfigSchema>;

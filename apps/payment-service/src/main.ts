@@ -1,0 +1,4 @@
+import { startService } from '@platform/service-kit';
+import { definition } from './app';
+
+startService(definition);

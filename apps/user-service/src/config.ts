@@ -1,0 +1,17 @@
+import { Type, type Static } from '@sinclair/typebox';
+import { mysqlEnv, rateLimitEnv, redisEnv, revocationEnv, serverEnv } from '@platform/service-kit';
+
+export const ConfigSchema = Type.Object({
+  ...serverEnv(3001),
+  ...mysqlEnv('user_service'),
+  ...redisEnv('user:'),
+  ...rateLimitEnv(),
+  ...revocationEnv(),
+  LOGIN_RATE_LIMIT_MAX: Type.Integer({ minimum: 1, default: 10 }),
+  LOGIN_FAILURE_MAX: Type.Integer({ minimum: 1, default: 5 }),
+  LOGIN_FAILURE_WINDOW_SECONDS: Type.Integer({ minimum: 1, default: 900 }),
+  ACCESS_TOKEN_TTL_SECONDS: Type.Integer({ minimum: 60, default: 900 }),
+  REFRESH_TOKEN_TTL_SECONDS: Type.Integer({ minimum: 60, default: 2_592_000 }),
+});
+
+export type Config = Static<typeof ConfigSchema>;

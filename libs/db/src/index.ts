@@ -1,0 +1,5 @@
+export * from './data-source';
+export * from './migrate';
+export * from './migrate-cli';
+export * from './mysql-plugin';
+export * from './setup';

@@ -1,0 +1,48 @@
+import { Cluster, Redis, type ClusterNode, type RedisOptions } from 'ioredis';
+
+export type RedisClient = Redis | Cluster;
+
+export interface RedisClientConfig {
+  /** `redis://` or `rediss://` URL of a standalone server. */
+  url: string;
+  /** `host:port,host:port`: use a Redis Cluster instead of `url`. */
+  clusterNodes?: string;
+  /** A command that gets no answer in this time fails, so a dead Redis costs milliseconds. */
+  commandTimeoutMs: number;
+  connectionName?: string;
+}
+
+/**
+ * Options for request paths. No offline queue: while disconnected a command fails at
+ * once instead of waiting for a reconnect. One retry per command, and reconnection
+ * that backs off to 2 s and never gives up, so the service recovers by itself.
+ */
+export const REQUEST_PATH_OPTIONS: Readonly<RedisOptions> = Object.freeze({
+  enableOfflineQueue: false,
+  maxRetriesPerRequest: 1,
+  connectTimeout: 2_000,
+  retryStrategy: (attempt: number) => Math.min(50 * 2 ** attempt, 2_000),
+});
+
+export function parseClusterNodes(nodes: string): ClusterNode[] {
+  return nodes.split(',').map((node) => {
+    const at = node.lastIndexOf(':');
+    return { host: node.slice(0, at), port: Number(node.slice(at + 1)) };
+  });
+}
+
+export function createRedisClient(config: RedisClientConfig): RedisClient {
+  const options: RedisOptions = {
+    ...REQUEST_PATH_OPTIONS,
+    commandTimeout: config.commandTimeoutMs,
+    connectionName: config.connectionName,
+  };
+  if (config.clusterNodes) {
+    return new Cluster(parseClusterNodes(config.clusterNodes), {
+      enableOfflineQueue: false,
+      clusterRetryStrategy: options.retryStrategy,
+      redisOptions: options,
+    });
+  }
+  return new Redis(config.url, options);
+}

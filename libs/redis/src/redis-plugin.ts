@@ -1,0 +1,84 @@
+import type {} from '@platform/service-kit';
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import { createRedisClient, type RedisClient, type RedisClientConfig } from './client';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    redis: RedisClient;
+    /** Prefix of every key this service writes (REDIS_KEY_PREFIX). */
+    redisKeyPrefix: string;
+  }
+}
+
+export type RedisPluginOptions = RedisClientConfig & {
+  keyPrefix: string;
+  /** How long start-up waits for the first connection before going on without it. */
+  startupWaitMs?: number;
+};
+
+/** Without an offline queue, commands fail until the first connect; give it a moment. */
+function connected(client: RedisClient, waitMs: number): Promise<boolean> {
+  if (client.status === 'ready') return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => done(false), waitMs);
+    const onReady = () => done(true);
+    function done(ok: boolean) {
+      clearTimeout(timer);
+      client.off('ready', onReady);
+      resolve(ok);
+    }
+    client.once('ready', onReady);
+  });
+}
+
+const ERROR_LOG_INTERVAL_MS = 10_000;
+
+/** The service's Redis client, checked by readiness and closed with the app. */
+async function redisPlugin(app: FastifyInstance, opts: RedisPluginOptions): Promise<void> {
+  const client = createRedisClient(opts);
+  const log = app.log.child({ component: 'redis' });
+
+  // ioredis emits an error on every failed reconnect; one line per interval is enough.
+  let lastLogged = 0;
+  client.on('error', (err: Error) => {
+    const now = Date.now();
+    if (now - lastLogged < ERROR_LOG_INTERVAL_MS) return;
+    lastLogged = now;
+    log.warn({ err }, 'Redis connection error');
+  });
+  client.on('ready', () => log.info('Redis ready'));
+  if (!(await connected(client, opts.startupWaitMs ?? 2_000))) {
+    log.warn('Redis is not reachable; starting anyway, readiness reports it until it answers');
+  }
+
+  app.decorate<RedisClient>('redis', client);
+  app.decorate('redisKeyPrefix', opts.keyPrefix);
+  app.health.addCheck('redis', () => client.ping());
+
+  app.addHook('onClose', async () => {
+    // quit() waits for replies in flight; a client that never connected is just dropped.
+    if (client.status === 'ready') await client.quit().catch(() => client.disconnect());
+    else client.disconnect();
+  });
+}
+
+export const redis = fp(redisPlugin, { name: 'redis', fastify: '5.x', dependencies: ['health'] });
+
+export interface RedisEnv {
+  REDIS_URL: string;
+  REDIS_CLUSTER_NODES?: string;
+  REDIS_KEY_PREFIX: string;
+  REDIS_COMMAND_TIMEOUT_MS: number;
+}
+
+/** The plugin's options from a service's validated configuration (service-kit `redisEnv`). */
+export function redisOptions(config: RedisEnv, connectionName?: string): RedisPluginOptions {
+  return {
+    url: config.REDIS_URL,
+    clusterNodes: config.REDIS_CLUSTER_NODES,
+    keyPrefix: config.REDIS_KEY_PREFIX,
+    commandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS,
+    connectionName,
+  };
+}

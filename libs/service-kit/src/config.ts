@@ -1,0 +1,102 @@
+import { Type, type Static, type TObject, type TProperties } from '@sinclair/typebox';
+import { config as loadDotenv } from 'dotenv';
+import envSchema from 'env-schema';
+
+/**
+ * Configuration comes from environment variables only, validated once at start.
+ * Each service composes its schema from the fragments below, so a variable means
+ * the same thing in every service that reads it (CONTRACT.md, "Processes and ports").
+ */
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
+  }
+}
+
+const Url = (protocols: string[], def?: string) =>
+  Type.String({
+    pattern: `^(${protocols.join('|')})://[^\\s]+$`,
+    ...(def === undefined ? {} : { default: def }),
+  });
+
+const LogLevel = Type.Union(
+  ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+  { default: 'info' },
+);
+
+export const serverEnv = (port: number) => ({
+  PORT: Type.Integer({ minimum: 0, maximum: 65535, default: port }),
+  HOST: Type.String({ minLength: 1, default: '0.0.0.0' }),
+  LOG_LEVEL: LogLevel,
+  SHUTDOWN_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 10_000 }),
+  REQUEST_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 30_000 }),
+});
+
+export const mysqlEnv = (schema: string) => ({
+  DATABASE_URL: Url(['mysql'], `mysql://${schema}:${schema}@127.0.0.1:3306/${schema}`),
+  DB_POOL_SIZE: Type.Integer({ minimum: 1, maximum: 500, default: 10 }),
+  DB_CONNECT_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 5_000 }),
+  DB_QUERY_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 10_000 }),
+});
+
+export const redisEnv = (prefix: string) => ({
+  REDIS_URL: Url(['redis', 'rediss'], 'redis://127.0.0.1:6379'),
+  REDIS_CLUSTER_NODES: Type.Optional(Type.String({ pattern: '^[^\\s,:]+:\\d+(,[^\\s,:]+:\\d+)*$' })),
+  REDIS_KEY_PREFIX: Type.String({ pattern: '^[A-Za-z0-9._:-]{1,64}$', default: prefix }),
+  REDIS_COMMAND_TIMEOUT_MS: Type.Integer({ minimum: 10, default: 500 }),
+});
+
+export const rateLimitEnv = () => ({
+  RATE_LIMIT_MAX: Type.Integer({ minimum: 1, default: 100 }),
+  RATE_LIMIT_WINDOW_SECONDS: Type.Integer({ minimum: 1, default: 60 }),
+});
+
+export const revocationEnv = () => ({
+  REVOCATION_FAIL_MODE: Type.Union([Type.Literal('open'), Type.Literal('closed')], { default: 'closed' }),
+});
+
+export const peerEnv = {
+  USER_SERVICE_URL: () => ({ USER_SERVICE_URL: Url(['http', 'https'], 'http://127.0.0.1:3001') }),
+  ORDER_SERVICE_URL: () => ({ ORDER_SERVICE_URL: Url(['http', 'https'], 'http://127.0.0.1:3002') }),
+  PAYMENT_GATEWAY_URL: () => ({ PAYMENT_GATEWAY_URL: Url(['http', 'https'], 'http://127.0.0.1:3009') }),
+};
+
+type AjvError = {
+  instancePath: string;
+  keyword: string;
+  message?: string;
+  params: Record<string, unknown>;
+};
+
+function describe(error: AjvError, env: Record<string, unknown>): string {
+  if (error.keyword === 'required') {
+    return `${String(error.params['missingProperty'])} is required but not set`;
+  }
+  const name = error.instancePath.replace(/^\//, '');
+  // Union errors repeat once per branch; the first message is the useful one.
+  return `${name} ${error.message ?? 'is invalid'} (got ${JSON.stringify(env[name])})`;
+}
+
+/**
+ * Validates `env` against `schema`, applying defaults and coercing strings to the
+ * declared types. Throws a ConfigError whose message names every bad variable.
+ */
+export function loadConfig<P extends TProperties>(
+  schema: TObject<P>,
+  env: Record<string, string | undefined> = process.env,
+  options: { dotenv?: boolean } = {},
+): Static<TObject<P>> {
+  // A local .env fills in what the environment leaves unset; it never overrides it.
+  if (options.dotenv) loadDotenv({ processEnv: env as Record<string, string>, quiet: true });
+  const data = { ...env };
+  try {
+    return envSchema<Static<TObject<P>>>({ schema, data, dotenv: false });
+  } catch (err) {
+    const errors = (err as { errors?: AjvError[] }).errors;
+    if (!errors) throw err;
+    const problems = [...new Set(errors.filter((e) => e.keyword !== 'anyOf').map((e) => describe(e, data)))];
+    throw new ConfigError(problems);
+  }
+}

@@ -1,0 +1,104 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import {
+  DependencyUnavailableError,
+  HttpProblem,
+  PROBLEM_CONTENT_TYPE,
+  codeForStatus,
+  problemBody,
+  type ProblemInit,
+} from './problem';
+
+/** Connection-level failures of MySQL, Redis or a peer: the caller may retry later. */
+const UNAVAILABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENOTFOUND',
+  'EPIPE',
+  'PROTOCOL_CONNECTION_LOST',
+  'PROTOCOL_SEQUENCE_TIMEOUT',
+  'ER_CON_COUNT_ERROR',
+  'ER_SERVER_SHUTDOWN',
+  'ER_QUERY_TIMEOUT',
+  'ER_STATEMENT_TIMEOUT',
+  'ER_LOCK_WAIT_TIMEOUT',
+]);
+
+/** Fastify's own request errors whose message is safe and useful to show. */
+const FASTIFY_CODES: Readonly<Record<string, string>> = Object.freeze({
+  FST_ERR_CTP_INVALID_JSON_BODY: 'MALFORMED_JSON',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'MALFORMED_JSON',
+  FST_ERR_CTP_BODY_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'BAD_REQUEST',
+  FST_ERR_BAD_URL: 'BAD_REQUEST',
+  FST_ERR_MAX_PARAM_LENGTH: 'BAD_REQUEST',
+});
+
+type ValidationError = FastifyError & {
+  validation: { instancePath: string; message?: string; keyword: string; params: Record<string, unknown> }[];
+  validationContext?: string;
+};
+
+function validationProblem(error: ValidationError): ProblemInit {
+  const where = error.validationContext ?? 'body';
+  const errors = error.validation.map((v) => {
+    const leaf = v.params['missingProperty'] ?? v.params['additionalProperty'];
+    const path = `${where}${v.instancePath}${leaf === undefined ? '' : `/${String(leaf)}`}`;
+    const message = v.keyword === 'additionalProperties' ? 'is not an allowed property' : (v.message ?? 'is invalid');
+    return { path, message };
+  });
+  return { status: 400, code: 'VALIDATION_FAILED', detail: 'The request is not valid.', errors };
+}
+
+function isUnavailable(error: unknown): boolean {
+  if (error instanceof DependencyUnavailableError) return true;
+  const e = error as { code?: unknown; cause?: unknown; driverError?: unknown };
+  if (typeof e?.code === 'string' && UNAVAILABLE_CODES.has(e.code)) return true;
+  return e?.driverError !== undefined && isUnavailable(e.driverError);
+}
+
+/** Maps any thrown value to what the client may see; internals stay in the log. */
+export function toProblem(error: unknown): ProblemInit {
+  if (error instanceof HttpProblem) {
+    const { status, code, errors, extensions, headers } = error;
+    return { status, code, detail: error.message, errors, extensions, headers };
+  }
+  const e = error as Partial<ValidationError>;
+  if (Array.isArray(e.validation)) return validationProblem(e as ValidationError);
+  if (isUnavailable(error)) {
+    return { status: 503, code: 'DEPENDENCY_UNAVAILABLE', detail: 'A dependency is unavailable; retry later.', headers: { 'retry-after': '1' } };
+  }
+  const status = typeof e.statusCode === 'number' ? e.statusCode : 500;
+  if (status >= 400 && status < 500) {
+    const code = (e.code && FASTIFY_CODES[e.code]) ?? (error instanceof SyntaxError ? 'MALFORMED_JSON' : codeForStatus(status));
+    return { status, code, detail: e.message ?? 'The request could not be processed.' };
+  }
+  return { status: 500, code: 'INTERNAL_ERROR', detail: 'An unexpected error occurred.' };
+}
+
+export function sendProblem(reply: FastifyReply, init: ProblemInit): FastifyReply {
+  if (init.headers) reply.headers(init.headers);
+  return reply.code(init.status).type(PROBLEM_CONTENT_TYPE).send(problemBody(init, reply.request.id));
+}
+
+async function errorHandlerPlugin(app: FastifyInstance): Promise<void> {
+  app.setErrorHandler((error: unknown, request: FastifyRequest, reply: FastifyReply) => {
+    const problem = toProblem(error);
+    if (problem.status >= 500) request.log.error({ err: error }, 'request failed');
+    else request.log.info({ code: problem.code, status: problem.status }, 'request rejected');
+    return sendProblem(reply, problem);
+  });
+
+  app.setNotFoundHandler((request, reply) =>
+    sendProblem(reply, {
+      status: 404,
+      code: 'NOT_FOUND',
+      detail: `No route for ${request.method} ${(request.url.split('?')[0] ?? '').slice(0, 200)}.`,
+    }),
+  );
+}
+
+export const errorHandler = fp(errorHandlerPlugin, { name: 'error-handler', fastify: '5.x' });

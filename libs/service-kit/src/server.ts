@@ -1,0 +1,113 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { TObject, TProperties, Static } from '@sinclair/typebox';
+import closeWithGrace from 'close-with-grace';
+import Fastify, { LogController, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
+import { ConfigError, loadConfig } from './config';
+import { sendProblem, toProblem } from './error-handler';
+import { loggerOptions } from './logger';
+import { genReqId } from './request-id';
+import { createValidatorCompiler } from './validation';
+
+export const BODY_LIMIT_BYTES = 64 * 1024;
+
+export interface ServerOptions {
+  service: string;
+  logLevel: string;
+  requestTimeoutMs: number;
+}
+
+/** Fastify as every service runs it; tests build the very same instance. */
+export function createServer(opts: ServerOptions) {
+  const app = Fastify({
+    logger: loggerOptions({ service: opts.service, level: opts.logLevel }),
+    genReqId,
+    requestIdHeader: false,
+    logController: new LogController({
+      requestIdLogLabel: 'requestId',
+      // Probes and scrapes arrive every few seconds; their lines would drown the rest.
+      disableRequestLogging: (req: { url?: string }) => /^\/(health\/|metrics$)/.test(req.url ?? ''),
+    }),
+    bodyLimit: BODY_LIMIT_BYTES,
+    requestTimeout: opts.requestTimeoutMs,
+    // Longer than the usual 60 s idle timeout of load balancers, so they close first.
+    keepAliveTimeout: 72_000,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    routerOptions: { maxParamLength: 256 },
+    frameworkErrors: (error, request, reply) => {
+      reply.header('x-request-id', request.id);
+      return sendProblem(reply, toProblem(error));
+    },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+  app.setValidatorCompiler(createValidatorCompiler());
+  return app;
+}
+
+export type App = ReturnType<typeof createServer>;
+
+/** Loads the configuration or stops the process with a message naming each bad variable. */
+export function configOrExit<P extends TProperties>(schema: TObject<P>): Static<TObject<P>> {
+  try {
+    return loadConfig(schema, process.env, { dotenv: true });
+  } catch (err) {
+    process.stderr.write(`${err instanceof ConfigError ? err.message : String(err)}\n`);
+    process.exit(1);
+  }
+}
+
+/**
+ * On SIGTERM/SIGINT: stop accepting, let in-flight requests finish, run every
+ * onClose hook (pools, clients, pending work), then exit 0. A hang past
+ * `timeoutMs`, or a crash, exits 1.
+ */
+export function closeGracefully(app: FastifyInstance, timeoutMs: number): void {
+  closeWithGrace({ delay: timeoutMs, logger: app.log }, async ({ signal, err }) => {
+    if (err) app.log.fatal({ err }, 'unexpected error; shutting down');
+    else app.log.info({ signal }, 'shutting down');
+    await app.close();
+  });
+}
+
+export interface ServiceDefinition<P extends TProperties> {
+  /** The process name, also the `service` field of every log line and metric. */
+  service: string;
+  configSchema: TObject<P>;
+  plugin: FastifyPluginAsync<AppOptions<Static<TObject<P>>>>;
+}
+
+export interface AppOptions<C> {
+  config: C;
+  /** Process-level metrics; tests that build many apps in one process turn them off. */
+  defaultMetrics?: boolean;
+}
+
+type BaseConfig = { LOG_LEVEL: string; REQUEST_TIMEOUT_MS: number };
+
+/** The service's app plugin on a server built with the shared options: what runs is what tests build. */
+export async function createApp<P extends TProperties>(
+  def: ServiceDefinition<P>,
+  config: Static<TObject<P>>,
+  opts: { defaultMetrics?: boolean } = {},
+): Promise<App> {
+  const { LOG_LEVEL, REQUEST_TIMEOUT_MS } = config as unknown as BaseConfig;
+  const app = createServer({ service: def.service, logLevel: LOG_LEVEL, requestTimeoutMs: REQUEST_TIMEOUT_MS });
+  await app.register(def.plugin, { config, defaultMetrics: opts.defaultMetrics });
+  return app;
+}
+
+type ListenConfig = { PORT: number; HOST: string; SHUTDOWN_TIMEOUT_MS: number };
+
+/** main.ts of every service: validated config, the app, graceful shutdown, listen. */
+export function startService<P extends TProperties>(def: ServiceDefinition<P>): void {
+  const config = configOrExit(def.configSchema);
+  const { PORT, HOST, SHUTDOWN_TIMEOUT_MS } = config as unknown as ListenConfig;
+  createApp(def, config)
+    .then(async (app) => {
+      closeGracefully(app, SHUTDOWN_TIMEOUT_MS);
+      await app.listen({ port: PORT, host: HOST });
+    })
+    .catch((err: unknown) => {
+      process.stderr.write(`${def.service} failed to start: ${(err as Error).stack ?? String(err)}\n`);
+      process.exit(1);
+    });
+}

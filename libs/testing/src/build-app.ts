@@ -1,0 +1,29 @@
+import { createApp, loadConfig, type App, type ServiceDefinition } from '@platform/service-kit';
+import type { TProperties } from '@sinclair/typebox';
+
+/**
+ * The service's real app plugin on the real server options, with `env` over the
+ * process environment (which holds MYSQL_ADMIN_URL and REDIS_URL in tests).
+ */
+export async function buildApp<P extends TProperties>(
+  def: ServiceDefinition<P>,
+  env: Record<string, string> = {},
+  /** Runs after the app has closed, e.g. to drop the test's schema. */
+  cleanup?: () => Promise<void>,
+): Promise<App> {
+  const config = loadConfig(def.configSchema, { ...process.env, LOG_LEVEL: 'silent', ...env });
+  const app = await createApp(def, config, { defaultMetrics: false });
+  if (cleanup) app.addHook('onClose', cleanup);
+  await app.ready();
+  return app;
+}
+
+/** Polls `fn` until it returns true or `timeoutMs` passes; returns the last answer. */
+export async function eventually(fn: () => Promise<boolean>, timeoutMs = 10_000, everyMs = 100): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await fn()) return true;
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}

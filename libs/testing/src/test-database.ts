@@ -1,0 +1,53 @@
+import { createDataSource, initializeDataSource, migrate, type MigrationClass } from '@platform/db';
+import { createConnection } from 'mysql2/promise';
+import { uniqueSuffix } from './ids';
+
+export interface TestDatabase {
+  /** The schema's name, e.g. `t_order_lq3k2x9f1a2b3c4`. */
+  name: string;
+  /** DATABASE_URL for the schema (admin credentials). */
+  url: string;
+  drop(): Promise<void>;
+}
+
+function adminUrl(): URL {
+  const url = process.env['MYSQL_ADMIN_URL'];
+  if (!url) throw new Error('MYSQL_ADMIN_URL is not set; run the tests through jest, whose globalSetup sets it');
+  return new URL(url);
+}
+
+/** Runs one admin statement outside any schema. */
+export async function adminQuery(sql: string): Promise<void> {
+  const conn = await createConnection({ uri: adminUrl().toString() });
+  try {
+    await conn.query(sql);
+  } finally {
+    await conn.end();
+  }
+}
+
+/**
+ * A schema of its own for one test file, with `migrations` applied, so files can run
+ * in parallel and in any order. Dropped by `drop()`.
+ */
+export async function createTestDatabase(label: string, migrations: MigrationClass[] = []): Promise<TestDatabase> {
+  const name = `t_${label.replace(/[^a-z0-9]/gi, '_').toLowerCase()}_${uniqueSuffix()}`;
+  await adminQuery(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
+  const url = new URL(adminUrl());
+  url.pathname = `/${name}`;
+  if (migrations.length > 0) {
+    const ds = createDataSource({ url: url.toString(), poolSize: 1, connectTimeoutMs: 5_000, migrations });
+    await initializeDataSource(ds, {});
+    try {
+      await migrate(ds, 'up');
+    } finally {
+      await ds.destroy();
+    }
+  }
+  return { name, url: url.toString(), drop: () => adminQuery(`DROP DATABASE IF EXISTS \`${name}\``) };
+}
+
+/** A Redis key prefix of its own for one test file. */
+export function testKeyPrefix(label: string): string {
+  return `t:${label}:${uniqueSuffix()}:`;
+}
