@@ -2,6 +2,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { TObject, TProperties, Static } from '@sinclair/typebox';
 import closeWithGrace from 'close-with-grace';
 import Fastify, { LogController, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
+import type { DestinationStream } from 'pino';
 import { ConfigError, loadConfig } from './config';
 import { sendProblem, toProblem } from './error-handler';
 import { loggerOptions } from './logger';
@@ -14,12 +15,14 @@ export interface ServerOptions {
   service: string;
   logLevel: string;
   requestTimeoutMs: number;
+  /** Where log lines go instead of stdout; tests read them from here. */
+  logStream?: DestinationStream;
 }
 
 /** Fastify as every service runs it; tests build the very same instance. */
 export function createServer(opts: ServerOptions) {
   const app = Fastify({
-    logger: loggerOptions({ service: opts.service, level: opts.logLevel }),
+    logger: { ...loggerOptions({ service: opts.service, level: opts.logLevel }), stream: opts.logStream },
     genReqId,
     requestIdHeader: false,
     logController: new LogController({
