@@ -21,10 +21,15 @@ const UNAVAILABLE_CODES = new Set([
   'PROTOCOL_SEQUENCE_TIMEOUT',
   'ER_CON_COUNT_ERROR',
   'ER_SERVER_SHUTDOWN',
-  'ER_QUERY_TIMEOUT',
-  'ER_STATEMENT_TIMEOUT',
   'ER_LOCK_WAIT_TIMEOUT',
 ]);
+
+/**
+ * The same by MySQL/MariaDB error number, for those mysql2 has no code name for:
+ * 1040 too many connections, 1053 server shutdown, 1205 lock wait timeout,
+ * 1969 MariaDB statement timeout, 3024 MySQL query timeout.
+ */
+const UNAVAILABLE_ERRNOS = new Set([1040, 1053, 1205, 1969, 3024]);
 
 /** Fastify's own request errors whose message is safe and useful to show. */
 const FASTIFY_CODES: Readonly<Record<string, string>> = Object.freeze({
@@ -53,11 +58,13 @@ function validationProblem(error: ValidationError): ProblemInit {
   return { status: 400, code: 'VALIDATION_FAILED', detail: 'The request is not valid.', errors };
 }
 
-function isUnavailable(error: unknown): boolean {
+function isUnavailable(error: unknown, depth = 0): boolean {
   if (error instanceof DependencyUnavailableError) return true;
+  if (typeof error !== 'object' || error === null || depth > 4) return false;
   const e = error as { code?: unknown; cause?: unknown; driverError?: unknown };
-  if (typeof e?.code === 'string' && UNAVAILABLE_CODES.has(e.code)) return true;
-  return e?.driverError !== undefined && isUnavailable(e.driverError);
+  if (typeof e.code === 'string' && UNAVAILABLE_CODES.has(e.code)) return true;
+  // TypeORM wraps the driver's error in `driverError`; fetch ("fetch failed") puts the socket's in `cause`.
+  return [e.driverError, e.cause].some((inner) => inner !== undefined && isUnavailable(inner, depth + 1));
 }
 
 /** Maps any thrown value to what the client may see; internals stay in the log. */
@@ -66,7 +73,8 @@ export function toProblem(error: unknown): ProblemInit {
     const { status, code, errors, extensions, headers } = error;
     return { status, code, detail: error.message, errors, extensions, headers };
   }
-  const e = error as Partial<ValidationError>;
+  // `throw null` / `throw undefined` reach here too.
+  const e = (error ?? {}) as Partial<ValidationError>;
   if (Array.isArray(e.validation)) return validationProblem(e as ValidationError);
   if (isUnavailable(error)) {
     return { status: 503, code: 'DEPENDENCY_UNAVAILABLE', detail: 'A dependency is unavailable; retry later.', headers: { 'retry-after': '1' } };

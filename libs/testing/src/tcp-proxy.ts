@@ -26,6 +26,7 @@ export class TcpProxy {
   }
 
   async start(): Promise<this> {
+    if (this.server) return this;
     const server = createServer((client) => this.pipe(client));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);

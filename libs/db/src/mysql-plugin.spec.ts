@@ -1,0 +1,76 @@
+import { createServer, serviceDefaults, type App } from '@platform/service-kit';
+import { TcpProxy, createTestDatabase, eventually, type TestDatabase } from '@platform/testing';
+import { mysql } from './mysql-plugin';
+
+let db: TestDatabase;
+let proxy: TcpProxy;
+let app: App;
+
+async function ready(): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await app.inject({ method: 'GET', url: '/health/ready' });
+  return { status: res.statusCode, body: res.json() };
+}
+
+beforeAll(async () => {
+  db = await createTestDatabase('mysqlplugin');
+  proxy = TcpProxy.forUrl(db.url);
+});
+
+afterEach(async () => {
+  await app?.close();
+});
+
+afterAll(async () => {
+  await proxy.stop();
+  await db.drop();
+});
+
+async function buildWithProxy(): Promise<App> {
+  const server = createServer({ service: 'mysql-test', logLevel: 'silent', requestTimeoutMs: 10_000 });
+  await server.register(serviceDefaults, { service: 'mysql-test', title: 't', description: 't', version: '0', defaultMetrics: false });
+  await server.register(mysql, { url: proxy.rewrite(db.url), poolSize: 2, connectTimeoutMs: 500, queryTimeoutMs: 2_000, retryIntervalMs: 100 });
+  server.get('/now', async () => {
+    const [row] = (await server.db.query('SELECT 1 AS one')) as { one: number }[];
+    return { one: row?.one };
+  });
+  await server.ready();
+  return server;
+}
+
+describe('mysql plugin', () => {
+  it('when MySQL is unreachable at start, then the process starts, reports mysql, answers 503, and connects later by itself', async () => {
+    // Reserve a port, then leave nothing listening on it.
+    await proxy.start();
+    await proxy.stop();
+    app = await buildWithProxy();
+
+    const down = await ready();
+    expect(down.status).toBe(503);
+    expect(down.body).toMatchObject({ code: 'DEPENDENCY_UNAVAILABLE', checks: { mysql: 'fail' } });
+    expect(String(down.body['detail'])).toContain('mysql');
+    const route = await app.inject({ method: 'GET', url: '/now' });
+    expect(route.statusCode).toBe(503);
+    expect(route.json()).toMatchObject({ code: 'DEPENDENCY_UNAVAILABLE' });
+
+    await proxy.start();
+    expect(await eventually(async () => (await ready()).status === 200, 10_000)).toBe(true);
+    expect((await app.inject({ method: 'GET', url: '/now' })).json()).toEqual({ one: 1 });
+  });
+
+  it('when MySQL goes away while running, then ready and routes are 503, and both recover without a restart', async () => {
+    await proxy.start();
+    app = await buildWithProxy();
+    expect((await ready()).status).toBe(200);
+
+    await proxy.stop();
+    expect(await eventually(async () => (await ready()).status === 503, 5_000)).toBe(true);
+    const route = await app.inject({ method: 'GET', url: '/now' });
+    expect(route.statusCode).toBe(503);
+    expect(route.json()).toMatchObject({ code: 'DEPENDENCY_UNAVAILABLE' });
+    expect(JSON.stringify(route.json())).not.toMatch(/127\.0\.0\.1|ECONNREFUSED|SELECT/);
+
+    await proxy.start();
+    expect(await eventually(async () => (await ready()).status === 200, 10_000)).toBe(true);
+    expect((await app.inject({ method: 'GET', url: '/now' })).statusCode).toBe(200);
+  });
+});
