@@ -1,0 +1,59 @@
+// npm start's last step: the four built processes in the foreground, each output line prefixed
+// with the process name. Ctrl-C or SIGTERM sends each process one SIGTERM, and they shut down
+// gracefully; if one exits on its own, the others are stopped too and the exit code is 1.
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+
+const APPS = [
+  ['user', 'user-service', 34],
+  ['order', 'order-service', 32],
+  ['payment', 'payment-service', 35],
+  ['sandbox', 'gateway-sandbox', 33],
+];
+const width = Math.max(...APPS.map(([name]) => name.length));
+const color = (code, text) => (process.stdout.isTTY ? `\x1b[${code}m${text}\x1b[0m` : text);
+
+// Each process has its own port and schema by default; one value for all four would collide.
+const env = { ...process.env };
+for (const shared of ['PORT', 'DATABASE_URL']) {
+  if (env[shared]) console.warn(`npm start: ignoring ${shared}; each process uses its own default (see README)`);
+  delete env[shared];
+}
+
+let stopping = false;
+let failed = false;
+
+const children = APPS.map(([name, app, code]) => {
+  const prefix = color(code, `[${name.padEnd(width)}]`);
+  // A process group of its own: the terminal's Ctrl-C reaches only this script, which then
+  // signals each process once (a second signal would cut a graceful shutdown short).
+  const child = spawn(process.execPath, ['--enable-source-maps', `dist/apps/${app}/main.js`], {
+    env,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  for (const stream of [child.stdout, child.stderr]) {
+    createInterface({ input: stream }).on('line', (line) => process.stdout.write(`${prefix} ${line}\n`));
+  }
+  const exited = new Promise((resolve) => child.on('exit', (status, signal) => resolve({ status, signal })));
+  exited.then(({ status, signal }) => {
+    process.stdout.write(`${prefix} exited with ${signal ?? `code ${status}`}\n`);
+    if (status !== 0 || !stopping) failed = true;
+    stop();
+  });
+  return { child, exited };
+});
+
+function stop() {
+  if (stopping) return;
+  stopping = true;
+  for (const { child } of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+}
+
+process.on('SIGINT', stop);
+process.on('SIGTERM', stop);
+// If this script dies, its processes must not outlive it.
+process.on('exit', () => children.forEach(({ child }) => child.exitCode === null && child.kill('SIGKILL')));
+
+await Promise.all(children.map((c) => c.exited));
+process.exit(failed ? 1 : 0);

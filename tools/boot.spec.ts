@@ -1,0 +1,163 @@
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { eventually, testKeyPrefix } from '@platform/testing';
+
+/**
+ * The built processes, as `npm start` and the Docker image run them: each boots against
+ * the real MySQL (its own account and schema) and Redis, answers the contract's common
+ * routes over real HTTP, and exits 0 on SIGTERM.
+ */
+const root = join(__dirname, '..');
+const APPS = ['user-service', 'order-service', 'payment-service', 'gateway-sandbox'] as const;
+type AppName = (typeof APPS)[number];
+
+interface Running {
+  child: ChildProcess;
+  url: string;
+  output: string[];
+  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function serviceDatabaseUrl(app: AppName): string | undefined {
+  if (app === 'gateway-sandbox') return undefined;
+  const account = app.replace('-', '_');
+  const url = new URL(process.env['MYSQL_ADMIN_URL'] as string);
+  url.username = account;
+  url.password = account;
+  url.pathname = `/${account}`;
+  return url.toString();
+}
+
+function run(script: string, env: Record<string, string>): Running {
+  const child = spawn(process.execPath, [script], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const output: string[] = [];
+  child.stdout?.on('data', (d: Buffer) => output.push(...d.toString().split('\n').filter(Boolean)));
+  child.stderr?.on('data', (d: Buffer) => output.push(...d.toString().split('\n').filter(Boolean)));
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  );
+  return { child, url: `http://127.0.0.1:${env['PORT']}`, output, exit };
+}
+
+async function isReady(url: string): Promise<boolean> {
+  try {
+    return (await fetch(`${url}/health/ready`)).status === 200;
+  } catch {
+    return false;
+  }
+}
+
+const running = new Map<AppName, Running>();
+
+beforeAll(async () => {
+  execFileSync(process.execPath, ['scripts/build.mjs'], { cwd: root, stdio: 'pipe' });
+  execFileSync(process.execPath, ['scripts/migrate-all.mjs', 'up', '--built'], { cwd: root, stdio: 'pipe' });
+  for (const app of APPS) {
+    const env: Record<string, string> = { PORT: String(await freePort()), HOST: '127.0.0.1', LOG_LEVEL: 'info' };
+    const db = serviceDatabaseUrl(app);
+    if (db) Object.assign(env, { DATABASE_URL: db, REDIS_KEY_PREFIX: testKeyPrefix(app) });
+    running.set(app, run(`dist/apps/${app}/main.js`, env));
+  }
+  for (const [app, r] of running) {
+    if (!(await eventually(() => isReady(r.url), 20_000))) {
+      throw new Error(`${app} did not become ready:\n${r.output.join('\n')}`);
+    }
+  }
+}, 90_000);
+
+afterAll(async () => {
+  for (const r of running.values()) if (r.child.exitCode === null) r.child.kill('SIGKILL');
+});
+
+describe.each(APPS)('built %s', (app) => {
+  const r = () => running.get(app) as Running;
+
+  it('when asked over HTTP, then health, docs and metrics answer', async () => {
+    expect((await fetch(`${r().url}/health/live`)).status).toBe(200);
+    const docs = await fetch(`${r().url}/docs/json`);
+    expect(docs.status).toBe(200);
+    expect(((await docs.json()) as { info: { title: string } }).info.title).toBe(app);
+    const metrics = await fetch(`${r().url}/metrics`);
+    expect(await metrics.text()).toMatch(/process_cpu_seconds_total/);
+  });
+
+  it('when a POST has malformed JSON, then 400 problem+json with the caller request id, also in the log', async () => {
+    const res = await fetch(`${r().url}/v1/anything`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-request-id': `boot-${app}` },
+      body: '{"oops"',
+    });
+    expect(res.status).toBe(400);
+    expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    expect(res.headers.get('x-request-id')).toBe(`boot-${app}`);
+    expect(await res.json()).toMatchObject({ code: 'MALFORMED_JSON', requestId: `boot-${app}` });
+    expect(await eventually(async () => r().output.some((l) => l.includes(`"requestId":"boot-${app}"`)), 2_000)).toBe(true);
+  });
+
+  it('when an unknown route is asked, then 404 problem+json', async () => {
+    const res = await fetch(`${r().url}/v1/unknown`);
+    expect(res.status).toBe(404);
+    expect(await res.json()).toMatchObject({ code: 'NOT_FOUND', status: 404 });
+  });
+
+  it('when sent SIGTERM, then it exits 0', async () => {
+    r().child.kill('SIGTERM');
+    await expect(r().exit).resolves.toEqual({ code: 0, signal: null });
+    expect(r().output.join('\n')).toMatch(/shutting down/);
+  });
+});
+
+describe('a process with a bad configuration', () => {
+  it('when PORT is not a number, then it exits 1 naming PORT', async () => {
+    const bad = run('dist/apps/order-service/main.js', { PORT: 'abc' });
+    await expect(bad.exit).resolves.toEqual({ code: 1, signal: null });
+    expect(bad.output.join('\n')).toMatch(/PORT must be integer/);
+  });
+});
+
+/** scripts/start.mjs runs on the default ports against the default MySQL and Redis. */
+function defaultsUsable(): boolean {
+  const local = (v: string | undefined, def: string) => (v ?? def).replace(/\/$/, '') === def;
+  if (!local(process.env['MYSQL_ADMIN_URL'], 'mysql://root@127.0.0.1:3306')) return false;
+  if (!local(process.env['REDIS_URL'], 'redis://127.0.0.1:6379')) return false;
+  const probe = `const net=require('net');let n=0;for(const p of [3001,3002,3003,3009]){const s=net.createServer();
+    s.once('error',()=>process.exit(1));s.listen(p,'0.0.0.0',()=>s.close(()=>{if(++n===4)process.exit(0)}))}`;
+  return spawnSync(process.execPath, ['-e', probe]).status === 0;
+}
+
+describe('npm start (scripts/start.mjs)', () => {
+  const usable = defaultsUsable();
+  (usable ? it : it.skip)(
+    `when started${usable ? '' : ' (skipped: default ports busy or non-default MySQL/Redis)'}, then the four processes log with prefixes, become ready, and all exit 0 on SIGINT`,
+    async () => {
+      const env = { LOG_LEVEL: 'info', REDIS_KEY_PREFIX: testKeyPrefix('start') };
+      const start = run('scripts/start.mjs', env);
+      try {
+        for (const port of [3001, 3002, 3003, 3009]) {
+          expect(await eventually(() => isReady(`http://127.0.0.1:${port}`), 20_000)).toBe(true);
+        }
+        for (const prefix of ['[user   ]', '[order  ]', '[payment]', '[sandbox]']) {
+          expect(start.output.some((l) => l.startsWith(`${prefix} {`))).toBe(true);
+        }
+        start.child.kill('SIGINT');
+        await expect(start.exit).resolves.toEqual({ code: 0, signal: null });
+        expect(start.output.filter((l) => l.endsWith('exited with code 0'))).toHaveLength(4);
+      } finally {
+        if (start.child.exitCode === null) start.child.kill('SIGKILL');
+      }
+    },
+    60_000,
+  );
+});
