@@ -6,10 +6,10 @@ import nx from '@nx/eslint-plugin';
  */
 const depConstraints = [
   { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:lib', 'type:migrations', 'type:test-util'] },
-  { sourceTag: 'type:lib', onlyDependOnLibsWithTags: ['type:lib'] },
+  { sourceTag: 'type:lib', onlyDependOnLibsWithTags: ['type:lib', 'type:test-util'] },
   { sourceTag: 'type:migrations', onlyDependOnLibsWithTags: ['type:lib'] },
   { sourceTag: 'type:test-util', onlyDependOnLibsWithTags: ['type:lib'] },
-  { sourceTag: 'type:tooling', onlyDependOnLibsWithTags: ['type:lib', 'type:test-util'] },
+  { sourceTag: 'type:tooling', onlyDependOnLibsWithTags: ['type:lib', 'type:test-util', 'type:migrations'] },
   { sourceTag: 'scope:user', onlyDependOnLibsWithTags: ['scope:user', 'scope:shared'] },
   { sourceTag: 'scope:order', onlyDependOnLibsWithTags: ['scope:order', 'scope:shared'] },
   { sourceTag: 'scope:payment', onlyDependOnLibsWithTags: ['scope:payment', 'scope:shared'] },

@@ -23,7 +23,7 @@ module.exports = {
   moduleFileExtensions: ['ts', 'js', 'json'],
   moduleNameMapper,
   testMatch: ['<rootDir>/**/*.spec.ts'],
-  globalSetup: path.join(__dirname, 'libs/testing/src/global-setup.ts'),
-  globalTeardown: path.join(__dirname, 'libs/testing/src/global-teardown.ts'),
+  globalSetup: path.join(__dirname, 'tools/jest/global-setup.ts'),
+  globalTeardown: path.join(__dirname, 'tools/jest/global-teardown.ts'),
   testTimeout: 30_000,
 };

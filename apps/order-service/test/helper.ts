@@ -1,3 +1,4 @@
+import { migrateUrl } from '@platform/db';
 import { migrations } from '@platform/migrations/order-service';
 import type { App } from '@platform/service-kit';
 import { buildApp, createTestDatabase, testKeyPrefix } from '@platform/testing';
@@ -5,6 +6,7 @@ import { definition } from '../src/app';
 
 /** The real order-service on a schema and a Redis key prefix of this test file's own. */
 export async function build(env: Record<string, string> = {}): Promise<App> {
-  const db = await createTestDatabase('order', migrations);
+  const db = await createTestDatabase('order');
+  await migrateUrl(db.url, migrations);
   return buildApp(definition, { DATABASE_URL: db.url, REDIS_KEY_PREFIX: testKeyPrefix('order'), ...env }, db.drop);
 }

@@ -1,6 +1,3 @@
-import { migrations as orderMigrations } from '@platform/migrations/order-service';
-import { migrations as paymentMigrations } from '@platform/migrations/payment-service';
-import { migrations as userMigrations } from '@platform/migrations/user-service';
 import { createTestDatabase, type TestDatabase } from '@platform/testing';
 import type { DataSource } from 'typeorm';
 import { fixtureMigrations } from '../test/fixture-migrations';
@@ -55,17 +52,4 @@ describe('migrate', () => {
     expect(await migrate(ds, 'revert')).toEqual([]);
   });
 
-  it.each([
-    ['user-service', userMigrations],
-    ['order-service', orderMigrations],
-    ['payment-service', paymentMigrations],
-  ])("when %s's migrations go up, all the way down and up again, then each step succeeds", async (_name, list) => {
-    const ds = await dataSource(list);
-    expect(await migrate(ds, 'up')).toHaveLength(list.length);
-    const schema = await tables(ds);
-    expect(await migrate(ds, 'revert-all')).toHaveLength(list.length);
-    expect(await tables(ds)).toEqual([]);
-    expect(await migrate(ds, 'up')).toHaveLength(list.length);
-    expect(await tables(ds)).toEqual(schema);
-  });
 });

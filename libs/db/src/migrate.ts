@@ -1,4 +1,5 @@
 import type { DataSource } from 'typeorm';
+import { createDataSource, initializeDataSource, type MigrationClass } from './data-source';
 
 export type MigrationDirection = 'up' | 'revert' | 'revert-all';
 
@@ -32,4 +33,15 @@ export async function appliedMigrations(ds: DataSource): Promise<string[]> {
   if (Number(exists[0].n) === 0) return [];
   const rows = (await ds.query(`SELECT name FROM \`${table}\` ORDER BY timestamp, id`)) as { name: string }[];
   return rows.map((r) => r.name);
+}
+
+/** Applies `migrations` to the schema at `url` with a short-lived connection. */
+export async function migrateUrl(url: string, migrations: MigrationClass[], direction: MigrationDirection = 'up'): Promise<string[]> {
+  const ds = createDataSource({ url, poolSize: 1, connectTimeoutMs: 5_000, migrations });
+  await initializeDataSource(ds, {});
+  try {
+    return await migrate(ds, direction);
+  } finally {
+    await ds.destroy();
+  }
 }

@@ -61,8 +61,9 @@ function validationProblem(error: ValidationError): ProblemInit {
 function isUnavailable(error: unknown, depth = 0): boolean {
   if (error instanceof DependencyUnavailableError) return true;
   if (typeof error !== 'object' || error === null || depth > 4) return false;
-  const e = error as { code?: unknown; cause?: unknown; driverError?: unknown };
+  const e = error as { code?: unknown; errno?: unknown; cause?: unknown; driverError?: unknown };
   if (typeof e.code === 'string' && UNAVAILABLE_CODES.has(e.code)) return true;
+  if (typeof e.errno === 'number' && UNAVAILABLE_ERRNOS.has(e.errno)) return true;
   // TypeORM wraps the driver's error in `driverError`; fetch ("fetch failed") puts the socket's in `cause`.
   return [e.driverError, e.cause].some((inner) => inner !== undefined && isUnavailable(inner, depth + 1));
 }

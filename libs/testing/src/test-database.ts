@@ -1,4 +1,3 @@
-import { createDataSource, initializeDataSource, migrate, type MigrationClass } from '@platform/db';
 import { createConnection } from 'mysql2/promise';
 import { uniqueSuffix } from './ids';
 
@@ -27,23 +26,14 @@ export async function adminQuery(sql: string): Promise<void> {
 }
 
 /**
- * A schema of its own for one test file, with `migrations` applied, so files can run
- * in parallel and in any order. Dropped by `drop()`.
+ * An empty schema of its own for one test file, so files can run in parallel and in
+ * any order (apply a service's migrations with `@platform/db`'s `migrateUrl`). Dropped by `drop()`.
  */
-export async function createTestDatabase(label: string, migrations: MigrationClass[] = []): Promise<TestDatabase> {
+export async function createTestDatabase(label: string): Promise<TestDatabase> {
   const name = `t_${label.replace(/[^a-z0-9]/gi, '_').toLowerCase()}_${uniqueSuffix()}`;
   await adminQuery(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
   const url = new URL(adminUrl());
   url.pathname = `/${name}`;
-  if (migrations.length > 0) {
-    const ds = createDataSource({ url: url.toString(), poolSize: 1, connectTimeoutMs: 5_000, migrations });
-    await initializeDataSource(ds, {});
-    try {
-      await migrate(ds, 'up');
-    } finally {
-      await ds.destroy();
-    }
-  }
   return { name, url: url.toString(), drop: () => adminQuery(`DROP DATABASE IF EXISTS \`${name}\``) };
 }
 

@@ -1,6 +1,6 @@
 // Jest loads global setup outside its module system, where the path aliases do not resolve.
 // eslint-disable-next-line @nx/enforce-module-boundaries
-import { setupDatabases } from '../../db/src/setup';
+import { setupDatabases } from '../../libs/db/src/setup';
 
 /**
  * Integration tests talk to a real MySQL and a real Redis. When MYSQL_ADMIN_URL and
