@@ -26,7 +26,8 @@ async function startContainers(): Promise<void> {
       process.env['MYSQL_ADMIN_URL'] = `mysql://root:root@${mysql.getHost()}:${mysql.getPort()}`;
     }
     if (!process.env['REDIS_URL']) {
-      const redis = await new RedisContainer('redis:7').withCommand(['redis-server', '--maxmemory-policy', 'noeviction']).start();
+      // Redis's default maxmemory-policy is noeviction, as production runs it.
+      const redis = await new RedisContainer('redis:7').start();
       started.push(redis);
       process.env['REDIS_URL'] = redis.getConnectionUrl();
     }

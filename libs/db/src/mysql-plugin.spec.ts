@@ -1,15 +1,12 @@
-import { createServer, serviceDefaults, type App } from '@platform/service-kit';
-import { TcpProxy, createTestDatabase, eventually, type TestDatabase } from '@platform/testing';
+import type { App } from '@platform/service-kit';
+import { TcpProxy, createTestDatabase, eventually, kitApp, readiness, type TestDatabase } from '@platform/testing';
 import { mysql } from './mysql-plugin';
 
 let db: TestDatabase;
 let proxy: TcpProxy;
 let app: App;
 
-async function ready(): Promise<{ status: number; body: Record<string, unknown> }> {
-  const res = await app.inject({ method: 'GET', url: '/health/ready' });
-  return { status: res.statusCode, body: res.json() };
-}
+const ready = () => readiness(app);
 
 beforeAll(async () => {
   db = await createTestDatabase('mysqlplugin');
@@ -26,8 +23,7 @@ afterAll(async () => {
 });
 
 async function buildWithProxy(): Promise<App> {
-  const server = createServer({ service: 'mysql-test', logLevel: 'silent', requestTimeoutMs: 10_000 });
-  await server.register(serviceDefaults, { service: 'mysql-test', title: 't', description: 't', version: '0', defaultMetrics: false });
+  const server = await kitApp('mysql-test');
   await server.register(mysql, { url: proxy.rewrite(db.url), poolSize: 2, connectTimeoutMs: 500, queryTimeoutMs: 2_000, retryIntervalMs: 100 });
   server.get('/now', async () => {
     const [row] = (await server.db.query('SELECT 1 AS one')) as { one: number }[];

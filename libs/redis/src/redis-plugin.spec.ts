@@ -1,19 +1,15 @@
-import { createServer, serviceDefaults, type App } from '@platform/service-kit';
-import { TcpProxy, eventually, testKeyPrefix } from '@platform/testing';
+import type { App } from '@platform/service-kit';
+import { TcpProxy, eventually, kitApp, readiness, testKeyPrefix } from '@platform/testing';
 import { redis } from './redis-plugin';
 
 let proxy: TcpProxy;
 let app: App;
 
-async function ready(): Promise<{ status: number; body: Record<string, unknown> }> {
-  const res = await app.inject({ method: 'GET', url: '/health/ready' });
-  return { status: res.statusCode, body: res.json() };
-}
+const ready = () => readiness(app);
 
 beforeAll(async () => {
   proxy = await TcpProxy.forUrl(process.env['REDIS_URL'] as string).start();
-  const server = createServer({ service: 'redis-test', logLevel: 'silent', requestTimeoutMs: 10_000 });
-  await server.register(serviceDefaults, { service: 'redis-test', title: 't', description: 't', version: '0', defaultMetrics: false });
+  const server = await kitApp('redis-test');
   await server.register(redis, { url: proxy.rewrite(process.env['REDIS_URL'] as string), commandTimeoutMs: 300, keyPrefix: testKeyPrefix('plugin') });
   await server.ready();
   app = server;

@@ -1,4 +1,4 @@
-import { createApp, loadConfig, type App, type ServiceDefinition } from '@platform/service-kit';
+import { createApp, createServer, loadConfig, serviceDefaults, type App, type ServiceDefinition } from '@platform/service-kit';
 import type { TProperties } from '@sinclair/typebox';
 
 /**
@@ -26,4 +26,17 @@ export async function eventually(fn: () => Promise<boolean>, timeoutMs = 10_000,
     if (Date.now() > deadline) return false;
     await new Promise((r) => setTimeout(r, everyMs));
   }
+}
+
+/** A server with only the kit's defaults, for testing one plugin at a time; call ready() after registering. */
+export async function kitApp(service: string): Promise<App> {
+  const app = createServer({ service, logLevel: 'silent', requestTimeoutMs: 10_000 });
+  await app.register(serviceDefaults, { service, title: service, description: service, version: '0', defaultMetrics: false });
+  return app;
+}
+
+/** GET /health/ready as status and parsed body. */
+export async function readiness(app: App): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await app.inject({ method: 'GET', url: '/health/ready' });
+  return { status: res.statusCode, body: res.json() };
 }
