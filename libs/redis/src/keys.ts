@@ -1,0 +1,45 @@
+/**
+ * Every Redis key the platform writes is built here, so prefixes, hash tags and
+ * naming stay consistent. Keys that one Lua script touches together share a hash
+ * tag (`{...}`), so they land in the same slot on Redis Cluster.
+ *
+ * Layout: `<prefix><area>:{<tag>}[:<part>]`, e.g. `order:cache:{order:0190…}` and
+ * `order:cache:{order:0190…}:gen`. The prefix comes from REDIS_KEY_PREFIX
+ * (`user:`, `order:`, `payment:` by default).
+ */
+export interface KeySpace {
+  readonly prefix: string;
+  /** Cached value and its generation counter (read-your-writes). */
+  cache(name: string): { value: string; generation: string; fill: string };
+  /** A revoked access token, by user so the check can read both in one slot. */
+  revokedToken(userId: string, jti: string): string;
+  /** Tokens of the user issued at or before this time are revoked. */
+  revokedBefore(userId: string): string;
+  /** A rate limiter's state for one policy and one subject (user id or client IP). */
+  rateLimit(policy: string, subject: string): string;
+  /** An idempotency record for one scope (user + route) and client key. */
+  idempotency(scope: string, key: string): string;
+  /** A lock and its fencing counter. */
+  lock(name: string): { lock: string; fence: string };
+  /** An event stream and its dead-letter stream. Streams are the only keys without a TTL. */
+  stream(name: string): { stream: string; deadLetter: string };
+}
+
+/** Hash tags must not contain braces; anything else a caller passes stays readable. */
+function tag(value: string): string {
+  return `{${value.replace(/[{}]/g, '_')}}`;
+}
+
+export function keySpace(prefix: string): KeySpace {
+  const k = (area: string, tagged: string, part?: string) => `${prefix}${area}:${tag(tagged)}${part ? `:${part}` : ''}`;
+  return Object.freeze({
+    prefix,
+    cache: (name: string) => ({ value: k('cache', name), generation: k('cache', name, 'gen'), fill: k('cache', name, 'fill') }),
+    revokedToken: (userId: string, jti: string) => k('rev', userId, `jti:${jti}`),
+    revokedBefore: (userId: string) => k('rev', userId, 'before'),
+    rateLimit: (policy: string, subject: string) => k('rl', `${policy}:${subject}`),
+    idempotency: (scope: string, key: string) => k('idem', `${scope}:${key}`),
+    lock: (name: string) => ({ lock: k('lock', name), fence: k('lock', name, 'fence') }),
+    stream: (name: string) => ({ stream: k('stream', name), deadLetter: k('stream', name, 'dead') }),
+  });
+}
