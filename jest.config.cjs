@@ -5,5 +5,7 @@ module.exports = {
     '<rootDir>/libs/*/jest.config.cjs',
     '<rootDir>/tools/jest.config.cjs',
   ],
+  // Read from the root config only when projects run together; each project's copy serves `nx test`.
+  testTimeout: 30_000,
   reporters: ['default', '<rootDir>/tools/jest-summary-reporter.cjs'],
 };

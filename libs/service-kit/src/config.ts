@@ -70,13 +70,17 @@ type AjvError = {
   params: Record<string, unknown>;
 };
 
+/** A URL's password never reaches stderr, even in a message about a bad value. */
+function withoutPassword(value: unknown): unknown {
+  return typeof value === 'string' ? value.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@\s]*):[^@\s]*@/i, '$1:***@') : value;
+}
+
 function describe(error: AjvError, env: Record<string, unknown>): string {
   if (error.keyword === 'required') {
     return `${String(error.params['missingProperty'])} is required but not set`;
   }
   const name = error.instancePath.replace(/^\//, '');
-  // Union errors repeat once per branch; the first message is the useful one.
-  return `${name} ${error.message ?? 'is invalid'} (got ${JSON.stringify(env[name])})`;
+  return `${name} ${error.message ?? 'is invalid'} (got ${JSON.stringify(withoutPassword(env[name]))})`;
 }
 
 /**
@@ -92,7 +96,8 @@ export function loadConfig<P extends TProperties>(
   if (options.dotenv) loadDotenv({ processEnv: env as Record<string, string>, quiet: true });
   const data = { ...env };
   try {
-    return envSchema<Static<TObject<P>>>({ schema, data, dotenv: false });
+    // env: false, or env-schema would read process.env beneath `env`, whatever the caller passed.
+    return envSchema<Static<TObject<P>>>({ schema, data, dotenv: false, env: false });
   } catch (err) {
     const errors = (err as { errors?: AjvError[] }).errors;
     if (!errors) throw err;

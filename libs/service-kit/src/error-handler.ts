@@ -39,7 +39,6 @@ const FASTIFY_CODES: Readonly<Record<string, string>> = Object.freeze({
   FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'BAD_REQUEST',
   FST_ERR_BAD_URL: 'BAD_REQUEST',
-  FST_ERR_MAX_PARAM_LENGTH: 'BAD_REQUEST',
 });
 
 type ValidationError = FastifyError & {
@@ -64,6 +63,8 @@ function isUnavailable(error: unknown, depth = 0): boolean {
   const e = error as { code?: unknown; errno?: unknown; cause?: unknown; driverError?: unknown };
   if (typeof e.code === 'string' && UNAVAILABLE_CODES.has(e.code)) return true;
   if (typeof e.errno === 'number' && UNAVAILABLE_ERRNOS.has(e.errno)) return true;
+  // A peer call cut by its AbortSignal.timeout().
+  if ((error as { name?: unknown }).name === 'TimeoutError') return true;
   // TypeORM wraps the driver's error in `driverError`; fetch ("fetch failed") puts the socket's in `cause`.
   return [e.driverError, e.cause].some((inner) => inner !== undefined && isUnavailable(inner, depth + 1));
 }

@@ -20,7 +20,10 @@ function withTimeout(check: HealthCheck, ms: number): Promise<unknown> {
   const timeout = new Promise((_, reject) => {
     timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
   });
-  return Promise.race([check(), timeout]).finally(() => clearTimeout(timer));
+  // Called inside a promise, so a check that throws synchronously is a failed check, not a 500
+  // followed by an unhandled rejection of the orphaned timeout.
+  const answer = new Promise((resolve) => resolve(check()));
+  return Promise.race([answer, timeout]).finally(() => clearTimeout(timer));
 }
 
 const Checks = Type.Record(Type.String(), Type.Union([Type.Literal('ok'), Type.Literal('fail')]));

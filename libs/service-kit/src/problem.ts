@@ -29,6 +29,7 @@ const CODE_BY_STATUS: Readonly<Record<number, string>> = Object.freeze({
   408: 'REQUEST_TIMEOUT',
   409: 'CONFLICT',
   413: 'PAYLOAD_TOO_LARGE',
+  414: 'URI_TOO_LONG',
   415: 'UNSUPPORTED_MEDIA_TYPE',
   422: 'UNPROCESSABLE_CONTENT',
   429: 'RATE_LIMITED',
@@ -88,6 +89,8 @@ export class DependencyUnavailableError extends Error {
 
 export function problemBody(init: ProblemInit, requestId: string): Problem {
   return {
+    // Extension members first: they may add to the standard members, never replace them.
+    ...init.extensions,
     type: `urn:problem-type:${init.code.toLowerCase().replace(/_/g, '-')}`,
     title: STATUS_CODES[init.status] ?? 'Error',
     status: init.status,
@@ -95,6 +98,5 @@ export function problemBody(init: ProblemInit, requestId: string): Problem {
     code: init.code,
     requestId,
     ...(init.errors ? { errors: init.errors } : {}),
-    ...init.extensions,
   };
 }

@@ -43,6 +43,18 @@ export function createServer(opts: ServerOptions) {
     },
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.setValidatorCompiler(createValidatorCompiler());
+  // JSON in and out: a text/plain body is a 415, not a string that fails validation later.
+  app.removeContentTypeParser('text/plain');
+  // Node's server.close() closes the connections idle at that moment only: a keep-alive client
+  // (a load balancer, a peer's fetch) would keep the connection of a request in flight open after
+  // its answer and hold close() up until the shutdown timeout. Answers sent while closing end it.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onSend', async (_request, reply) => {
+    if (closing) reply.header('connection', 'close');
+  });
   return app;
 }
 

@@ -1,0 +1,119 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import { listeningPort, spawnFixture, tryConnect, type ChildService } from '../test/child-service';
+import { sleep } from '../test/test-app';
+import { loadConfig, serverEnv } from './config';
+import { createApp, type AppOptions } from './server';
+
+// Child processes start tsx and a whole service; allow them more than jest's default 5 s.
+jest.setTimeout(20_000);
+
+describe('createApp', () => {
+  it("when a service definition is given, then its plugin is registered with the config and the metrics switch", async () => {
+    const configSchema = Type.Object({ ...serverEnv(3000), GREETING: Type.String({ default: 'hi' }) });
+    const seen: AppOptions<unknown>[] = [];
+    const plugin = async (app: FastifyInstance, opts: AppOptions<unknown>) => {
+      seen.push(opts);
+      app.get('/greeting', async () => ({ greeting: (opts.config as { GREETING: string }).GREETING }));
+    };
+    const config = loadConfig(configSchema, { LOG_LEVEL: 'silent', GREETING: 'hello' });
+    const app = await createApp({ service: 'kit-create', configSchema, plugin }, config, { defaultMetrics: false });
+    try {
+      const res = await app.inject({ method: 'GET', url: '/greeting' });
+      expect(res.json()).toEqual({ greeting: 'hello' });
+      expect(seen).toEqual([expect.objectContaining({ config, defaultMetrics: false })]);
+    } finally {
+      await app.close();
+    }
+  });
+});
+
+describe('startService, in a child process', () => {
+  let cwd: string;
+  let child: ChildService | undefined;
+
+  beforeEach(() => {
+    // A working directory of its own, so no stray .env is read.
+    cwd = mkdtempSync(join(tmpdir(), 'kit-service-'));
+    child = undefined;
+  });
+
+  afterEach(async () => {
+    if (child && child.proc.exitCode === null && child.proc.signalCode === null) {
+      child.proc.kill('SIGKILL');
+      await child.exited;
+    }
+    rmSync(cwd, { recursive: true, force: true });
+  });
+
+  const start = (env: Record<string, string>) => {
+    child = spawnFixture('slow-service.ts', { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env }, cwd);
+    return child;
+  };
+
+  it('when SIGTERM arrives during a request, then the request completes with 200, new connections are refused and the process exits 0', async () => {
+    const svc = start({ SLOW_MS: '800', SHUTDOWN_TIMEOUT_MS: '5000' });
+    const port = await listeningPort(svc);
+    expect(await tryConnect(port)).toBe('CONNECTED');
+
+    let finishedAt = 0;
+    const inFlight = fetch(`http://127.0.0.1:${port}/slow`).then(async (res) => {
+      finishedAt = Date.now();
+      return { status: res.status, body: await res.json() };
+    });
+    await svc.waitForLog((l) => l['msg'] === 'slow request started');
+    svc.proc.kill('SIGTERM');
+    await svc.waitForLog((l) => l['msg'] === 'shutting down');
+
+    // While the slow request is still running, the listening socket is already closed.
+    let refused = await tryConnect(port);
+    while (refused === 'CONNECTED' && finishedAt === 0) {
+      await sleep(5);
+      refused = await tryConnect(port);
+    }
+    const refusedAt = Date.now();
+    expect(refused).toBe('ECONNREFUSED');
+
+    expect(await inFlight).toEqual({ status: 200, body: { done: true } });
+    expect(refusedAt).toBeLessThan(finishedAt);
+    expect(await svc.exited).toEqual({ code: 0, signal: null });
+    expect(svc.stdout()).toContain('onClose hook ran');
+    expect(await tryConnect(port)).toBe('ECONNREFUSED');
+  });
+
+  it('when the work in flight outlasts SHUTDOWN_TIMEOUT_MS, then the process gives up and exits 1', async () => {
+    const svc = start({ SLOW_MS: '3000', SHUTDOWN_TIMEOUT_MS: '300' });
+    const port = await listeningPort(svc);
+    const inFlight = fetch(`http://127.0.0.1:${port}/slow`).then(
+      () => 'answered',
+      (err: Error) => err.message,
+    );
+    await svc.waitForLog((l) => l['msg'] === 'slow request started');
+    svc.proc.kill('SIGTERM');
+    expect(await svc.exited).toEqual({ code: 1, signal: null });
+    expect(await inFlight).toBe('fetch failed');
+  });
+
+  it('when PORT is not a number, then the process exits 1 and stderr names PORT', async () => {
+    const svc = start({ PORT: 'abc' });
+    expect(await svc.exited).toEqual({ code: 1, signal: null });
+    expect(svc.stderr()).toMatch(/^Invalid configuration:\n {2}- PORT must be integer \(got "abc"\)/);
+    expect(svc.stdout()).not.toContain('Server listening');
+  });
+
+  it('when several variables are bad, then stderr names each of them', async () => {
+    const svc = start({ PORT: '70000', LOG_LEVEL: 'loud', SLOW_MS: '-5' });
+    expect(await svc.exited).toEqual({ code: 1, signal: null });
+    for (const name of ['PORT', 'LOG_LEVEL', 'SLOW_MS']) expect(svc.stderr()).toContain(name);
+  });
+
+  it('when the bad value comes from a .env file in the working directory, then the process exits 1 naming it', async () => {
+    writeFileSync(join(cwd, '.env'), 'SHUTDOWN_TIMEOUT_MS=soon\n');
+    const svc = start({});
+    expect(await svc.exited).toEqual({ code: 1, signal: null });
+    expect(svc.stderr()).toContain('SHUTDOWN_TIMEOUT_MS');
+  });
+});
