@@ -11,3 +11,4 @@ export * from './service-defaults';
 export * from './swagger';
 export * from './validation';
 export * from './version';
+export * from './auth-context';

@@ -1,0 +1,43 @@
+import { uniqueSuffix } from '@platform/testing';
+import { createRedisClient, type RedisClient } from '../src/client';
+import { keySpace, type KeySpace } from '../src/keys';
+
+/**
+ * A client on the test Redis, as a service instance would have one: the Redis Cluster
+ * when REDIS_CLUSTER_NODES is set (the cluster run of this suite), else REDIS_URL.
+ * Several clients stand in for several service instances.
+ */
+export async function testRedis(opts: { commandTimeoutMs?: number } = {}): Promise<RedisClient> {
+  const client = createRedisClient({
+    url: process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379',
+    clusterNodes: process.env['REDIS_CLUSTER_NODES'],
+    commandTimeoutMs: opts.commandTimeoutMs ?? 2_000,
+  });
+  client.on('error', () => undefined);
+  if (client.status !== 'ready') {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('test Redis did not become ready in 10 s')), 10_000);
+      client.once('ready', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+  return client;
+}
+
+/** A client pointed at a port where nothing listens: every command fails at once. */
+export function deadRedis(commandTimeoutMs = 100): RedisClient {
+  const client = createRedisClient({ url: 'redis://127.0.0.1:1', commandTimeoutMs });
+  client.on('error', () => undefined);
+  return client;
+}
+
+/** Keys of this test file's own, under a unique prefix. */
+export function testKeys(label: string): KeySpace {
+  return keySpace(`t:${label}:${uniqueSuffix()}:`);
+}
+
+export function closeAll(...clients: RedisClient[]): Promise<unknown> {
+  return Promise.all(clients.map((c) => c.quit().catch(() => c.disconnect())));
+}
