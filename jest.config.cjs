@@ -3,6 +3,7 @@ module.exports = {
   projects: [
     '<rootDir>/apps/*/jest.config.cjs',
     '<rootDir>/libs/*/jest.config.cjs',
+    '<rootDir>/libs/redis/jest.cluster.config.cjs',
     '<rootDir>/tools/jest.config.cjs',
   ],
   // Read from the root config only when projects run together; each project's copy serves `nx test`.

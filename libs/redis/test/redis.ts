@@ -1,5 +1,6 @@
 import { uniqueSuffix } from '@platform/testing';
-import { createRedisClient, type RedisClient } from '../src/client';
+import { Redis } from 'ioredis';
+import { REQUEST_PATH_OPTIONS, createRedisClient, type RedisClient } from '../src/client';
 import { keySpace, type KeySpace } from '../src/keys';
 
 /**
@@ -28,7 +29,8 @@ export async function testRedis(opts: { commandTimeoutMs?: number } = {}): Promi
 
 /** A client pointed at a port where nothing listens: every command fails at once. */
 export function deadRedis(commandTimeoutMs = 100): RedisClient {
-  const client = createRedisClient({ url: 'redis://127.0.0.1:1', commandTimeoutMs });
+  // disconnectTimeout 0: disconnect() must not leave ioredis's 2 s timer holding jest open.
+  const client = new Redis('redis://127.0.0.1:1', { ...REQUEST_PATH_OPTIONS, commandTimeout: commandTimeoutMs, disconnectTimeout: 0 });
   client.on('error', () => undefined);
   return client;
 }

@@ -1,0 +1,26 @@
+// The Redis suite again, against a real 3-master Redis Cluster that this project's global
+// setup starts from redis-server on loopback ports (see tools/jest/redis-cluster-setup.ts).
+// `npx jest` runs it beside the standalone `redis` project; alone: `npx jest --selectProjects redis-cluster`.
+const path = require('node:path');
+
+const tools = path.join(__dirname, '../../tools/jest');
+
+module.exports = {
+  ...require('../../jest.preset.cjs'),
+  displayName: 'redis-cluster',
+  rootDir: __dirname,
+  testMatch: ['<rootDir>/src/**/*.spec.ts'],
+  testPathIgnorePatterns: [
+    '/node_modules/',
+    // Cuts a TCP proxy in front of the single REDIS_URL server to watch readiness fail and
+    // recover; it tests the plugin's health check, not key layout, and a cluster would need
+    // one proxy per node. The standalone project runs it.
+    '<rootDir>/src/redis-plugin.spec.ts',
+  ],
+  // Its own global setup and teardown: they start and stop the cluster and check its keys.
+  // The preset's (MySQL, REDIS_URL) still run for the other projects of the run; this one
+  // needs neither, since its tests reach Redis through testRedis() and so the cluster.
+  globalSetup: path.join(tools, 'redis-cluster-setup.ts'),
+  globalTeardown: path.join(tools, 'redis-cluster-teardown.ts'),
+  setupFiles: [path.join(tools, 'redis-cluster-env.ts')],
+};
