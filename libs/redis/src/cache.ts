@@ -1,0 +1,307 @@
+import { randomUUID } from 'node:crypto';
+import type { Registry } from 'prom-client';
+import type { RedisClient } from './client';
+import { RedisUnavailableError } from './errors';
+import type { KeySpace } from './keys';
+import { counter } from './metrics';
+
+/*
+ * Cache-aside over Redis with three guarantees:
+ * - read-your-writes: every write (set, delete) bumps a per-key generation, and a loader's result is
+ *   stored only if the generation is the one read before the loader ran;
+ * - single flight: one load per key per instance (a shared promise) and across instances (a short
+ *   `fill` lock; the others poll briefly for the value, then load themselves rather than hang);
+ * - fail open: a Redis error sends the read to the loader, is logged and counted, and nothing is written.
+ * A hit is one plain GET. The value, generation and fill keys share a hash tag (keys.ts) and all expire.
+ */
+
+/** On a miss: the value if it appeared meanwhile, else the generation, and whether we now fill it. */
+const CLAIM_LUA = `
+-- KEYS: value, generation, fill. ARGV: fill token, fill lock ms.
+local value = redis.call('GET', KEYS[1])
+if value then return {'hit', value} end
+-- '' stands for "never written"; a write turns it into a counter.
+local generation = redis.call('GET', KEYS[2]) or ''
+-- Only one instance fills; the lock expires by itself if that instance dies.
+if redis.call('SET', KEYS[3], ARGV[1], 'NX', 'PX', ARGV[2]) then return {'fill', generation} end
+return {'wait', generation}`;
+
+/** Store a loaded value unless a write happened since its generation was read. */
+const STORE_LUA = `
+-- KEYS: value, generation, fill. ARGV: generation read before loading, JSON, ttl ms, fill token.
+local stored = 0
+if (redis.call('GET', KEYS[2]) or '') == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+  stored = 1
+end
+-- Free the lock only if it is still ours: a write may have dropped it and another filler taken it.
+if ARGV[4] ~= '' and redis.call('GET', KEYS[3]) == ARGV[4] then redis.call('DEL', KEYS[3]) end
+return stored`;
+
+/** A failed loader frees its fill lock so the waiters stop waiting. */
+const RELEASE_LUA = `
+-- KEYS: fill. ARGV: fill token.
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`;
+
+/** set / delete: a new generation first, so loads that began earlier cannot store what they read. */
+const WRITE_LUA = `
+-- KEYS: value, generation, fill. ARGV: generation ttl ms, JSON ('' deletes), ttl ms.
+redis.call('INCR', KEYS[2])
+redis.call('PEXPIRE', KEYS[2], ARGV[1])
+-- A filler that began before this write will not store; new readers must not wait for it.
+redis.call('DEL', KEYS[3])
+if ARGV[2] == '' then redis.call('DEL', KEYS[1]) else redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) end
+return 1`;
+
+const SCRIPTS = Object.freeze({
+  cacheClaim: { numberOfKeys: 3, lua: CLAIM_LUA },
+  cacheStore: { numberOfKeys: 3, lua: STORE_LUA },
+  cacheRelease: { numberOfKeys: 1, lua: RELEASE_LUA },
+  cacheWrite: { numberOfKeys: 3, lua: WRITE_LUA },
+});
+
+interface CacheCommands {
+  cacheClaim(value: string, gen: string, fill: string, token: string, fillMs: number): Promise<[string, string]>;
+  cacheStore(value: string, gen: string, fill: string, readGen: string, json: string, ttlMs: number, token: string): Promise<number>;
+  cacheRelease(fill: string, token: string): Promise<number>;
+  cacheWrite(value: string, gen: string, fill: string, genTtlMs: number, json: string, ttlMs: number): Promise<number>;
+}
+
+/** Defines the scripts once per client (EVALSHA, falling back to EVAL after a script flush). */
+function cacheCommands(client: RedisClient): CacheCommands {
+  const defined = client as unknown as Record<string, unknown>;
+  for (const [name, definition] of Object.entries(SCRIPTS)) {
+    if (typeof defined[name] !== 'function') client.defineCommand(name, definition);
+  }
+  return client as unknown as CacheCommands;
+}
+
+export const CACHE_DEFAULTS = Object.freeze({
+  /** How long one instance may fill a key before others may try; a dead filler blocks no longer. */
+  fillLockMs: 2_000,
+  /** How long others wait for that filler before loading themselves. */
+  waitMs: 1_000,
+  /** Outlives any load that is allowed to store (see `load`), so an expired generation cannot match an old one. */
+  generationTtlSeconds: 600,
+  /** With Redis down every read fails; one log line per interval says so. */
+  logIntervalMs: 10_000,
+});
+
+const FIRST_POLL_MS = 5;
+const MAX_POLL_MS = 50;
+
+export interface CacheLogger {
+  warn(obj: object, msg: string): void;
+}
+
+export interface CacheOptions {
+  client: RedisClient;
+  keys: KeySpace;
+  /** Namespaces the keys and labels the metrics, e.g. `orders`. */
+  name?: string;
+  defaultTtlSeconds: number;
+  registry?: Registry;
+  logger?: CacheLogger;
+  fillLockMs?: number;
+  waitMs?: number;
+  generationTtlSeconds?: number;
+}
+
+export interface Cache<V = unknown> {
+  /** The cached value, or undefined on a miss or when Redis fails. */
+  get(key: string): Promise<V | undefined>;
+  /** Writes through; loads that began earlier will not overwrite it. Rejects with RedisUnavailableError. */
+  set(key: string, value: V, ttlSeconds?: number): Promise<void>;
+  /** Invalidates after a change; the next read loads. Rejects with RedisUnavailableError. */
+  delete(key: string): Promise<void>;
+  /** The cached value, or the loader's (stored unless a write intervened). `undefined` is never stored. */
+  getOrLoad(key: string, loader: () => Promise<V>, opts?: { ttlSeconds?: number }): Promise<V>;
+}
+
+type Result = 'hit' | 'miss' | 'error';
+interface Outcome<V> {
+  value: V;
+  result: Result;
+  /** A write landed while this value loaded, so it was not stored (and may be older than the write). */
+  invalidated?: boolean;
+}
+type CacheKeys = ReturnType<KeySpace['cache']>;
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+function toMs(seconds: number): number {
+  if (!(seconds > 0) || !Number.isFinite(seconds)) throw new RangeError(`cache TTL must be a positive number of seconds, got ${seconds}`);
+  return Math.max(1, Math.round(seconds * 1000));
+}
+
+function throttledWarn(logger: CacheLogger | undefined, cache: string, intervalMs: number) {
+  let last = -Infinity;
+  let suppressed = 0;
+  return (err: unknown, operation: string) => {
+    const now = Date.now();
+    if (now - last < intervalMs) return void suppressed++;
+    logger?.warn({ err, cache, operation, suppressed }, 'Redis cache failed; reading from the source');
+    last = now;
+    suppressed = 0;
+  };
+}
+
+export function createCache<V = unknown>(options: CacheOptions): Cache<V> {
+  const { client, keys, name = 'default', registry } = options;
+  const { fillLockMs, waitMs, generationTtlSeconds, logIntervalMs } = { ...CACHE_DEFAULTS, ...definedOnly(options) };
+  const generationTtlMs = toMs(generationTtlSeconds);
+  const defaultTtlMs = toMs(options.defaultTtlSeconds);
+  const commands = cacheCommands(client);
+  const warn = throttledWarn(options.logger, name, logIntervalMs);
+  const requestsTotal = counter(registry, 'cache_requests_total', 'Cache reads by result', ['cache', 'result']);
+  // Bound once: labelling on every inc() costs more than the rest of a hit.
+  const requests = { hit: requestsTotal.labels(name, 'hit'), miss: requestsTotal.labels(name, 'miss'), error: requestsTotal.labels(name, 'error') };
+  const loads = counter(registry, 'cache_loads_total', 'Loader calls by what became of the value', ['cache', 'outcome']);
+  /** Reads in progress per key; a write removes its key, so later reads never join an older read. */
+  const flights = new Map<string, Promise<Outcome<V>>>();
+  const keysOf = (key: string): CacheKeys => keys.cache(`${name}:${key}`);
+
+  function startFlight(key: string, run: () => Promise<Outcome<V>>): Promise<Outcome<V>> {
+    const flight: Promise<Outcome<V>> = run().finally(() => {
+      if (flights.get(key) === flight) flights.delete(key);
+    });
+    flights.set(key, flight);
+    return flight;
+  }
+
+  async function failOpen(err: unknown, operation: string, loader: () => Promise<V>): Promise<Outcome<V>> {
+    warn(err, operation);
+    loads.inc({ cache: name, outcome: 'uncached' });
+    return { value: await loader(), result: 'error' };
+  }
+
+  /** A miss: fill it ourselves, or wait a little for whoever holds the fill lock. */
+  async function fill(k: CacheKeys, loader: () => Promise<V>, ttlMs: number): Promise<Outcome<V>> {
+    const token = randomUUID();
+    const deadline = Date.now() + waitMs;
+    for (let delay = FIRST_POLL_MS; ; delay = Math.min(delay * 2, MAX_POLL_MS)) {
+      let state: string, data: string;
+      try {
+        [state, data] = await commands.cacheClaim(k.value, k.generation, k.fill, token, fillLockMs);
+      } catch (err) {
+        return failOpen(err, 'claim', loader);
+      }
+      if (state === 'hit') return { value: JSON.parse(data) as V, result: 'miss' };
+      if (state === 'fill') return load(k, loader, data, token, ttlMs);
+      // The filler is slow or gone: load without the lock rather than keep the caller waiting.
+      if (Date.now() + delay > deadline) return load(k, loader, data, '', ttlMs);
+      await sleep(delay);
+    }
+  }
+
+  async function load(k: CacheKeys, loader: () => Promise<V>, generation: string, token: string, ttlMs: number): Promise<Outcome<V>> {
+    const started = Date.now();
+    let value: V;
+    try {
+      value = await loader();
+    } catch (err) {
+      release(k, token);
+      throw err;
+    }
+    // After generationTtl the generation read may have expired and been reissued; the value could be stale.
+    if (value === undefined || Date.now() - started >= generationTtlMs) {
+      release(k, token);
+      loads.inc({ cache: name, outcome: 'uncached' });
+      return { value, result: 'miss' };
+    }
+    return store(k, value, generation, token, ttlMs);
+  }
+
+  async function store(k: CacheKeys, value: V, generation: string, token: string, ttlMs: number): Promise<Outcome<V>> {
+    try {
+      const stored = await commands.cacheStore(k.value, k.generation, k.fill, generation, JSON.stringify(value), ttlMs, token);
+      loads.inc({ cache: name, outcome: stored === 1 ? 'stored' : 'invalidated' });
+      return { value, result: 'miss', invalidated: stored !== 1 };
+    } catch (err) {
+      warn(err, 'store');
+      loads.inc({ cache: name, outcome: 'uncached' });
+      return { value, result: 'error' };
+    }
+  }
+
+  function hit(raw: string): V {
+    requests.hit.inc();
+    return JSON.parse(raw) as V;
+  }
+
+  function counted(outcome: Outcome<V>): V {
+    requests[outcome.result].inc();
+    return outcome.value;
+  }
+
+  /** Our own look: one GET; on a miss, join or start the flight (which began after this read did). */
+  async function read(key: string, loader: () => Promise<V>, ttlMs: number): Promise<V> {
+    const k = keysOf(key);
+    let run = () => fill(k, loader, ttlMs);
+    try {
+      const raw = await client.get(k.value);
+      if (raw !== null) return hit(raw);
+    } catch (err) {
+      run = () => failOpen(err, 'get', loader);
+    }
+    return counted(await (flights.get(key) ?? startFlight(key, run)));
+  }
+
+  function release(k: CacheKeys, token: string): void {
+    if (token) commands.cacheRelease(k.fill, token).catch(() => undefined);
+  }
+
+  async function write(key: string, json: string, ttlMs: number, operation: string): Promise<void> {
+    flights.delete(key);
+    const k = keysOf(key);
+    try {
+      await commands.cacheWrite(k.value, k.generation, k.fill, generationTtlMs, json, ttlMs);
+    } catch (err) {
+      warn(err, operation);
+      throw new RedisUnavailableError(`cache.${operation}`, { cause: err });
+    }
+  }
+
+  return Object.freeze({
+    async get(key: string): Promise<V | undefined> {
+      try {
+        const raw = await client.get(keysOf(key).value);
+        if (raw !== null) return hit(raw);
+        requests.miss.inc();
+        return undefined;
+      } catch (err) {
+        warn(err, 'get');
+        requests.error.inc();
+        return undefined;
+      }
+    },
+
+    async set(key: string, value: V, ttlSeconds?: number): Promise<void> {
+      const json = JSON.stringify(value);
+      if (json === undefined) throw new TypeError('cache values must be JSON; undefined cannot be stored');
+      await write(key, json, toMs(ttlSeconds ?? options.defaultTtlSeconds), 'set');
+    },
+
+    async delete(key: string): Promise<void> {
+      await write(key, '', defaultTtlMs, 'delete');
+    },
+
+    /** A hit is one GET and nothing else; misses (and fail-open loads) share one flight per key. */
+    async getOrLoad(key: string, loader: () => Promise<V>, opts: { ttlSeconds?: number } = {}): Promise<V> {
+      const ttlMs = opts.ttlSeconds === undefined ? defaultTtlMs : toMs(opts.ttlSeconds);
+      const joined = flights.get(key);
+      if (joined) {
+        const outcome = await joined;
+        // A write (on another instance, maybe answered before this read began) beat that load: read again.
+        if (!outcome.invalidated) return counted(outcome);
+      }
+      return read(key, loader, ttlMs);
+    },
+  });
+}
+
+/** Options left undefined fall back to the defaults instead of overriding them. */
+function definedOnly<T extends object>(values: T): Partial<T> {
+  return Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
