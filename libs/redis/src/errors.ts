@@ -7,3 +7,27 @@ export class RedisUnavailableError extends Error {
     this.name = 'RedisUnavailableError';
   }
 }
+
+/** Someone else held the lock for the whole wait. `retryAfterMs` is the holder's remaining TTL, if known. */
+export class LockNotAcquiredError extends Error {
+  constructor(readonly lockName: string, readonly retryAfterMs?: number) {
+    super(`Lock ${lockName} is held by another owner`);
+    this.name = 'LockNotAcquiredError';
+  }
+}
+
+/** The lock expired or was taken over: the caller must stop acting as its owner. */
+export class LockLostError extends Error {
+  constructor(readonly lockName: string) {
+    super(`Lock ${lockName} was lost`);
+    this.name = 'LockLostError';
+  }
+}
+
+/** A rate limit refused the request; `retryAfterSeconds` is when one would be allowed. */
+export class RateLimitedError extends Error {
+  constructor(readonly policy: string, readonly retryAfterSeconds: number) {
+    super(`Rate limit ${policy} exceeded; retry in ${retryAfterSeconds} s`);
+    this.name = 'RateLimitedError';
+  }
+}

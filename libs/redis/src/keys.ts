@@ -11,11 +11,14 @@ export interface KeySpace {
   readonly prefix: string;
   /** Cached value and its generation counter (read-your-writes). */
   cache(name: string): { value: string; generation: string; fill: string };
-  /** A revoked access token, by user so the check can read both in one slot. */
+  /**
+   * A revoked access token. Tagged `{user:<id>}`, like the user's cutoff and the user's
+   * rate-limit state (subject `user:<id>`), so one pipeline checks all three on one node.
+   */
   revokedToken(userId: string, jti: string): string;
   /** Tokens of the user issued at or before this time are revoked. */
   revokedBefore(userId: string): string;
-  /** A rate limiter's state for one policy and one subject (user id or client IP). */
+  /** A rate limiter's state for one policy and one subject (`user:<id>` or `ip:<address>`), tagged by subject. */
   rateLimit(policy: string, subject: string): string;
   /** An idempotency record for one scope (user + route) and client key. */
   idempotency(scope: string, key: string): string;
@@ -35,9 +38,9 @@ export function keySpace(prefix: string): KeySpace {
   return Object.freeze({
     prefix,
     cache: (name: string) => ({ value: k('cache', name), generation: k('cache', name, 'gen'), fill: k('cache', name, 'fill') }),
-    revokedToken: (userId: string, jti: string) => k('rev', userId, `jti:${jti}`),
-    revokedBefore: (userId: string) => k('rev', userId, 'before'),
-    rateLimit: (policy: string, subject: string) => k('rl', `${policy}:${subject}`),
+    revokedToken: (userId: string, jti: string) => k('rev', `user:${userId}`, `jti:${jti}`),
+    revokedBefore: (userId: string) => k('rev', `user:${userId}`, 'before'),
+    rateLimit: (policy: string, subject: string) => k('rl', subject, policy),
     idempotency: (scope: string, key: string) => k('idem', `${scope}:${key}`),
     lock: (name: string) => ({ lock: k('lock', name), fence: k('lock', name, 'fence') }),
     stream: (name: string) => ({ stream: k('stream', name), deadLetter: k('stream', name, 'dead') }),

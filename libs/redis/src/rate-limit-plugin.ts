@@ -1,0 +1,96 @@
+import { DependencyUnavailableError, HttpProblem } from '@platform/service-kit';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import { RedisUnavailableError } from './errors';
+import type { RateLimiter, RateLimitPolicy, RateLimitResult } from './rate-limiter';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The rate-limit policy of this route, or `false` for none (routes outside the limited prefix opt in this way). */
+    rateLimit?: string | false;
+  }
+}
+
+export interface RateLimitPluginOptions {
+  limiter: RateLimiter;
+  /** The policy of a limited route that names none. */
+  defaultPolicy?: string;
+  /** Routes under this path are limited unless they opt out; health, metrics and docs live outside it. */
+  prefix?: string;
+}
+
+export const RATE_LIMIT_PLUGIN_DEFAULTS = Object.freeze({ defaultPolicy: 'default', prefix: '/v1' });
+
+/** A structured-field string (RFC 8941): the policy names are ours, but quote them properly anyway. */
+const sfString = (value: string) => `"${value.replace(/[\\"]/g, '\\$&')}"`;
+
+/** The draft-ietf-httpapi-ratelimit-headers fields for one policy and one answer. */
+export function rateLimitHeaders(name: string, policy: RateLimitPolicy, result: RateLimitResult): Record<string, string> {
+  const headers: Record<string, string> = { 'ratelimit-policy': `${sfString(name)};q=${policy.limit};w=${policy.windowSeconds}` };
+  // Failing open, Redis gave no figures; saying nothing beats making some up.
+  if (!result.degraded) headers['ratelimit'] = `${sfString(name)};r=${result.remaining};t=${result.resetSeconds}`;
+  if (!result.allowed) headers['retry-after'] = String(result.retryAfterSeconds);
+  return headers;
+}
+
+/** A signed-in caller is limited as a user wherever they connect from; anyone else by address. */
+function subjectOf(request: FastifyRequest): string {
+  return request.auth ? `user:${request.auth.userId}` : `ip:${request.ip}`;
+}
+
+/**
+ * Applies the limiter to every route under the prefix, before the body is even read.
+ * Hooks run in registration order: register the token verification plugin first so
+ * `request.auth` is there to key by.
+ */
+async function rateLimitPlugin(app: FastifyInstance, opts: RateLimitPluginOptions): Promise<void> {
+  const { limiter } = opts;
+  const defaultPolicy = opts.defaultPolicy ?? RATE_LIMIT_PLUGIN_DEFAULTS.defaultPolicy;
+  const prefix = opts.prefix ?? RATE_LIMIT_PLUGIN_DEFAULTS.prefix;
+  const policies = limiter.policies as Readonly<Record<string, RateLimitPolicy | undefined>>;
+  if (!policies[defaultPolicy]) throw new RangeError(`rate-limit default policy "${defaultPolicy}" is not among the limiter's policies`);
+
+  // A typo in a route's policy name shows at start-up, not on its first request.
+  app.addHook('onRoute', (route) => {
+    const chosen = route.config?.rateLimit;
+    if (typeof chosen === 'string' && !policies[chosen]) {
+      throw new RangeError(`route ${route.method} ${route.url} names unknown rate-limit policy "${chosen}"`);
+    }
+  });
+
+  function policyOf(request: FastifyRequest): string | undefined {
+    const chosen = request.routeOptions.config.rateLimit;
+    if (chosen === false) return undefined;
+    if (chosen !== undefined) return chosen;
+    // Unmatched URLs under the prefix count too: a scan of 404s is still traffic.
+    const path = request.routeOptions.url ?? request.url;
+    return path === prefix || path.startsWith(`${prefix}/`) ? defaultPolicy : undefined;
+  }
+
+  app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
+    const name = policyOf(request);
+    if (name === undefined) return;
+    const policy = policies[name];
+    if (!policy) throw new Error(`route ${request.routeOptions.url ?? request.url} names unknown rate-limit policy "${name}"`);
+    let result: RateLimitResult;
+    try {
+      result = await limiter.check(name, subjectOf(request));
+    } catch (err) {
+      if (err instanceof RedisUnavailableError) throw new DependencyUnavailableError('redis', { cause: err });
+      throw err;
+    }
+    const headers = rateLimitHeaders(name, policy, result);
+    if (result.allowed) {
+      reply.headers(headers);
+      return;
+    }
+    throw new HttpProblem({
+      status: 429,
+      code: 'RATE_LIMITED',
+      detail: `Too many requests; retry in ${result.retryAfterSeconds} s.`,
+      headers,
+    });
+  });
+}
+
+export const rateLimit = fp(rateLimitPlugin, { name: 'rate-limit', fastify: '5.x' });

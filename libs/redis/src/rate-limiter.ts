@@ -1,0 +1,253 @@
+import type { ChainableCommander } from 'ioredis';
+import type { Registry } from 'prom-client';
+import type { RedisClient } from './client';
+import { RateLimitedError, RedisUnavailableError } from './errors';
+import type { KeySpace } from './keys';
+import { counter } from './metrics';
+import type { FailMode, PipelineReply, WarnLogger } from './revocation';
+
+/**
+ * Named rate-limit policies enforced with GCRA (generic cell rate algorithm): one key
+ * per policy and subject, one script call per check, two commands inside it.
+ *
+ * A policy of `limit` per `windowSeconds` admits a burst of `limit` at once and then one
+ * request every `windowSeconds / limit`; unlike a fixed window it never admits a second
+ * full burst just after a window boundary: in any span of t seconds it admits at most
+ * `limit + t / (windowSeconds / limit)` requests. The state is a single timestamp, the
+ * theoretical arrival time (TAT), kept as the key's own expiry: `PTTL` reads it on the
+ * Redis server's clock (so every instance agrees, whatever its own clock says, without a
+ * TIME call) and the key vanishes exactly when it stops mattering.
+ */
+
+export interface RateLimitPolicy {
+  limit: number;
+  windowSeconds: number;
+  /** When Redis cannot answer: `open` lets the request through, `closed` throws RedisUnavailableError. */
+  failMode: FailMode;
+}
+
+export interface RateLimitResult {
+  allowed: boolean;
+  limit: number;
+  /** Requests that would still be allowed right now. */
+  remaining: number;
+  /** Seconds until the full quota is back. */
+  resetSeconds: number;
+  /** Seconds until a request would be allowed; 0 when this one was. */
+  retryAfterSeconds: number;
+  /** Redis did not answer and the policy failed open: the figures are not known. */
+  degraded?: true;
+}
+
+export interface RateLimiterOptions<P extends string> {
+  client: RedisClient;
+  keys: KeySpace;
+  policies: Readonly<Record<P, RateLimitPolicy>>;
+  registry?: Registry;
+  logger?: WarnLogger;
+  /** Subjects denied locally at most; the oldest entry goes first when it is full. */
+  denyCacheSize?: number;
+}
+
+export interface RateLimiter<P extends string = string> {
+  readonly policies: Readonly<Record<P, Readonly<RateLimitPolicy>>>;
+  check(policy: P, subject: string): Promise<RateLimitResult>;
+  /** `check` for code outside a route hook: a refusal throws RateLimitedError. */
+  enforce(policy: P, subject: string): Promise<RateLimitResult>;
+  /**
+   * Queues the check on `pipeline`, to share a round trip with other commands (see
+   * request-guard.ts); the returned function reads its reply. A subject in the local
+   * deny cache queues nothing.
+   */
+  queue(pipeline: ChainableCommander, policy: P, subject: string): (reply: PipelineReply) => RateLimitResult;
+}
+
+export const RATE_LIMITER_DEFAULTS = Object.freeze({ denyCacheSize: 10_000 });
+
+const GCRA_LUA = `
+-- KEYS[1]: the subject's state; its expiry is the TAT, its value is unused
+-- ARGV[1]: emission interval in ms (the cost of one request)
+-- ARGV[2]: capacity in ms (limit * interval: how far the TAT may run ahead of now)
+-- Returns {allowed 0/1, TAT - now in ms after this request}.
+local interval = tonumber(ARGV[1])
+local capacity = tonumber(ARGV[2])
+-- -2 (no key: a full quota) and -1 (no expiry, never written by this script) both count as now.
+local ahead = redis.call('PTTL', KEYS[1])
+if ahead < 0 then ahead = 0 end
+local nextAhead = ahead + interval
+if nextAhead > capacity then
+  return {0, ahead}
+end
+redis.call('SET', KEYS[1], '1', 'PX', nextAhead)
+return {1, nextAhead}
+`;
+
+const GCRA = 'platformRateLimitGcra';
+
+type WithGcra = { [GCRA](key: string, intervalMs: number, capacityMs: number): Promise<[number, number]> };
+
+function withScripts(client: RedisClient): WithGcra {
+  if (typeof (client as unknown as Partial<WithGcra>)[GCRA] !== 'function') {
+    client.defineCommand(GCRA, { numberOfKeys: 1, lua: GCRA_LUA });
+  }
+  return client as unknown as WithGcra;
+}
+
+interface Cost {
+  /**
+   * Rounded up to whole ms (PX takes integers): the sustained rate may come out a hair
+   * below the policy's, never above it.
+   */
+  intervalMs: number;
+  capacityMs: number;
+}
+
+function costOf(name: string, policy: RateLimitPolicy): Cost {
+  if (!Number.isInteger(policy.limit) || policy.limit < 1 || !(policy.windowSeconds > 0)) {
+    throw new RangeError(`rate-limit policy "${name}" needs an integer limit >= 1 and a positive window`);
+  }
+  const intervalMs = Math.ceil((policy.windowSeconds * 1000) / policy.limit);
+  return { intervalMs, capacityMs: intervalMs * policy.limit };
+}
+
+const seconds = (ms: number) => Math.max(0, Math.ceil(ms / 1000));
+
+/** What the script's answer means for the caller, in the units of the RateLimit fields. */
+function resultOf(policy: RateLimitPolicy, cost: Cost, allowed: boolean, aheadMs: number): RateLimitResult {
+  const waitMs = aheadMs + cost.intervalMs - cost.capacityMs;
+  return {
+    allowed,
+    limit: policy.limit,
+    remaining: Math.max(0, Math.floor((cost.capacityMs - aheadMs) / cost.intervalMs)),
+    resetSeconds: seconds(aheadMs),
+    retryAfterSeconds: allowed ? 0 : Math.max(1, seconds(waitMs)),
+  };
+}
+
+interface Denial {
+  retryAt: number;
+  resetAt: number;
+}
+
+/**
+ * Subjects known to be over their limit, until their retry time: checks for them are
+ * denied without a round trip (a client hammering after a 429 costs Redis nothing).
+ * Denying locally can only ever admit fewer requests, so the limit stays exact.
+ */
+class DenyCache {
+  private readonly entries = new Map<string, Denial>();
+
+  constructor(private readonly size: number) {}
+
+  get(key: string, now: number): Denial | undefined {
+    const denial = this.entries.get(key);
+    if (denial && denial.retryAt <= now) {
+      this.entries.delete(key);
+      return undefined;
+    }
+    return denial;
+  }
+
+  set(key: string, denial: Denial): void {
+    this.entries.delete(key);
+    if (this.entries.size >= this.size) {
+      // Map order is insertion order: the first entry is the oldest.
+      const oldest = this.entries.keys().next().value;
+      if (oldest !== undefined) this.entries.delete(oldest);
+    }
+    this.entries.set(key, denial);
+  }
+}
+
+const LOG_INTERVAL_MS = 10_000;
+
+export function createRateLimiter<P extends string>(opts: RateLimiterOptions<P>): RateLimiter<P> {
+  const { client, keys } = opts;
+  const scripts = withScripts(client);
+  const names = Object.keys(opts.policies) as P[];
+  const policies = Object.freeze(Object.fromEntries(names.map((n) => [n, Object.freeze({ ...opts.policies[n] })]))) as Record<P, RateLimitPolicy>;
+  const costs = new Map(names.map((n) => [n, costOf(n, policies[n])] as const));
+  const denied = new DenyCache(opts.denyCacheSize ?? RATE_LIMITER_DEFAULTS.denyCacheSize);
+  const rejections = counter(opts.registry, 'rate_limit_rejections_total', 'Requests refused by a rate limit, by policy.', ['policy']);
+  const localDenials = counter(opts.registry, 'rate_limit_local_denials_total', 'Refusals answered from the local deny cache, by policy.', [
+    'policy',
+  ]);
+  const failures = counter(opts.registry, 'rate_limit_redis_errors_total', 'Rate-limit checks Redis could not answer, by policy and fail mode.', [
+    'policy',
+    'fail_mode',
+  ]);
+  let lastLogged = 0;
+
+  function failed(name: P, policy: RateLimitPolicy, err: unknown): RateLimitResult {
+    failures.inc({ policy: name, fail_mode: policy.failMode });
+    const now = Date.now();
+    if (opts.logger && now - lastLogged >= LOG_INTERVAL_MS) {
+      lastLogged = now;
+      opts.logger.warn({ err, policy: name, failMode: policy.failMode }, 'rate-limit check failed: Redis unavailable');
+    }
+    if (policy.failMode === 'closed') throw new RedisUnavailableError(`rate limit ${name}`, { cause: err });
+    return { allowed: true, limit: policy.limit, remaining: policy.limit, resetSeconds: 0, retryAfterSeconds: 0, degraded: true };
+  }
+
+  function deniedLocally(name: P, policy: RateLimitPolicy, denial: Denial, now: number): RateLimitResult {
+    localDenials.inc({ policy: name });
+    rejections.inc({ policy: name });
+    return {
+      allowed: false,
+      limit: policy.limit,
+      remaining: 0,
+      resetSeconds: seconds(denial.resetAt - now),
+      retryAfterSeconds: Math.max(1, seconds(denial.retryAt - now)),
+    };
+  }
+
+  function lookup(name: P, subject: string) {
+    const policy = policies[name];
+    const cost = costs.get(name);
+    if (!policy || !cost) throw new RangeError(`unknown rate-limit policy "${String(name)}"`);
+    const key = keys.rateLimit(name, subject);
+    return { policy, cost, key, known: denied.get(key, Date.now()) };
+  }
+
+  async function check(name: P, subject: string): Promise<RateLimitResult> {
+    const { policy, cost, key, known } = lookup(name, subject);
+    if (known) return deniedLocally(name, policy, known, Date.now());
+
+    let answer: [number, number];
+    try {
+      answer = await scripts[GCRA](key, cost.intervalMs, cost.capacityMs);
+    } catch (err) {
+      return failed(name, policy, err);
+    }
+    return settle(name, policy, cost, key, answer);
+  }
+
+  function queue(pipeline: ChainableCommander, name: P, subject: string): (reply: PipelineReply) => RateLimitResult {
+    const { policy, cost, key, known } = lookup(name, subject);
+    if (known) return () => deniedLocally(name, policy, known, Date.now());
+    (pipeline as unknown as WithGcra)[GCRA](key, cost.intervalMs, cost.capacityMs);
+    return (reply) =>
+      !reply || reply[0]
+        ? failed(name, policy, reply?.[0] ?? new Error('pipeline failed'))
+        : settle(name, policy, cost, key, reply[1] as [number, number]);
+  }
+
+  function settle(name: P, policy: RateLimitPolicy, cost: Cost, key: string, [allowed, aheadMs]: [number, number]): RateLimitResult {
+    const result = resultOf(policy, cost, allowed === 1, aheadMs);
+    if (!result.allowed) {
+      rejections.inc({ policy: name });
+      // Measured from the answer's arrival: late by half a round trip at most, so never early.
+      const now = Date.now();
+      denied.set(key, { retryAt: now + aheadMs + cost.intervalMs - cost.capacityMs, resetAt: now + aheadMs });
+    }
+    return result;
+  }
+
+  async function enforce(name: P, subject: string): Promise<RateLimitResult> {
+    const result = await check(name, subject);
+    if (!result.allowed) throw new RateLimitedError(name, result.retryAfterSeconds);
+    return result;
+  }
+
+  return Object.freeze({ policies, check, enforce, queue });
+}

@@ -1,0 +1,125 @@
+import { Registry } from 'prom-client';
+import { closeAll, deadRedis, testKeys, testRedis } from '../test/redis';
+import type { RedisClient } from './client';
+import { RedisUnavailableError } from './errors';
+import { createRevocation } from './revocation';
+
+let client: RedisClient;
+let other: RedisClient;
+
+beforeAll(async () => {
+  [client, other] = await Promise.all([testRedis(), testRedis()]);
+});
+
+afterAll(() => closeAll(client, other));
+
+const nowSeconds = () => Math.floor(Date.now() / 1000);
+
+async function timed<T>(run: () => Promise<T>): Promise<{ ms: number; outcome: T | unknown }> {
+  const started = performance.now();
+  const outcome = await run().catch((err: unknown) => err);
+  return { ms: performance.now() - started, outcome };
+}
+
+describe('token revocation', () => {
+  it('when one token is revoked, then it is revoked for every instance until its exp, and its key expires then', async () => {
+    const keys = testKeys('rev');
+    const exp = nowSeconds() + 300;
+    await createRevocation({ client, keys }).revokeToken('u1', 'jti-a', exp);
+
+    const check = createRevocation({ client: other, keys });
+    expect(await check.isRevoked({ userId: 'u1', jti: 'jti-a', issuedAtMs: Date.now() - 1000 })).toBe(true);
+    expect(await check.isRevoked({ userId: 'u1', jti: 'jti-b', issuedAtMs: Date.now() - 1000 })).toBe(false);
+    expect(await check.isRevoked({ userId: 'u2', jti: 'jti-a', issuedAtMs: Date.now() - 1000 })).toBe(false);
+    expect(await client.expiretime(keys.revokedToken('u1', 'jti-a'))).toBe(exp);
+  });
+
+  it('when a token is already expired, then revoking it writes nothing', async () => {
+    const keys = testKeys('rev');
+    await createRevocation({ client, keys }).revokeToken('u1', 'old', nowSeconds() - 1);
+    expect(await client.exists(keys.revokedToken('u1', 'old'))).toBe(0);
+  });
+
+  it('when all tokens are revoked, then tokens issued up to the cutoff are revoked and one issued 1 ms later passes', async () => {
+    const keys = testKeys('rev');
+    const revocation = createRevocation({ client, keys, cutoffTtlSeconds: 3600 });
+    const cutoff = Date.now();
+    expect(await revocation.revokeAllBefore('u1', cutoff)).toBe(cutoff);
+
+    const check = createRevocation({ client: other, keys });
+    expect(await check.isRevoked({ userId: 'u1', jti: 'a', issuedAtMs: cutoff - 60_000 })).toBe(true);
+    expect(await check.isRevoked({ userId: 'u1', jti: 'b', issuedAtMs: cutoff })).toBe(true);
+    // Same second, one millisecond later: a token from the sign-in that followed the sign-out.
+    expect(await check.isRevoked({ userId: 'u1', jti: 'c', issuedAtMs: cutoff + 1 })).toBe(false);
+    expect(await check.isRevoked({ userId: 'u2', jti: 'a', issuedAtMs: cutoff - 60_000 })).toBe(false);
+    const ttl = await client.ttl(keys.revokedBefore('u1'));
+    expect(ttl).toBeGreaterThan(3590);
+    expect(ttl).toBeLessThanOrEqual(3600);
+  });
+
+  it('when an older cutoff arrives after a newer one, then the newer one stays in force', async () => {
+    const keys = testKeys('rev');
+    const revocation = createRevocation({ client, keys });
+    const newer = Date.now();
+    await revocation.revokeAllBefore('u1', newer);
+    expect(await revocation.revokeAllBefore('u1', newer - 5_000)).toBe(newer);
+    expect(await revocation.isRevoked({ userId: 'u1', jti: 'x', issuedAtMs: newer - 1 })).toBe(true);
+    expect(await client.ttl(keys.revokedBefore('u1'))).toBeGreaterThan(29 * 24 * 3600);
+  });
+
+  it('when a check runs, then it costs one command: both questions in one MGET', async () => {
+    const keys = testKeys('rev');
+    const revocation = createRevocation({ client, keys });
+    await revocation.revokeToken('u1', 'a', nowSeconds() + 60);
+    const send = jest.spyOn(client, 'sendCommand');
+    try {
+      await revocation.isRevoked({ userId: 'u1', jti: 'a', issuedAtMs: Date.now() });
+      expect(send.mock.calls.map(([command]) => command.name)).toEqual(['mget']);
+    } finally {
+      send.mockRestore();
+    }
+  });
+
+  describe('when Redis is down', () => {
+    let dead: RedisClient;
+    beforeAll(() => {
+      dead = deadRedis();
+    });
+    afterAll(() => dead.disconnect());
+
+    it('when the fail mode is closed (the default), then a check throws RedisUnavailableError within 100 ms and is counted', async () => {
+      const registry = new Registry();
+      const revocation = createRevocation({ client: dead, keys: testKeys('rev'), registry });
+      for (let i = 0; i < 3; i++) {
+        const { ms, outcome } = await timed(() => revocation.isRevoked({ userId: 'u1', jti: 'a', issuedAtMs: Date.now() }));
+        expect(outcome).toBeInstanceOf(RedisUnavailableError);
+        expect(ms).toBeLessThan(100);
+      }
+      const metric = await registry.getSingleMetricAsString('revocation_redis_errors_total');
+      expect(metric).toContain('revocation_redis_errors_total{fail_mode="closed"} 3');
+    });
+
+    it('when the fail mode is open, then a check answers not revoked within 100 ms, is counted and logged once', async () => {
+      const registry = new Registry();
+      const warn = jest.fn();
+      const revocation = createRevocation({ client: dead, keys: testKeys('rev'), failMode: 'open', registry, logger: { warn } });
+      for (let i = 0; i < 3; i++) {
+        const { ms, outcome } = await timed(() => revocation.isRevoked({ userId: 'u1', jti: 'a', issuedAtMs: Date.now() }));
+        expect(outcome).toBe(false);
+        expect(ms).toBeLessThan(100);
+      }
+      expect(await registry.getSingleMetricAsString('revocation_redis_errors_total')).toContain('{fail_mode="open"} 3');
+      expect(warn).toHaveBeenCalledTimes(1);
+    });
+
+    it('when a revocation cannot be written, then it throws whatever the fail mode, within 100 ms', async () => {
+      const revocation = createRevocation({ client: dead, keys: testKeys('rev'), failMode: 'open' });
+      const writes: (() => Promise<unknown>)[] = [() => revocation.revokeToken('u1', 'a', nowSeconds() + 60), () => revocation.revokeAllBefore('u1')];
+      for (const run of writes) {
+        const { ms, outcome } = await timed(run);
+        expect(outcome).toBeInstanceOf(RedisUnavailableError);
+        expect(ms).toBeLessThan(100);
+      }
+    });
+  });
+});
