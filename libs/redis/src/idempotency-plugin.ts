@@ -1,0 +1,237 @@
+import { DependencyUnavailableError, HttpProblem } from '@platform/service-kit';
+import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
+import fp from 'fastify-plugin';
+import type { RedisClient } from './client';
+import { RedisUnavailableError } from './errors';
+import { createIdempotencyStore, requestFingerprint, type IdempotencyStore, type IdempotencyStoreOptions, type StoredResponse } from './idempotency';
+import { keySpace, type KeySpace } from './keys';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Opts the route in to `Idempotency-Key` handling (CONTRACT.md "Idempotency keys"). */
+    idempotency?: { required: boolean };
+  }
+}
+
+export const IDEMPOTENCY_KEY_HEADER = 'idempotency-key';
+export const IDEMPOTENT_REPLAYED_HEADER = 'idempotent-replayed';
+
+/**
+ * Headers a replay sends again: what a client reads to use the answer. Not request ids,
+ * rate-limit fields or cookies, which belong to the request that carries them.
+ */
+export const REPLAYED_HEADERS: readonly string[] = Object.freeze([
+  'content-type',
+  'content-language',
+  'location',
+  'content-location',
+  'etag',
+  'last-modified',
+  'link',
+]);
+
+export interface IdempotencyPluginOptions extends Pick<IdempotencyStoreOptions, 'lockTtlSeconds' | 'retentionSeconds' | 'inProgressRetryAfterSeconds'> {
+  /** Defaults to `app.redis` (the redis plugin). */
+  client?: RedisClient;
+  /** Defaults to the service's key space (`app.redisKeyPrefix`). */
+  keys?: KeySpace;
+  storedHeaders?: readonly string[];
+}
+
+/** The key this request holds until its answer is stored or dropped. */
+interface Held {
+  scope: string;
+  key: string;
+  token: string;
+}
+
+/**
+ * A key is 1 to 255 visible ASCII characters (CONTRACT.md). The IETF draft sends it as a
+ * structured-field string (`"8e03…"`); Stripe-style clients send it bare. Both are
+ * accepted and mean the same key: the quotes and `\` escapes of the draft's form are
+ * removed first. Spaces are refused in both forms, since they are not visible.
+ */
+export function parseIdempotencyKey(header: string | string[] | undefined): string | undefined {
+  if (header === undefined) return undefined;
+  const raw = Array.isArray(header) ? header.join(', ') : header;
+  const quoted = /^"((?:[^"\\]|\\["\\])*)"$/.exec(raw);
+  const key = quoted ? (quoted[1] ?? '').replace(/\\(["\\])/g, '$1') : raw;
+  if (/^[\x21-\x7E]{1,255}$/.test(key)) return key;
+  throw new HttpProblem({
+    status: 400,
+    code: 'VALIDATION_FAILED',
+    detail: 'The Idempotency-Key header is not valid.',
+    errors: [{ path: `headers/${IDEMPOTENCY_KEY_HEADER}`, message: 'must be 1 to 255 visible ASCII characters' }],
+  });
+}
+
+/**
+ * Whether an answer is kept for replay. Not kept, so a retry runs again (contract): 5xx,
+ * and validation failures, including those a handler finds itself (400
+ * VALIDATION_FAILED); schema validation runs before the preHandler and never takes a key.
+ * Also not kept: 429, since a throttled request was never run. Every other 4xx is kept,
+ * as Stripe does: a 402 declined or 404 is the answer to that request, and a retry with
+ * the same key must not run it again and maybe get another answer.
+ */
+function keeps(status: number, body: string): boolean {
+  if (status >= 500 || status === 429) return false;
+  return !(status === 400 && problemCode(body) === 'VALIDATION_FAILED');
+}
+
+function problemCode(body: string): unknown {
+  try {
+    return (JSON.parse(body) as { code?: unknown }).code;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The payload as onSend sees it, or undefined for a stream, which cannot be kept without reading it. */
+function bodyOf(payload: unknown): string | undefined {
+  if (payload === null || payload === undefined) return '';
+  if (typeof payload === 'string') return payload;
+  if (Buffer.isBuffer(payload)) return payload.toString('utf8');
+  return undefined;
+}
+
+function headersOf(reply: FastifyReply, names: readonly string[]): Record<string, string> {
+  const kept: Record<string, string> = {};
+  for (const name of names) {
+    const value = reply.getHeader(name);
+    if (value !== undefined) kept[name] = Array.isArray(value) ? value.join(', ') : String(value);
+  }
+  return kept;
+}
+
+function asArray<T>(value: T | T[] | undefined): T[] {
+  if (value === undefined) return [];
+  return Array.isArray(value) ? value : [value];
+}
+
+/**
+ * Redis down: fail closed with 503. Routes that opt in move money or create orders;
+ * MySQL constraints back them up (CONTRACT.md), but running them with no duplicate
+ * protection at all is the worse trade. Routes that do not opt in, and optional-key
+ * requests sent without a key, never call Redis here and are not affected.
+ */
+async function begin(store: IdempotencyStore, scope: string, key: string, fingerprint: string) {
+  try {
+    return await store.begin(scope, key, fingerprint);
+  } catch (err) {
+    if (err instanceof RedisUnavailableError) throw new DependencyUnavailableError('redis', { cause: err });
+    throw err;
+  }
+}
+
+function hooks(store: IdempotencyStore, storedHeaders: readonly string[]) {
+  const held = new WeakMap<FastifyRequest, Held>();
+
+  /**
+   * A preHandler, so the key is taken after authentication (scope), after schema
+   * validation (whose 400s are never kept) and after the route's own preHandlers.
+   */
+  async function preHandler(request: FastifyRequest, reply: FastifyReply) {
+    const key = parseIdempotencyKey(request.headers[IDEMPOTENCY_KEY_HEADER]);
+    if (key === undefined) {
+      if (!request.routeOptions.config.idempotency?.required) return;
+      throw new HttpProblem({ status: 400, code: 'IDEMPOTENCY_KEY_MISSING', detail: 'This request needs an Idempotency-Key header.' });
+    }
+    // Scoped to the caller and the route pattern. Unauthenticated callers share one scope,
+    // so routes that opt in should require a token.
+    const scope = `${request.auth?.userId ?? 'anonymous'}:${request.method}:${request.routeOptions.url ?? ''}`;
+    const result = await begin(store, scope, key, requestFingerprint(request.method, request.url, request.body));
+    switch (result.state) {
+      case 'new':
+        held.set(request, { scope, key, token: result.token });
+        return;
+      case 'replay':
+        return replay(reply, result.response);
+      case 'in-progress':
+        throw new HttpProblem({
+          status: 409,
+          code: 'IDEMPOTENCY_REQUEST_IN_PROGRESS',
+          detail: 'A request with this Idempotency-Key is still being processed; retry later.',
+          headers: { 'retry-after': String(result.retryAfterSeconds) },
+        });
+      case 'mismatch':
+        throw new HttpProblem({
+          status: 422,
+          code: 'IDEMPOTENCY_KEY_REUSED',
+          detail: 'This Idempotency-Key was used for a different request.',
+        });
+    }
+  }
+
+  function replay(reply: FastifyReply, response: StoredResponse): FastifyReply {
+    // A string with its stored content-type is sent as it is, without serializing it again.
+    return reply.code(response.status).headers(response.headers).header(IDEMPOTENT_REPLAYED_HEADER, 'true').send(response.body);
+  }
+
+  /**
+   * Stored before the answer leaves, thrown errors included (the error handler's problem
+   * passes here too): a client that retries right after its answer gets the replay, never
+   * a 409 for a request that has finished. A store that fails does not fail the answer,
+   * since the work is done; the key frees itself when its lock runs out.
+   */
+  async function onSend(request: FastifyRequest, reply: FastifyReply, payload: unknown) {
+    const hold = held.get(request);
+    if (!hold) return payload;
+    held.delete(request);
+    await settle(request, reply, hold, payload).catch((err: unknown) =>
+      request.log.warn({ err }, 'idempotency record not settled; the key frees itself when its lock runs out'),
+    );
+    return payload;
+  }
+
+  async function settle(request: FastifyRequest, reply: FastifyReply, hold: Held, payload: unknown) {
+    const body = bodyOf(payload);
+    if (body === undefined || !keeps(reply.statusCode, body)) {
+      await store.abandon(hold.scope, hold.key, hold.token);
+      return;
+    }
+    const response = { status: reply.statusCode, headers: headersOf(reply, storedHeaders), body };
+    if (!(await store.complete(hold.scope, hold.key, hold.token, response))) {
+      request.log.warn('idempotency lock ran out before the answer; it was not stored, so a retry runs again');
+    }
+  }
+
+  /** A request that ended without passing onSend (an error while sending) must not hold its key until the TTL. */
+  async function onResponse(request: FastifyRequest) {
+    const hold = held.get(request);
+    if (!hold) return;
+    held.delete(request);
+    await store.abandon(hold.scope, hold.key, hold.token).catch(() => undefined);
+  }
+
+  return { preHandler, onSend, onResponse };
+}
+
+/**
+ * `Idempotency-Key` for routes with `config: { idempotency: { required } }`, registered
+ * before those routes. The hooks go on the opted-in routes only (other routes pay
+ * nothing) and as route-level hooks they run after every app-level hook, so the token
+ * plugin has set `request.auth`. Plugins that add route-level hooks through onRoute too
+ * (a per-route rate limit) should be registered before this one, so that a request they
+ * turn away never takes a key.
+ */
+async function idempotencyPlugin(app: FastifyInstance, opts: IdempotencyPluginOptions): Promise<void> {
+  const client = opts.client ?? (app.hasDecorator('redis') ? app.redis : undefined);
+  const keys = opts.keys ?? (app.hasDecorator('redisKeyPrefix') ? keySpace(app.redisKeyPrefix) : undefined);
+  if (!client || !keys) throw new Error('idempotency plugin: register the redis plugin first, or pass `client` and `keys`');
+  const store = createIdempotencyStore({
+    ...opts,
+    client,
+    keys,
+    registry: app.hasDecorator('metrics') ? app.metrics : undefined,
+  });
+  const { preHandler, onSend, onResponse } = hooks(store, opts.storedHeaders ?? REPLAYED_HEADERS);
+
+  app.addHook('onRoute', (route: RouteOptions) => {
+    if (!route.config?.idempotency) return;
+    route.preHandler = [...asArray(route.preHandler), preHandler] as RouteOptions['preHandler'];
+    route.onSend = [...asArray(route.onSend), onSend] as RouteOptions['onSend'];
+    route.onResponse = [...asArray(route.onResponse), onResponse] as RouteOptions['onResponse'];
+  });
+}
+
+export const idempotency = fp(idempotencyPlugin, { name: 'idempotency', fastify: '5.x' });
