@@ -1,0 +1,209 @@
+import type { RedisClient } from './client';
+import { RedisUnavailableError } from './errors';
+import type { KeySpace } from './keys';
+import type { ConsumeOptions, Consumer, ConsumerStats, StreamLogger, StreamMetrics, STREAM_DEFAULTS } from './streams';
+
+type Settings<T> = Record<keyof typeof STREAM_DEFAULTS, number> & ConsumeOptions<T> & { keys: ReturnType<KeySpace['stream']> };
+type Deps = { client: RedisClient; conn: RedisClient; metrics: StreamMetrics; logger: StreamLogger };
+type Entry = [id: string, fields: string[] | null];
+
+/** The group or its stream was deleted (blocked readers get one of these): create it again. */
+const GROUP_GONE = /NOGROUP|UNBLOCKED/;
+
+/** A new connection is normally ready in milliseconds; a cluster needs a few round trips. */
+const FIRST_CONNECT_WAIT_MS = 1_000;
+
+const field = (fields: string[], name: string) => fields[fields.indexOf(name) + 1];
+
+/**
+ * One consumer loop: claim entries idle too long (work of crashed consumers and failed handlers),
+ * then block for new ones. Entries are acked only after the handler succeeds; every Redis call of
+ * the loop goes over `conn`, the dedicated connection, which stop() closes.
+ */
+export function startConsumer<T>(s: Settings<T>, { client, conn, metrics, logger }: Deps): Consumer {
+  const stats: ConsumerStats = { handled: 0, failed: 0, deadLettered: 0, errors: 0 };
+  const labels = { stream: s.stream, group: s.group };
+  const lastErrors = new Map<string, string>();
+  let stopping = false;
+  let handling = false;
+  let groupCreated = false;
+  let needGroup = true;
+  let lastSeen: string | undefined;
+  let cursor = '0-0';
+  let wake = () => undefined as void;
+  let markReady = () => undefined as void;
+  const ready = new Promise<void>((resolve) => (markReady = resolve));
+
+  /** First start reads only new entries ($); a re-creation resumes after the last entry seen. */
+  async function ensureGroup(): Promise<void> {
+    const from = groupCreated ? (lastSeen ?? '0') : '$';
+    try {
+      await conn.xgroup('CREATE', s.keys.stream, s.group, from, 'MKSTREAM');
+    } catch (err) {
+      if (!/BUSYGROUP/.test(String(err))) throw err;
+    }
+    groupCreated = true;
+    markReady();
+  }
+
+  async function claimStale(): Promise<void> {
+    const [next, entries] = (await conn.xautoclaim(s.keys.stream, s.group, s.consumer, s.claimIdleMs, cursor, 'COUNT', s.batchSize)) as [string, Entry[]];
+    cursor = next;
+    // Entries trimmed from the stream come back empty (6.2) or not at all (7.0).
+    const live = entries.filter((e): e is [string, string[]] => Array.isArray(e?.[1]));
+    if (live.length > 0) await handleBatch(live, await deliveryCounts(live.map(([id]) => id)));
+  }
+
+  /** XAUTOCLAIM does not report delivery counts; XPENDING per id does, in one pipelined round trip. */
+  async function deliveryCounts(ids: string[]): Promise<Map<string, number>> {
+    const pipeline = conn.pipeline();
+    for (const id of ids) pipeline.xpending(s.keys.stream, s.group, id, id, 1, s.consumer);
+    const replies = (await pipeline.exec()) ?? [];
+    const counts = new Map<string, number>();
+    for (const [err, rows] of replies) {
+      if (err) throw err;
+      const [row] = rows as [string, string, number, number][];
+      if (row) counts.set(row[0], Number(row[3]));
+    }
+    return counts;
+  }
+
+  async function readNew(): Promise<void> {
+    const args = ['GROUP', s.group, s.consumer, 'COUNT', s.batchSize, 'BLOCK', s.blockMs, 'STREAMS', s.keys.stream, '>'] as const;
+    const reply = (await conn.xreadgroup(...args)) as [string, Entry[]][] | null;
+    const entries = (reply?.[0]?.[1] ?? []) as [string, string[]][];
+    lastSeen = entries.at(-1)?.[0] ?? lastSeen;
+    await handleBatch(entries, undefined);
+  }
+
+  /** Fresh entries have one delivery; a claimed entry no longer pending for us was taken by another consumer. */
+  async function handleBatch(entries: [string, string[]][], counts: Map<string, number> | undefined): Promise<void> {
+    handling = true;
+    try {
+      for (const [id, fields] of entries) {
+        if (stopping) return;
+        const deliveries = counts ? counts.get(id) : 1;
+        if (deliveries === undefined) continue;
+        if (deliveries > s.maxDeliveries) await deadLetter(id, fields, deliveries);
+        else await handleOne(id, fields, deliveries);
+      }
+    } finally {
+      handling = false;
+    }
+  }
+
+  async function handleOne(id: string, fields: string[], deliveries: number): Promise<void> {
+    try {
+      await s.handler({ id, stream: s.stream, data: JSON.parse(field(fields, 'data') ?? '') as T, deliveries });
+    } catch (err) {
+      stats.failed++;
+      metrics.events.inc({ ...labels, result: 'failed' });
+      if (lastErrors.size > 1_000) lastErrors.clear();
+      lastErrors.set(id, String((err as Error)?.message ?? err));
+      logger.warn({ err, id, deliveries, ...labels }, 'stream handler failed; the entry stays pending for a retry');
+      return;
+    }
+    await conn.xack(s.keys.stream, s.group, id);
+    lastErrors.delete(id);
+    stats.handled++;
+    metrics.events.inc({ ...labels, result: 'handled' });
+  }
+
+  /** Copy and ack in one MULTI (both keys share the stream's hash tag), so the entry is never in both or neither. */
+  async function deadLetter(id: string, fields: string[], deliveries: number): Promise<void> {
+    const copy = ['data', field(fields, 'data') ?? '', 'id', id, 'group', s.group, 'deliveries', String(deliveries), 'error', lastErrors.get(id) ?? ''];
+    const replies = await conn
+      .multi()
+      .xadd(s.keys.deadLetter, 'MAXLEN', '~', s.maxLen, '*', ...copy)
+      .xack(s.keys.stream, s.group, id)
+      .exec();
+    const failed = replies?.find(([err]) => err);
+    if (!replies || failed) throw failed?.[0] ?? new Error('dead-letter transaction aborted');
+    lastErrors.delete(id);
+    stats.deadLettered++;
+    metrics.events.inc({ ...labels, result: 'dead_lettered' });
+    logger.warn({ id, deliveries, ...labels }, 'stream entry moved to the dead-letter stream');
+  }
+
+  /** Resolves after ms, on stop(), or (untilReady) once the connection is ready. */
+  function pause(ms: number, untilReady = false): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        conn.off('ready', done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      if (untilReady) conn.once('ready', done);
+      wake = done;
+    });
+  }
+
+  async function step(): Promise<void> {
+    if (needGroup) await ensureGroup();
+    needGroup = false;
+    await claimStale();
+    if (!stopping) await readNew();
+  }
+
+  async function loop(): Promise<void> {
+    if (conn.status !== 'ready') await pause(FIRST_CONNECT_WAIT_MS, true);
+    let failures = 0;
+    while (!stopping) {
+      try {
+        if (conn.status !== 'ready') throw new Error('stream consumer connection is not ready');
+        await step();
+        failures = 0;
+      } catch (err) {
+        if (stopping) break;
+        needGroup = true;
+        if (GROUP_GONE.test(String(err))) continue;
+        stats.errors++;
+        metrics.errors.inc(labels);
+        logger.warn({ err, ...labels }, 'stream consumer Redis error; backing off');
+        // Ends early when the connection comes (back) up.
+        await pause(Math.min(s.backoffMs * 2 ** failures++, s.maxBackoffMs), true);
+      }
+    }
+  }
+
+  function stop(): Promise<void> {
+    stopping = true;
+    wake();
+    // A blocked read or a back-off ends at once; a running handler is let finish and ack first.
+    if (!handling) close();
+    return done;
+  }
+
+  /** Once only: ioredis arms a 2 s destroy timer on every disconnect(), cleared only by a close still to come. */
+  let closed = false;
+  function close(): void {
+    if (!closed) conn.disconnect();
+    closed = true;
+  }
+
+  async function lag(): Promise<{ pending: number; lag: number | null } | null> {
+    let groups: unknown[][];
+    try {
+      groups = (await client.xinfo('GROUPS', s.keys.stream)) as unknown[][];
+    } catch (err) {
+      throw new RedisUnavailableError('streams.lag', { cause: err });
+    }
+    for (const flat of groups) {
+      const info = Object.fromEntries(Array.from({ length: flat.length / 2 }, (_, i) => [flat[2 * i], flat[2 * i + 1]]));
+      if (info['name'] === s.group) return { pending: Number(info['pending']), lag: info['lag'] == null ? null : Number(info['lag']) };
+    }
+    return null;
+  }
+
+  const onAbort = () => void stop();
+  s.signal?.addEventListener('abort', onAbort, { once: true });
+  const done = loop().finally(() => {
+    s.signal?.removeEventListener('abort', onAbort);
+    close();
+    markReady();
+  });
+  if (s.signal?.aborted) void stop();
+
+  return Object.freeze({ ready, done, stop, stats: () => ({ ...stats }), lag });
+}

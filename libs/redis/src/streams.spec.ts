@@ -1,0 +1,195 @@
+import { Registry } from 'prom-client';
+import { closeAll, deadRedis, testKeys, testRedis } from '../test/redis';
+import type { RedisClient } from './client';
+import { RedisUnavailableError } from './errors';
+import type { KeySpace } from './keys';
+import { createStreams, type ConsumeOptions, type Consumer, type StreamEvent, type Streams } from './streams';
+
+const first = <T>(xs: T[]): T => {
+  if (xs.length === 0) throw new Error('expected at least one element');
+  return xs[0] as T;
+};
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs = 5_000): Promise<void> {
+  const started = Date.now();
+  while (!(await condition())) {
+    if (Date.now() - started > timeoutMs) throw new Error('condition not met in time');
+    await sleep(20);
+  }
+}
+
+describe('createStreams', () => {
+  let clients: [RedisClient, RedisClient];
+  let keys: KeySpace;
+  let streams: Streams;
+  let running: Consumer[];
+
+  beforeAll(async () => {
+    clients = [await testRedis(), await testRedis()];
+  });
+  afterAll(() => closeAll(...clients));
+  beforeEach(() => {
+    keys = testKeys('streams');
+    streams = createStreams({ client: clients[0], keys });
+    running = [];
+  });
+  afterEach(() => Promise.all(running.map((c) => c.stop())));
+
+  /** A consumer on a second instance, with fast timings for tests. */
+  function consume(handler: (e: StreamEvent) => Promise<void>, opts: Partial<ConsumeOptions<unknown>> = {}): Consumer {
+    const other = createStreams({ client: clients[1], keys });
+    const consumer = other.consume({ stream: 'orders', group: 'payments', consumer: 'c1', handler, blockMs: 100, claimIdleMs: 150, ...opts });
+    running.push(consumer);
+    return consumer;
+  }
+
+  const pendingCount = async () => Number(((await clients[0].xpending(keys.stream('orders').stream, 'payments')) as unknown[])[0]);
+
+  it('when an event is published, then a consumer handles it once and acks it', async () => {
+    const seen: StreamEvent[] = [];
+    const consumer = consume(async (e) => void seen.push(e));
+    await consumer.ready;
+    const id = await streams.publish('orders', { orderId: 'o-1', status: 'PAID' });
+    await waitFor(() => seen.length === 1);
+    expect(first(seen)).toEqual({ id, stream: 'orders', data: { orderId: 'o-1', status: 'PAID' }, deliveries: 1 });
+    await consumer.stop();
+    expect(await pendingCount()).toBe(0);
+    expect(consumer.stats()).toMatchObject({ handled: 1, failed: 0, deadLettered: 0 });
+    expect(await consumer.lag()).toEqual({ pending: 0, lag: 0 });
+    expect(await clients[0].pttl(keys.stream('orders').stream)).toBe(-1);
+  });
+
+  it('when publish is given maxLen, then the stream is capped near it', async () => {
+    for (let i = 0; i < 300; i++) await streams.publish('capped', { i }, { maxLen: 10 });
+    expect(await clients[0].xlen(keys.stream('capped').stream)).toBeLessThan(300);
+  });
+
+  it('when the handler fails, then the entry stays pending and is delivered again', async () => {
+    const deliveries: number[] = [];
+    const consumer = consume(async (e) => {
+      deliveries.push(e.deliveries);
+      if (deliveries.length === 1) throw new Error('transient');
+    });
+    await consumer.ready;
+    await streams.publish('orders', { n: 1 });
+    await waitFor(() => consumer.stats().handled === 1);
+    expect(deliveries).toEqual([1, 2]);
+    expect(consumer.stats().failed).toBe(1);
+    await consumer.stop();
+    expect(await pendingCount()).toBe(0);
+  });
+
+  it('when a consumer reads an entry and crashes, then another one claims it after claimIdleMs', async () => {
+    const key = keys.stream('orders').stream;
+    await clients[0].xgroup('CREATE', key, 'payments', '$', 'MKSTREAM');
+    const id = await streams.publish('orders', { n: 1 });
+    const read = await clients[0].xreadgroup('GROUP', 'payments', 'crashed', 'COUNT', 10, 'STREAMS', key, '>');
+    expect(JSON.stringify(read)).toContain(id);
+    const seen: StreamEvent[] = [];
+    const started = Date.now();
+    const consumer = consume(async (e) => void seen.push(e), { consumer: 'survivor', claimIdleMs: 200 });
+    await waitFor(() => seen.length === 1);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(150);
+    expect(first(seen)).toMatchObject({ id, deliveries: 2 });
+    await consumer.stop();
+    expect(await pendingCount()).toBe(0);
+  });
+
+  it('when an entry fails more than maxDeliveries times, then it moves to the dead-letter stream and is acked', async () => {
+    const registry = new Registry();
+    let calls = 0;
+    const consumer = createStreams({ client: clients[1], keys, registry }).consume({
+      stream: 'orders', group: 'payments', consumer: 'c1', blockMs: 100, claimIdleMs: 100, maxDeliveries: 2,
+      handler: async () => {
+        calls++;
+        throw new Error('poison');
+      },
+    });
+    running.push(consumer);
+    await consumer.ready;
+    const id = await streams.publish('orders', { n: 1 });
+    await waitFor(() => consumer.stats().deadLettered === 1);
+    expect(calls).toBe(2);
+    const dead = await clients[0].xrange(keys.stream('orders').deadLetter, '-', '+');
+    expect(dead).toHaveLength(1);
+    expect(first(dead)[1]).toEqual(['data', '{"n":1}', 'id', id, 'group', 'payments', 'deliveries', '3', 'error', 'poison']);
+    expect(await pendingCount()).toBe(0);
+    expect(await registry.getSingleMetricAsString('redis_stream_events_total')).toMatch(/result="dead_lettered"} 1/);
+  });
+
+  it('when the stream or the group is deleted while running, then the group is recreated and consumption continues', async () => {
+    const seen: unknown[] = [];
+    const consumer = consume(async (e) => void seen.push(e.data));
+    await consumer.ready;
+    await streams.publish('orders', { n: 1 });
+    await waitFor(() => seen.length === 1);
+    await clients[0].del(keys.stream('orders').stream);
+    await streams.publish('orders', { n: 2 });
+    await waitFor(() => seen.length === 2);
+    await clients[0].xgroup('DESTROY', keys.stream('orders').stream, 'payments');
+    await streams.publish('orders', { n: 3 });
+    await waitFor(() => seen.length === 3);
+    expect(seen).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }]);
+    expect(consumer.stats().errors).toBe(0);
+    await consumer.stop();
+    expect(await pendingCount()).toBe(0);
+  });
+
+  it('when stop is called during a blocking read, then it resolves at once', async () => {
+    const consumer = consume(async () => undefined, { blockMs: 5_000 });
+    await consumer.ready;
+    await sleep(50);
+    const started = Date.now();
+    await consumer.stop();
+    expect(Date.now() - started).toBeLessThan(200);
+  });
+
+  it('when stop is called while a handler runs, then the handler finishes and its entry is acked', async () => {
+    let started = false;
+    let finished = false;
+    const controller = new AbortController();
+    const consumer = consume(
+      async () => {
+        started = true;
+        await sleep(300);
+        finished = true;
+      },
+      { signal: controller.signal },
+    );
+    await consumer.ready;
+    await streams.publish('orders', { n: 1 });
+    await waitFor(() => started);
+    controller.abort();
+    await consumer.done;
+    expect(finished).toBe(true);
+    expect(consumer.stats().handled).toBe(1);
+    expect(await pendingCount()).toBe(0);
+  });
+
+  it('when Redis is unreachable, then publish answers within 100 ms with a typed error', async () => {
+    const dead = deadRedis();
+    try {
+      const started = Date.now();
+      await expect(createStreams({ client: dead, keys }).publish('orders', { n: 1 })).rejects.toBeInstanceOf(RedisUnavailableError);
+      expect(Date.now() - started).toBeLessThan(100);
+    } finally {
+      dead.disconnect();
+    }
+  });
+
+  it('when Redis is unreachable, then the consumer counts errors, backs off, and still stops at once', async () => {
+    const dead = deadRedis();
+    try {
+      const consumer = createStreams({ client: dead, keys }).consume({ stream: 'orders', group: 'g', consumer: 'c', handler: async () => undefined });
+      await waitFor(() => consumer.stats().errors >= 1, 3_000);
+      const started = Date.now();
+      await consumer.stop();
+      const fresh = createStreams({ client: dead, keys }).consume({ stream: 'orders', group: 'g', consumer: 'c2', handler: async () => undefined });
+      await fresh.stop();
+      expect(Date.now() - started).toBeLessThan(100);
+    } finally {
+      dead.disconnect();
+    }
+  });
+});

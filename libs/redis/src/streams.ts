@@ -1,0 +1,132 @@
+import { Cluster } from 'ioredis';
+import type { Counter, Registry } from 'prom-client';
+import type { RedisClient } from './client';
+import { RedisUnavailableError } from './errors';
+import type { KeySpace } from './keys';
+import { counter } from './metrics';
+import { startConsumer } from './stream-consumer';
+
+export const STREAM_DEFAULTS = Object.freeze({
+  /** Approximate cap (`MAXLEN ~`) of a stream and of its dead-letter stream. */
+  maxLen: 100_000,
+  batchSize: 10,
+  blockMs: 5_000,
+  /** An entry pending this long belongs to a consumer that died or failed: claim it. */
+  claimIdleMs: 60_000,
+  /** Deliveries after which an entry goes to the dead-letter stream instead of the handler. */
+  maxDeliveries: 5,
+  /** Back-off after a Redis error doubles from this up to maxBackoffMs. */
+  backoffMs: 100,
+  maxBackoffMs: 5_000,
+});
+
+export interface StreamEvent<T = unknown> {
+  readonly id: string;
+  readonly stream: string;
+  readonly data: T;
+  /** 1 on the first delivery; more when this entry was claimed after a failure or a crash. */
+  readonly deliveries: number;
+}
+
+export interface ConsumeOptions<T> {
+  stream: string;
+  group: string;
+  /** Unique per process (e.g. host name + pid): pending entries are tracked per consumer. */
+  consumer: string;
+  /** Resolve to ack; throw to leave the entry pending for a retry. Must be idempotent (at-least-once). */
+  handler: (event: StreamEvent<T>) => Promise<void>;
+  batchSize?: number;
+  blockMs?: number;
+  claimIdleMs?: number;
+  maxDeliveries?: number;
+  /** Aborting it stops the consumer, as stop() does. */
+  signal?: AbortSignal;
+}
+
+export interface ConsumerStats {
+  handled: number;
+  failed: number;
+  deadLettered: number;
+  /** Redis errors of the loop (each followed by a back-off). */
+  errors: number;
+}
+
+export interface Consumer {
+  /** Resolves once the consumer group exists (or the consumer stopped first). */
+  readonly ready: Promise<void>;
+  /** Resolves when the loop has ended and its connection is closed. */
+  readonly done: Promise<void>;
+  /** Lets the in-flight handler finish (and ack), then ends the loop and closes its connection. */
+  stop(): Promise<void>;
+  stats(): ConsumerStats;
+  /** The group's pending entries and entries not yet delivered to it (XINFO GROUPS, Redis 7). */
+  lag(): Promise<{ pending: number; lag: number | null } | null>;
+}
+
+export interface StreamLogger {
+  warn(obj: object, msg: string): void;
+}
+
+export interface StreamsOptions {
+  client: RedisClient;
+  keys: KeySpace;
+  registry?: Registry;
+  logger?: StreamLogger;
+}
+
+export interface Streams {
+  /** Appends the event as JSON; returns the entry id. Streams are the only keys without a TTL. */
+  publish(stream: string, event: object, opts?: { maxLen?: number }): Promise<string>;
+  consume<T = unknown>(opts: ConsumeOptions<T>): Consumer;
+}
+
+export interface StreamMetrics {
+  events: Counter<'stream' | 'group' | 'result'>;
+  errors: Counter<'stream' | 'group'>;
+}
+
+/** Event streams over Redis Streams consumer groups: at-least-once, with claims and a dead-letter stream. */
+export function createStreams({ client, keys, registry, logger = { warn: () => undefined } }: StreamsOptions): Streams {
+  const metrics: StreamMetrics = {
+    events: counter(registry, 'redis_stream_events_total', 'Stream entries by outcome', ['stream', 'group', 'result'] as const),
+    errors: counter(registry, 'redis_stream_consumer_errors_total', 'Redis errors in stream consumer loops', ['stream', 'group'] as const),
+  };
+
+  async function publish(stream: string, event: object, { maxLen = STREAM_DEFAULTS.maxLen }: { maxLen?: number } = {}): Promise<string> {
+    try {
+      return (await client.xadd(keys.stream(stream).stream, 'MAXLEN', '~', maxLen, '*', 'data', JSON.stringify(event))) as string;
+    } catch (err) {
+      throw new RedisUnavailableError('streams.publish', { cause: err });
+    }
+  }
+
+  function consume<T>(opts: ConsumeOptions<T>): Consumer {
+    const settings = { ...STREAM_DEFAULTS, ...definedOnly(opts), keys: keys.stream(opts.stream) };
+    return startConsumer<T>(settings, { client, conn: dedicatedConnection(client, settings.blockMs), metrics, logger });
+  }
+
+  return Object.freeze({ publish, consume });
+}
+
+/** `{ blockMs: undefined }` must not override a default. */
+function definedOnly<T extends object>(opts: T): T {
+  return Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) as T;
+}
+
+/**
+ * Blocking reads get a connection of their own: the shared client's command timeout is shorter
+ * than a block, and nothing else should wait behind a read. This one allows the block plus the
+ * shared client's timeout. It keeps the shared client's "no offline queue": a command is either
+ * on a live socket (and fails when stop() closes it) or fails at once, never parked in a queue
+ * that a closed connection might not flush; the loop waits for 'ready' instead.
+ */
+function dedicatedConnection(client: RedisClient, blockMs: number): RedisClient {
+  const timeout = (base?: number) => blockMs + Math.max(base ?? 0, 1_000);
+  const conn =
+    client instanceof Cluster
+      ? client.duplicate([], { redisOptions: { ...client.options.redisOptions, commandTimeout: timeout(client.options.redisOptions?.commandTimeout) } })
+      : client.duplicate({ commandTimeout: timeout(client.options.commandTimeout) });
+  // Failures surface as rejected commands, which the loop counts and logs.
+  conn.on('error', () => undefined);
+  return conn;
+}
