@@ -30,7 +30,8 @@ export interface KeySpace {
 
 /** Hash tags must not contain braces; anything else a caller passes stays readable. */
 function tag(value: string): string {
-  return `{${value.replace(/[{}]/g, '_')}}`;
+  // On every request path: skip the regex in the usual case of no braces at all.
+  return value.includes('{') || value.includes('}') ? `{${value.replace(/[{}]/g, '_')}}` : `{${value}}`;
 }
 
 export function keySpace(prefix: string): KeySpace {

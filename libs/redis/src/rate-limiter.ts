@@ -68,23 +68,31 @@ const GCRA_LUA = `
 -- KEYS[1]: the subject's state; its expiry is the TAT, its value is unused
 -- ARGV[1]: emission interval in ms (the cost of one request)
 -- ARGV[2]: capacity in ms (limit * interval: how far the TAT may run ahead of now)
--- Returns {allowed 0/1, TAT - now in ms after this request}.
+-- Returns one integer, cheaper to build and parse than a table: TAT - now in ms after
+-- this request when allowed (>= interval > 0), or -(TAT - now) - 1 when refused (< 0).
 local interval = tonumber(ARGV[1])
 local capacity = tonumber(ARGV[2])
 -- -2 (no key: a full quota) and -1 (no expiry, never written by this script) both count as now.
-local ahead = redis.call('PTTL', KEYS[1])
+local pttl = redis.call('PTTL', KEYS[1])
+local ahead = pttl
 if ahead < 0 then ahead = 0 end
 local nextAhead = ahead + interval
 if nextAhead > capacity then
-  return {0, ahead}
+  return -ahead - 1
 end
-redis.call('SET', KEYS[1], '1', 'PX', nextAhead)
-return {1, nextAhead}
+-- An existing key only moves its expiry (no new value object on the server); only a
+-- missing one (-2) is created. -1 cannot happen for our keys, but SET repairs it too.
+if pttl > 0 then
+  redis.call('PEXPIRE', KEYS[1], nextAhead)
+else
+  redis.call('SET', KEYS[1], '1', 'PX', nextAhead)
+end
+return nextAhead
 `;
 
 const GCRA = 'platformRateLimitGcra';
 
-type WithGcra = { [GCRA](key: string, intervalMs: number, capacityMs: number): Promise<[number, number]> };
+type WithGcra = { [GCRA](key: string, intervalMs: number, capacityMs: number): Promise<number> };
 
 function withScripts(client: RedisClient): WithGcra {
   if (typeof (client as unknown as Partial<WithGcra>)[GCRA] !== 'function') {
@@ -138,6 +146,10 @@ class DenyCache {
   private readonly entries = new Map<string, Denial>();
 
   constructor(private readonly size: number) {}
+
+  get empty(): boolean {
+    return this.entries.size === 0;
+  }
 
   get(key: string, now: number): Denial | undefined {
     const denial = this.entries.get(key);
@@ -206,14 +218,14 @@ export function createRateLimiter<P extends string>(opts: RateLimiterOptions<P>)
     const cost = costs.get(name);
     if (!policy || !cost) throw new RangeError(`unknown rate-limit policy "${String(name)}"`);
     const key = keys.rateLimit(name, subject);
-    return { policy, cost, key, known: denied.get(key, Date.now()) };
+    return { policy, cost, key, known: denied.empty ? undefined : denied.get(key, Date.now()) };
   }
 
   async function check(name: P, subject: string): Promise<RateLimitResult> {
     const { policy, cost, key, known } = lookup(name, subject);
     if (known) return deniedLocally(name, policy, known, Date.now());
 
-    let answer: [number, number];
+    let answer: number;
     try {
       answer = await scripts[GCRA](key, cost.intervalMs, cost.capacityMs);
     } catch (err) {
@@ -229,11 +241,13 @@ export function createRateLimiter<P extends string>(opts: RateLimiterOptions<P>)
     return (reply) =>
       !reply || reply[0]
         ? failed(name, policy, reply?.[0] ?? new Error('pipeline failed'))
-        : settle(name, policy, cost, key, reply[1] as [number, number]);
+        : settle(name, policy, cost, key, reply[1] as number);
   }
 
-  function settle(name: P, policy: RateLimitPolicy, cost: Cost, key: string, [allowed, aheadMs]: [number, number]): RateLimitResult {
-    const result = resultOf(policy, cost, allowed === 1, aheadMs);
+  function settle(name: P, policy: RateLimitPolicy, cost: Cost, key: string, answer: number): RateLimitResult {
+    const allowed = answer >= 0;
+    const aheadMs = allowed ? answer : -answer - 1;
+    const result = resultOf(policy, cost, allowed, aheadMs);
     if (!result.allowed) {
       rejections.inc({ policy: name });
       // Measured from the answer's arrival: late by half a round trip at most, so never early.
