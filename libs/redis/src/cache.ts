@@ -4,6 +4,7 @@ import type { RedisClient } from './client';
 import { RedisUnavailableError } from './errors';
 import type { KeySpace } from './keys';
 import { counter } from './metrics';
+import { defineScripts, logThrottle } from './scripts';
 
 /*
  * Cache-aside over Redis with three guarantees:
@@ -68,14 +69,6 @@ interface CacheCommands {
   cacheWrite(value: string, gen: string, fill: string, genTtlMs: number, json: string, ttlMs: number): Promise<number>;
 }
 
-/** Defines the scripts once per client (EVALSHA, falling back to EVAL after a script flush). */
-function cacheCommands(client: RedisClient): CacheCommands {
-  const defined = client as unknown as Record<string, unknown>;
-  for (const [name, definition] of Object.entries(SCRIPTS)) {
-    if (typeof defined[name] !== 'function') client.defineCommand(name, definition);
-  }
-  return client as unknown as CacheCommands;
-}
 
 export const CACHE_DEFAULTS = Object.freeze({
   /** How long one instance may fill a key before others may try; a dead filler blocks no longer. */
@@ -136,14 +129,10 @@ function toMs(seconds: number): number {
 }
 
 function throttledWarn(logger: CacheLogger | undefined, cache: string, intervalMs: number) {
-  let last = -Infinity;
-  let suppressed = 0;
+  const throttle = logThrottle(intervalMs);
   return (err: unknown, operation: string) => {
-    const now = Date.now();
-    if (now - last < intervalMs) return void suppressed++;
-    logger?.warn({ err, cache, operation, suppressed }, 'Redis cache failed; reading from the source');
-    last = now;
-    suppressed = 0;
+    const { log, suppressed } = throttle();
+    if (log) logger?.warn({ err, cache, operation, suppressed }, 'Redis cache failed; reading from the source');
   };
 }
 
@@ -152,7 +141,7 @@ export function createCache<V = unknown>(options: CacheOptions): Cache<V> {
   const { fillLockMs, waitMs, generationTtlSeconds, logIntervalMs } = { ...CACHE_DEFAULTS, ...definedOnly(options) };
   const generationTtlMs = toMs(generationTtlSeconds);
   const defaultTtlMs = toMs(options.defaultTtlSeconds);
-  const commands = cacheCommands(client);
+  const commands = defineScripts<CacheCommands>(client, SCRIPTS);
   const warn = throttledWarn(options.logger, name, logIntervalMs);
   const requestsTotal = counter(registry, 'cache_requests_total', 'Cache reads by result', ['cache', 'result']);
   // Bound once: labelling on every inc() costs more than the rest of a hit.

@@ -4,6 +4,7 @@ import type { RedisClient } from './client';
 import { RedisUnavailableError } from './errors';
 import type { KeySpace } from './keys';
 import { counter } from './metrics';
+import { defineScripts, type ScriptDefinition } from './scripts';
 
 /**
  * Idempotency records (CONTRACT.md "Idempotency keys"). One Redis hash per (scope, key)
@@ -112,19 +113,11 @@ interface IdempotencyCommands {
   idempotencyAbandon(key: string, token: string): Promise<number>;
 }
 
-const SCRIPTS: Readonly<Record<keyof IdempotencyCommands, string>> = Object.freeze({
-  idempotencyBegin: BEGIN_LUA,
-  idempotencyComplete: COMPLETE_LUA,
-  idempotencyAbandon: ABANDON_LUA,
+const SCRIPTS: Readonly<Record<keyof IdempotencyCommands, ScriptDefinition>> = Object.freeze({
+  idempotencyBegin: { numberOfKeys: 1, lua: BEGIN_LUA },
+  idempotencyComplete: { numberOfKeys: 1, lua: COMPLETE_LUA },
+  idempotencyAbandon: { numberOfKeys: 1, lua: ABANDON_LUA },
 });
-
-/** Defines the scripts once per client; several stores on one client share them. */
-function commands(client: RedisClient): IdempotencyCommands {
-  for (const [name, lua] of Object.entries(SCRIPTS)) {
-    if (typeof (client as unknown as Record<string, unknown>)[name] !== 'function') client.defineCommand(name, { numberOfKeys: 1, lua });
-  }
-  return client as unknown as IdempotencyCommands;
-}
 
 function checked(name: string, value: number, ok: boolean, rule: string): number {
   if (!Number.isFinite(value) || !ok) throw new RangeError(`idempotency ${name} must be ${rule}, got ${value}`);
@@ -137,7 +130,7 @@ export function createIdempotencyStore(opts: IdempotencyStoreOptions): Idempoten
   const lockTtlMs = Math.ceil(checked('lockTtlSeconds', lockTtl, lockTtl > 0, 'above 0') * 1000);
   const retentionMs = Math.ceil(checked('retentionSeconds', retention, retention >= MIN_RETENTION_SECONDS, 'at least 86400 (24 h)') * 1000);
   const retryAfterCap = opts.inProgressRetryAfterSeconds ?? IDEMPOTENCY_DEFAULTS.inProgressRetryAfterSeconds;
-  const redis = commands(opts.client);
+  const redis = defineScripts<IdempotencyCommands>(opts.client, SCRIPTS);
   const replays = counter(opts.registry, 'idempotency_replays_total', 'Requests answered with a stored response', []);
   const errors = counter(opts.registry, 'idempotency_redis_errors_total', 'Idempotency steps that failed because Redis did not answer', ['operation']);
 

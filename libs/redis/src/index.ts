@@ -11,4 +11,5 @@ export * from './rate-limiter';
 export * from './redis-plugin';
 export * from './request-guard';
 export * from './revocation';
+export * from './scripts';
 export * from './streams';

@@ -4,6 +4,7 @@ import type { RedisClient } from './client';
 import { LockLostError, LockNotAcquiredError, RedisUnavailableError } from './errors';
 import type { KeySpace } from './keys';
 import { counter } from './metrics';
+import { defineScripts } from './scripts';
 
 /**
  * KEYS[1] lock, KEYS[2] fence counter (same hash tag). ARGV[1] owner token, ARGV[2] lock TTL ms,
@@ -55,13 +56,6 @@ const SCRIPTS = Object.freeze({
   platformLockExtend: { numberOfKeys: 1, lua: EXTEND_LUA },
 });
 
-function withScripts(client: RedisClient): RedisClient & LockScripts {
-  for (const [name, definition] of Object.entries(SCRIPTS)) {
-    // defineCommand twice on one client would replace the method; once is enough.
-    if (typeof (client as unknown as Record<string, unknown>)[name] !== 'function') client.defineCommand(name, definition);
-  }
-  return client as RedisClient & LockScripts;
-}
 
 export const LOCK_DEFAULTS = Object.freeze({
   /** How long acquire keeps trying; 0 = one attempt. */
@@ -117,7 +111,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Distributed locks with owner tokens and fencing (after node-redlock, for one Redis or a Cluster). */
 export function createLock({ client, keys, registry }: LockManagerOptions): LockManager {
-  const redis = withScripts(client);
+  const redis = defineScripts<RedisClient & LockScripts>(client, SCRIPTS);
   const acquires = counter(registry, 'redis_lock_acquire_total', 'Lock acquire attempts by result', ['result'] as const);
   const losses = counter(registry, 'redis_lock_lost_total', 'Locks lost while withLock ran', [] as const);
 

@@ -4,6 +4,7 @@ import type { RedisClient } from './client';
 import { RateLimitedError, RedisUnavailableError } from './errors';
 import type { KeySpace } from './keys';
 import { counter } from './metrics';
+import { defineScripts, logThrottle } from './scripts';
 import type { FailMode, PipelineReply, WarnLogger } from './revocation';
 
 /**
@@ -94,12 +95,6 @@ const GCRA = 'platformRateLimitGcra';
 
 type WithGcra = { [GCRA](key: string, intervalMs: number, capacityMs: number): Promise<number> };
 
-function withScripts(client: RedisClient): WithGcra {
-  if (typeof (client as unknown as Partial<WithGcra>)[GCRA] !== 'function') {
-    client.defineCommand(GCRA, { numberOfKeys: 1, lua: GCRA_LUA });
-  }
-  return client as unknown as WithGcra;
-}
 
 interface Cost {
   /**
@@ -171,11 +166,9 @@ class DenyCache {
   }
 }
 
-const LOG_INTERVAL_MS = 10_000;
-
 export function createRateLimiter<P extends string>(opts: RateLimiterOptions<P>): RateLimiter<P> {
   const { client, keys } = opts;
-  const scripts = withScripts(client);
+  const scripts = defineScripts<WithGcra>(client, { [GCRA]: { numberOfKeys: 1, lua: GCRA_LUA } });
   const names = Object.keys(opts.policies) as P[];
   const policies = Object.freeze(Object.fromEntries(names.map((n) => [n, Object.freeze({ ...opts.policies[n] })]))) as Record<P, RateLimitPolicy>;
   const costs = new Map(names.map((n) => [n, costOf(n, policies[n])] as const));
@@ -188,15 +181,12 @@ export function createRateLimiter<P extends string>(opts: RateLimiterOptions<P>)
     'policy',
     'fail_mode',
   ]);
-  let lastLogged = 0;
+  const throttle = logThrottle();
 
   function failed(name: P, policy: RateLimitPolicy, err: unknown): RateLimitResult {
     failures.inc({ policy: name, fail_mode: policy.failMode });
-    const now = Date.now();
-    if (opts.logger && now - lastLogged >= LOG_INTERVAL_MS) {
-      lastLogged = now;
-      opts.logger.warn({ err, policy: name, failMode: policy.failMode }, 'rate-limit check failed: Redis unavailable');
-    }
+    const { log, suppressed } = throttle();
+    if (log) opts.logger?.warn({ err, policy: name, failMode: policy.failMode, suppressed }, 'rate-limit check failed: Redis unavailable');
     if (policy.failMode === 'closed') throw new RedisUnavailableError(`rate limit ${name}`, { cause: err });
     return { allowed: true, limit: policy.limit, remaining: policy.limit, resetSeconds: 0, retryAfterSeconds: 0, degraded: true };
   }

@@ -2,6 +2,7 @@ import type {} from '@platform/service-kit';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { createRedisClient, type RedisClient, type RedisClientConfig } from './client';
+import { logThrottle } from './scripts';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -32,20 +33,16 @@ function connected(client: RedisClient, waitMs: number): Promise<boolean> {
   });
 }
 
-const ERROR_LOG_INTERVAL_MS = 10_000;
-
 /** The service's Redis client, checked by readiness and closed with the app. */
 async function redisPlugin(app: FastifyInstance, opts: RedisPluginOptions): Promise<void> {
   const client = createRedisClient(opts);
   const log = app.log.child({ component: 'redis' });
 
   // ioredis emits an error on every failed reconnect; one line per interval is enough.
-  let lastLogged = 0;
+  const throttle = logThrottle();
   client.on('error', (err: Error) => {
-    const now = Date.now();
-    if (now - lastLogged < ERROR_LOG_INTERVAL_MS) return;
-    lastLogged = now;
-    log.warn({ err }, 'Redis connection error');
+    const { log: now, suppressed } = throttle();
+    if (now) log.warn({ err, suppressed }, 'Redis connection error');
   });
   client.on('ready', () => log.info('Redis ready'));
   if (!(await connected(client, opts.startupWaitMs ?? 2_000))) {

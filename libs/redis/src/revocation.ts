@@ -4,6 +4,7 @@ import type { RedisClient } from './client';
 import { RedisUnavailableError } from './errors';
 import type { KeySpace } from './keys';
 import { counter } from './metrics';
+import { defineScripts, logThrottle } from './scripts';
 
 /**
  * Access-token revocation: one token by its `jti`, or every token of a user issued up
@@ -79,36 +80,23 @@ const RAISE_CUTOFF = 'platformRevocationRaiseCutoff';
 
 type WithRaiseCutoff = { [RAISE_CUTOFF](key: string, cutoffMs: string, ttlSeconds: number): Promise<string> };
 
-function withScripts(client: RedisClient): WithRaiseCutoff {
-  // defineCommand twice on one client would redefine the method; once is enough.
-  if (typeof (client as unknown as Partial<WithRaiseCutoff>)[RAISE_CUTOFF] !== 'function') {
-    client.defineCommand(RAISE_CUTOFF, { numberOfKeys: 1, lua: RAISE_CUTOFF_LUA });
-  }
-  return client as unknown as WithRaiseCutoff;
-}
-
-const LOG_INTERVAL_MS = 10_000;
 
 export function createRevocation(opts: RevocationOptions): Revocation {
   const { client, keys } = opts;
   const failMode = opts.failMode ?? REVOCATION_DEFAULTS.failMode;
   const cutoffTtlSeconds = opts.cutoffTtlSeconds ?? REVOCATION_DEFAULTS.cutoffTtlSeconds;
-  const scripts = withScripts(client);
+  const scripts = defineScripts<WithRaiseCutoff>(client, { [RAISE_CUTOFF]: { numberOfKeys: 1, lua: RAISE_CUTOFF_LUA } });
   const checks = counter(opts.registry, 'revocation_checks_total', 'Token revocation checks by result.', ['result']);
   const failures = counter(opts.registry, 'revocation_redis_errors_total', 'Revocation checks Redis could not answer, by fail mode.', [
     'fail_mode',
   ]);
-  let lastLogged = 0;
+  const throttle = logThrottle();
 
   function failed(err: unknown): boolean {
     failures.inc({ fail_mode: failMode });
     checks.inc({ result: 'error' });
-    const now = Date.now();
-    // A dead Redis fails every request; one line per interval says enough.
-    if (opts.logger && now - lastLogged >= LOG_INTERVAL_MS) {
-      lastLogged = now;
-      opts.logger.warn({ err, failMode }, 'revocation check failed: Redis unavailable');
-    }
+    const { log, suppressed } = throttle();
+    if (log) opts.logger?.warn({ err, failMode, suppressed }, 'revocation check failed: Redis unavailable');
     if (failMode === 'closed') throw new RedisUnavailableError('revocation check', { cause: err });
     return false;
   }
