@@ -1,6 +1,7 @@
 export * from './cache';
 export * from './client';
 export * from './errors';
+export * from './failure-lockout';
 export * from './idempotency';
 export * from './idempotency-plugin';
 export * from './keys';

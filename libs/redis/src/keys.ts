@@ -20,6 +20,8 @@ export interface KeySpace {
   revokedBefore(userId: string): string;
   /** A rate limiter's state for one policy and one subject (`user:<id>` or `ip:<address>`), tagged by subject. */
   rateLimit(policy: string, subject: string): string;
+  /** Recent failures of one subject (e.g. logins of an account) and its lockout marker. */
+  failures(name: string, subject: string): { log: string; lock: string };
   /** An idempotency record for one scope (user + route) and client key. */
   idempotency(scope: string, key: string): string;
   /** A lock and its fencing counter. */
@@ -42,6 +44,7 @@ export function keySpace(prefix: string): KeySpace {
     revokedToken: (userId: string, jti: string) => k('rev', `user:${userId}`, `jti:${jti}`),
     revokedBefore: (userId: string) => k('rev', `user:${userId}`, 'before'),
     rateLimit: (policy: string, subject: string) => k('rl', subject, policy),
+    failures: (name: string, subject: string) => ({ log: k('fail', `${name}:${subject}`), lock: k('fail', `${name}:${subject}`, 'lock') }),
     idempotency: (scope: string, key: string) => k('idem', `${scope}:${key}`),
     lock: (name: string) => ({ lock: k('lock', name), fence: k('lock', name, 'fence') }),
     stream: (name: string) => ({ stream: k('stream', name), deadLetter: k('stream', name, 'dead') }),
