@@ -54,7 +54,7 @@ describe('startService, in a child process', () => {
     return child;
   };
 
-  it('when SIGTERM arrives during a request, then the request completes with 200, new connections are refused and the process exits 0', async () => {
+  it('when SIGTERM arrives during a request, then the request completes with 200, new connections are not served and the process exits 0', async () => {
     const svc = start({ SLOW_MS: '800', SHUTDOWN_TIMEOUT_MS: '5000' });
     const port = await listeningPort(svc);
     expect(await tryConnect(port)).toBe('CONNECTED');
@@ -75,7 +75,9 @@ describe('startService, in a child process', () => {
       refused = await tryConnect(port);
     }
     const refusedAt = Date.now();
-    expect(refused).toBe('ECONNREFUSED');
+    // Refused once the listening socket is closed; a connection that was still in its accept
+    // queue at that moment is reset instead. Either way it is not served.
+    expect(['ECONNREFUSED', 'ECONNRESET']).toContain(refused);
 
     expect(await inFlight).toEqual({ status: 200, body: { done: true } });
     expect(refusedAt).toBeLessThan(finishedAt);
