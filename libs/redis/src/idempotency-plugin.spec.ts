@@ -2,6 +2,8 @@ import { HttpProblem, type App } from '@platform/service-kit';
 import { eventually, kitApp } from '@platform/testing';
 import { Type } from '@sinclair/typebox';
 import type { LightMyRequestResponse } from 'fastify';
+import { request as httpRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { closeAll, deadRedis, testKeys, testRedis } from '../test/redis';
 import type { RedisClient } from './client';
 import { idempotency } from './idempotency-plugin';
@@ -16,22 +18,23 @@ const ran = (name: string) => runs.get(name) ?? 0;
 /**
  * A service instance: the kit's defaults, a stand-in for the token plugin (`x-user`
  * header -> request.auth), the idempotency plugin and a few routes whose behaviour the
- * body's `name` picks: `slow…` takes 300 ms, `fail-once…` answers 500 the first time,
- * `declined…` a 402 problem, `checked…` a handler-side 400 VALIDATION_FAILED.
+ * body's `name` picks: `slow…` takes 300 ms, `long…` 2.5 s, `fail-once…` answers 500 the
+ * first time, `declined…` a 402 problem, `checked…` a handler-side 400 VALIDATION_FAILED.
  */
-async function instance(client: RedisClient, keys: KeySpace): Promise<App> {
+async function instance(client: RedisClient, keys: KeySpace, lockTtlSeconds = 5, maxHoldSeconds?: number): Promise<App> {
   const app = await kitApp('idempotency-test');
   app.addHook('onRequest', async (request) => {
     const user = request.headers['x-user'];
     if (typeof user === 'string') request.auth = { userId: user, sessionId: 's', tokenId: 't', expiresAt: 0 };
   });
-  await app.register(idempotency, { client, keys, lockTtlSeconds: 5 });
+  await app.register(idempotency, { client, keys, lockTtlSeconds, maxHoldSeconds });
   const body = Type.Object({ name: Type.String({ minLength: 1 }), amount: Type.Optional(Type.Integer()) }, { additionalProperties: false });
 
   app.post('/v1/things', { schema: { body }, config: { idempotency: { required: true } } }, async (request, reply) => {
     const { name } = request.body;
     runs.set(name, ran(name) + 1);
     if (name.startsWith('slow')) await sleep(300);
+    if (name.startsWith('long')) await sleep(2_500);
     if (name.startsWith('fail-once') && ran(name) === 1) throw new Error('the database went away');
     if (name.startsWith('declined')) throw new HttpProblem({ status: 402, code: 'PAYMENT_DECLINED', detail: 'Declined.' });
     if (name.startsWith('checked')) throw new HttpProblem({ status: 400, code: 'VALIDATION_FAILED', detail: 'Amount too high.' });
@@ -228,6 +231,85 @@ describe('idempotency plugin', () => {
     const statuses = answers.map((a) => a.statusCode);
     expect(statuses.filter((s) => s === 201).length + statuses.filter((s) => s === 409).length).toBe(1_000);
     expect(answers.filter((a) => a.statusCode === 201 && a.headers['idempotent-replayed'] === undefined)).toHaveLength(1);
+  });
+});
+
+describe('idempotency plugin with a lock TTL shorter than the handler', () => {
+  const shortKeys = testKeys('idem-heartbeat');
+  let short: App[];
+  const record = (key: string) => shortKeys.idempotency('anonymous:POST:/v1/things', key);
+
+  beforeAll(async () => {
+    short = await Promise.all(clients.slice(0, 2).map((c) => instance(c, shortKeys, 1)));
+  });
+
+  afterAll(() => Promise.all(short.map((a) => a.close())));
+
+  it('when the handler runs 2.5 s under a 1 s lock, then retries meanwhile get 409, the handler runs once and the retry then replays', async () => {
+    const [a, b] = short as [App, App];
+    const { key, name } = fresh('long');
+    const first = post(a, { name }, key);
+    await eventually(async () => ran(name) === 1, 5_000, 5);
+    const started = Date.now();
+    for (const at of [1_200, 2_000]) {
+      await sleep(at - (Date.now() - started));
+      const during = await post(b, { name }, key);
+      expect(during.statusCode).toBe(409);
+      expect(code(during)).toBe('IDEMPOTENCY_REQUEST_IN_PROGRESS');
+      expect(Number(during.headers['retry-after'])).toBe(1);
+    }
+    const done = await first;
+    expect(done.statusCode).toBe(201);
+    const again = await post(b, { name }, key);
+    expect(again.headers['idempotent-replayed']).toBe('true');
+    expect(again.body).toBe(done.body);
+    expect(ran(name)).toBe(1);
+    // Stored for the retention, and no heartbeat shortens it again.
+    await sleep(500);
+    expect(await clients[2]?.pttl(record(key))).toBeGreaterThan(86_000_000);
+  });
+
+  it('when the client goes away mid-request, then the key stays held until the handler answers, and the retry replays it', async () => {
+    const [a, b] = short as [App, App];
+    const { key, name } = fresh('long');
+    await a.listen({ host: '127.0.0.1', port: 0 });
+    const { port } = a.server.address() as AddressInfo;
+    const sent = httpRequest({ host: '127.0.0.1', port, method: 'POST', path: '/v1/things', headers: { 'content-type': 'application/json', 'idempotency-key': key } });
+    sent.on('error', () => undefined);
+    sent.end(JSON.stringify({ name }));
+    await eventually(async () => ran(name) === 1, 5_000, 5);
+    sent.destroy();
+    // Past the 1 s lock TTL the client's retry still finds the request in progress.
+    await sleep(1_500);
+    expect((await post(b, { name }, key)).statusCode).toBe(409);
+    // Once the handler has answered, the retry gets that answer; the work ran once.
+    await eventually(async () => (await post(b, { name }, key)).headers['idempotent-replayed'] === 'true', 5_000, 100);
+    expect(ran(name)).toBe(1);
+  });
+
+  it('when a request holds its key past maxHoldSeconds, then the heartbeat stops and the key frees itself', async () => {
+    const capped = await instance(clients[2] as RedisClient, shortKeys, 1, 1);
+    try {
+      const { key, name } = fresh('long');
+      const first = post(capped, { name }, key);
+      await eventually(async () => ran(name) === 1, 5_000, 5);
+      // 1 s of hold, then at most one 1 s TTL: free before the 2.5 s handler is done.
+      expect(await eventually(async () => (await clients[2]?.exists(record(key))) === 0, 2_300, 50)).toBe(true);
+      await first;
+    } finally {
+      await capped.close();
+    }
+  });
+
+  it('when the app closes mid-request, then its heartbeats stop and the key frees itself within one TTL', async () => {
+    const closing = await instance(clients[2] as RedisClient, shortKeys, 1);
+    const { key, name } = fresh('long');
+    const first = post(closing, { name }, key);
+    await eventually(async () => ran(name) === 1, 5_000, 5);
+    await closing.close();
+    await eventually(async () => (await clients[2]?.exists(record(key))) === 0, 1_500, 50);
+    expect(await clients[2]?.exists(record(key))).toBe(0);
+    await first;
   });
 });
 

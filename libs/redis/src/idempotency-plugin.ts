@@ -36,13 +36,78 @@ export interface IdempotencyPluginOptions extends Pick<IdempotencyStoreOptions, 
   /** Defaults to the service's key space (`app.redisKeyPrefix`). */
   keys?: KeySpace;
   storedHeaders?: readonly string[];
+  /**
+   * The longest a request keeps its key in flight by heartbeat (default 10 minutes), even
+   * after its client went away: a handler that never answers must not hold it for ever.
+   */
+  maxHoldSeconds?: number;
 }
+
+export const IDEMPOTENCY_PLUGIN_DEFAULTS = Object.freeze({ maxHoldSeconds: 600 });
 
 /** The key this request holds until its answer is stored or dropped. */
 interface Held {
   scope: string;
   key: string;
   token: string;
+  /** Stops the heartbeat; idempotent. */
+  stop: () => void;
+}
+
+/**
+ * Extends the request's in-flight record every lockTtl/3 while it runs, so a slow handler
+ * keeps its key while a crashed process still frees it within one TTL. A Redis hiccup is
+ * retried while the record may still live; once it is surely gone, or no longer ours (it
+ * ran out and a retry took it), the request is logged and the heartbeat stops: its
+ * `complete` will be refused. The timer never keeps the process up (unref) and every
+ * running heartbeat is in `running`, so the app's close stops them all.
+ */
+function heartbeat(
+  store: IdempotencyStore,
+  request: FastifyRequest,
+  hold: Omit<Held, 'stop'>,
+  begunAt: number,
+  limits: { running: Set<() => void>; maxHoldMs: number },
+) {
+  const { running } = limits;
+  const every = Math.max(1, Math.floor(store.lockTtlMs / 3));
+  let expiresAt = begunAt + store.lockTtlMs;
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  const stop = () => {
+    stopped = true;
+    clearTimeout(timer);
+    running.delete(stop);
+  };
+  const schedule = (ms: number) => {
+    timer = setTimeout(tick, ms).unref();
+  };
+  const lost = (err?: unknown) => {
+    request.log.warn({ err }, 'idempotency record is no longer held; a retry may run this request again');
+    stop();
+  };
+  async function tick() {
+    const started = Date.now();
+    if (started - begunAt >= limits.maxHoldMs) {
+      request.log.warn({ maxHoldMs: limits.maxHoldMs }, 'idempotency key held too long; it frees itself within one lock TTL');
+      return stop();
+    }
+    try {
+      const ours = await store.extend(hold.scope, hold.key, hold.token);
+      if (stopped) return;
+      if (!ours) return lost();
+      expiresAt = started + store.lockTtlMs;
+      schedule(every);
+    } catch (err) {
+      if (stopped) return;
+      const left = expiresAt - Date.now();
+      if (left <= 0) return lost(err);
+      schedule(Math.max(10, Math.min(every, left / 2)));
+    }
+  }
+  running.add(stop);
+  schedule(every);
+  return stop;
 }
 
 /**
@@ -123,8 +188,9 @@ async function begin(store: IdempotencyStore, scope: string, key: string, finger
   }
 }
 
-function hooks(store: IdempotencyStore, storedHeaders: readonly string[]) {
+function hooks(store: IdempotencyStore, storedHeaders: readonly string[], maxHoldMs: number) {
   const held = new WeakMap<FastifyRequest, Held>();
+  const running = new Set<() => void>();
 
   /**
    * A preHandler, so the key is taken after authentication (scope), after schema
@@ -139,11 +205,17 @@ function hooks(store: IdempotencyStore, storedHeaders: readonly string[]) {
     // Scoped to the caller and the route pattern. Unauthenticated callers share one scope,
     // so routes that opt in should require a token.
     const scope = `${request.auth?.userId ?? 'anonymous'}:${request.method}:${request.routeOptions.url ?? ''}`;
+    const begunAt = Date.now();
     const result = await begin(store, scope, key, requestFingerprint(request.method, request.url, request.body));
     switch (result.state) {
-      case 'new':
-        held.set(request, { scope, key, token: result.token });
+      case 'new': {
+        const hold = { scope, key, token: result.token };
+        // Kept beating while the handler runs, even if the client goes away: the client that
+        // timed out is the one that retries, and it must get 409 and then the replay, never a
+        // second run. onSend (the answer), onResponse and the app's onClose stop it.
+        held.set(request, { ...hold, stop: heartbeat(store, request, hold, begunAt, { running, maxHoldMs }) });
         return;
+      }
       case 'replay':
         return replay(reply, result.response);
       case 'in-progress':
@@ -177,6 +249,7 @@ function hooks(store: IdempotencyStore, storedHeaders: readonly string[]) {
     const hold = held.get(request);
     if (!hold) return payload;
     held.delete(request);
+    hold.stop();
     await settle(request, reply, hold, payload).catch((err: unknown) =>
       request.log.warn({ err }, 'idempotency record not settled; the key frees itself when its lock runs out'),
     );
@@ -200,10 +273,16 @@ function hooks(store: IdempotencyStore, storedHeaders: readonly string[]) {
     const hold = held.get(request);
     if (!hold) return;
     held.delete(request);
+    hold.stop();
     await store.abandon(hold.scope, hold.key, hold.token).catch(() => undefined);
   }
 
-  return { preHandler, onSend, onResponse };
+  /** Closing: Redis goes next, so no heartbeat outlives the app; open records run out by themselves. */
+  async function onClose() {
+    for (const stop of [...running]) stop();
+  }
+
+  return { preHandler, onSend, onResponse, onClose };
 }
 
 /**
@@ -224,7 +303,9 @@ async function idempotencyPlugin(app: FastifyInstance, opts: IdempotencyPluginOp
     keys,
     registry: app.hasDecorator('metrics') ? app.metrics : undefined,
   });
-  const { preHandler, onSend, onResponse } = hooks(store, opts.storedHeaders ?? REPLAYED_HEADERS);
+  const maxHoldMs = (opts.maxHoldSeconds ?? IDEMPOTENCY_PLUGIN_DEFAULTS.maxHoldSeconds) * 1000;
+  const { preHandler, onSend, onResponse, onClose } = hooks(store, opts.storedHeaders ?? REPLAYED_HEADERS, maxHoldMs);
+  app.addHook('onClose', onClose);
 
   app.addHook('onRoute', (route: RouteOptions) => {
     if (!route.config?.idempotency) return;

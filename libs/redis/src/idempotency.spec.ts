@@ -107,6 +107,51 @@ describe('idempotency store', () => {
     expect(await a.begin('user-1', 'slow', FP)).toEqual({ state: 'replay', response: CREATED });
   });
 
+  it('when the holder extends its record, then it stays in flight past its first TTL and a retry is told it is in progress', async () => {
+    const [a, b] = instances(0.3) as [IdempotencyStore, IdempotencyStore];
+    expect(a.lockTtlMs).toBe(300);
+    const token = await taken(a, 'long');
+    for (let i = 0; i < 5; i++) {
+      await sleep(100);
+      expect(await a.extend('user-1', 'long', token)).toBe(true);
+    }
+    // 500 ms in: well past the first 300 ms TTL, and still in flight.
+    expect((await b.begin('user-1', 'long', FP)).state).toBe('in-progress');
+    expect(await clients[1]?.pttl(keys.idempotency('user-1', 'long'))).toBeLessThanOrEqual(300);
+    expect(await a.complete('user-1', 'long', token, CREATED)).toBe(true);
+    expect(await b.begin('user-1', 'long', FP)).toEqual({ state: 'replay', response: CREATED });
+  });
+
+  it('when a non-owner token extends, then it is refused and the record still runs out at its own TTL', async () => {
+    const [a, b] = instances(0.3) as [IdempotencyStore, IdempotencyStore];
+    const token = await taken(a, 'k');
+    await sleep(200);
+    expect(await b.extend('user-1', 'k', 'not-the-token')).toBe(false);
+    await sleep(150);
+    expect(await b.extend('user-1', 'k', 'not-the-token')).toBe(false);
+    expect(await a.extend('user-1', 'k', token)).toBe(false);
+    expect((await b.begin('user-1', 'k', FP)).state).toBe('new');
+  });
+
+  it('when the record is completed, abandoned or taken by a retry, then extend is refused and changes nothing', async () => {
+    const done = await taken(store, 'done');
+    await store.complete('user-1', 'done', done, CREATED);
+    expect(await store.extend('user-1', 'done', done)).toBe(false);
+    expect(await clients[1]?.pttl(keys.idempotency('user-1', 'done'))).toBeGreaterThan(86_399_000);
+
+    const dropped = await taken(store, 'dropped');
+    await store.abandon('user-1', 'dropped', dropped);
+    expect(await store.extend('user-1', 'dropped', dropped)).toBe(false);
+    expect(await clients[1]?.exists(keys.idempotency('user-1', 'dropped'))).toBe(0);
+
+    const [a, b] = instances(0.15) as [IdempotencyStore, IdempotencyStore];
+    const late = await taken(a, 'taken');
+    await sleep(250);
+    const retry = await taken(b, 'taken');
+    expect(await a.extend('user-1', 'taken', late)).toBe(false);
+    expect(await b.complete('user-1', 'taken', retry, CREATED)).toBe(true);
+  });
+
   it('when a response is stored, then it is kept at least 24 hours and a second complete is refused', async () => {
     const token = await taken(store, 'k');
     const key = keys.idempotency('user-1', 'k');
@@ -137,12 +182,12 @@ describe('idempotency store', () => {
     const registry = new Registry();
     const down = createIdempotencyStore({ client: dead, keys, registry });
     try {
-      for (const step of [() => down.begin('u', 'k', FP), () => down.complete('u', 'k', 't', CREATED), () => down.abandon('u', 'k', 't')]) {
+      for (const step of [() => down.begin('u', 'k', FP), () => down.complete('u', 'k', 't', CREATED), () => down.abandon('u', 'k', 't'), () => down.extend('u', 'k', 't')]) {
         const started = Date.now();
         await expect(step()).rejects.toBeInstanceOf(RedisUnavailableError);
         expect(Date.now() - started).toBeLessThan(100);
       }
-      expect((await registry.getSingleMetric('idempotency_redis_errors_total')?.get())?.values).toHaveLength(3);
+      expect((await registry.getSingleMetric('idempotency_redis_errors_total')?.get())?.values).toHaveLength(4);
     } finally {
       dead.disconnect();
     }

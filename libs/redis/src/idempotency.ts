@@ -30,11 +30,19 @@ export type BeginResult =
   | { state: 'mismatch' };
 
 export interface IdempotencyStore {
+  /** How long an in-flight record lives unless its holder extends it. */
+  readonly lockTtlMs: number;
   begin(scope: string, key: string, fingerprint: string): Promise<BeginResult>;
   /** Stores the response; false when the caller no longer owns the key (its lock ran out). */
   complete(scope: string, key: string, token: string, response: StoredResponse): Promise<boolean>;
   /** Releases the key so a retry runs again; false when the caller no longer owns it. */
   abandon(scope: string, key: string, token: string): Promise<boolean>;
+  /**
+   * Gives the caller's in-flight record a full lock TTL again, from now: a holder that is
+   * still running calls it every few seconds, so a slow request keeps its key while a
+   * crashed one still frees it within one TTL. False when the caller no longer owns it.
+   */
+  extend(scope: string, key: string, token: string): Promise<boolean>;
 }
 
 export interface IdempotencyStoreOptions {
@@ -42,8 +50,8 @@ export interface IdempotencyStoreOptions {
   keys: KeySpace;
   /**
    * How long an in-flight record blocks its key if its holder never completes (a crash).
-   * Longer than the slowest request (REQUEST_TIMEOUT_MS, 30 s by default), or a slow but
-   * live request could lose its key to a retry and the work run twice. Fractions allowed.
+   * A live holder extends it while it runs (`extend`, the plugin's heartbeat), so it need
+   * not outlast the slowest request, only a few missed heartbeats. Fractions allowed.
    */
   lockTtlSeconds?: number;
   /** How long a response is replayed. The contract promises at least 24 hours. */
@@ -105,18 +113,32 @@ redis.call('DEL', KEYS[1])
 return 1
 `;
 
+/**
+ * KEYS[1] the record. ARGV[1] owner token, ARGV[2] in-flight TTL in ms.
+ * Returns 1 when extended, 0 when not the owner.
+ */
+const EXTEND_LUA = `
+local record = redis.call('HMGET', KEYS[1], 'state', 'token')
+-- Only a running holder: never revive a key a retry has taken, nor shorten a stored response.
+if record[1] ~= 'pending' or record[2] ~= ARGV[1] then return 0 end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 1
+`;
+
 type Reply = (string | number)[];
 
 interface IdempotencyCommands {
   idempotencyBegin(key: string, fingerprint: string, token: string, lockTtlMs: number): Promise<Reply>;
   idempotencyComplete(key: string, token: string, status: number, headers: string, body: string, retentionMs: number): Promise<number>;
   idempotencyAbandon(key: string, token: string): Promise<number>;
+  idempotencyExtend(key: string, token: string, lockTtlMs: number): Promise<number>;
 }
 
 const SCRIPTS: Readonly<Record<keyof IdempotencyCommands, ScriptDefinition>> = Object.freeze({
   idempotencyBegin: { numberOfKeys: 1, lua: BEGIN_LUA },
   idempotencyComplete: { numberOfKeys: 1, lua: COMPLETE_LUA },
   idempotencyAbandon: { numberOfKeys: 1, lua: ABANDON_LUA },
+  idempotencyExtend: { numberOfKeys: 1, lua: EXTEND_LUA },
 });
 
 function checked(name: string, value: number, ok: boolean, rule: string): number {
@@ -161,6 +183,8 @@ export function createIdempotencyStore(opts: IdempotencyStoreOptions): Idempoten
   }
 
   return Object.freeze({
+    lockTtlMs,
+
     async begin(scope: string, key: string, fingerprint: string): Promise<BeginResult> {
       const token = randomUUID();
       const reply = await call('begin', () => redis.idempotencyBegin(opts.keys.idempotency(scope, key), fingerprint, token, lockTtlMs));
@@ -177,6 +201,10 @@ export function createIdempotencyStore(opts: IdempotencyStoreOptions): Idempoten
 
     async abandon(scope: string, key: string, token: string): Promise<boolean> {
       return (await call('abandon', () => redis.idempotencyAbandon(opts.keys.idempotency(scope, key), token))) === 1;
+    },
+
+    async extend(scope: string, key: string, token: string): Promise<boolean> {
+      return (await call('extend', () => redis.idempotencyExtend(opts.keys.idempotency(scope, key), token, lockTtlMs))) === 1;
     },
   });
 }
