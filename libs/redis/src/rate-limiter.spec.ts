@@ -1,7 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { startRedisServer } from '@platform/testing';
 import { Registry } from 'prom-client';
 import { closeAll, deadRedis, testKeys, testRedis } from '../test/redis';
-import type { RedisClient } from './client';
+import { createRedisClient, type RedisClient } from './client';
 import { RateLimitedError, RedisUnavailableError } from './errors';
 import type { KeySpace } from './keys';
 import { createRateLimiter, type RateLimitPolicy } from './rate-limiter';
@@ -101,6 +102,25 @@ describe('rate limiter', () => {
     const { result, commands } = await commandsSent(a, () => limiter.check('default', 'u'));
     expect(result.allowed).toBe(true);
     expect(commands).toEqual(['evalsha']);
+  });
+
+  (process.env['REDIS_CLUSTER_NODES'] ? it.skip : it)('when Redis has lost its scripts (restart, SCRIPT FLUSH), then a check loads it again and still answers', async () => {
+    // A private redis-server, so flushing its scripts disturbs no other test file.
+    const server = await startRedisServer();
+    const own = createRedisClient({ url: server.url, commandTimeoutMs: 2_000 });
+    try {
+      await new Promise((resolve) => own.once('ready', resolve));
+      const limiter = limiterOn(own, testKeys('rl'), { p: policy(2, 60) });
+      expect((await limiter.check('p', 's')).allowed).toBe(true);
+      await own.script('FLUSH');
+      const { result, commands } = await commandsSent(own, () => limiter.check('p', 's'));
+      expect(commands).toEqual(['evalsha', 'eval']);
+      expect(result).toMatchObject({ allowed: true, remaining: 0 });
+      expect((await commandsSent(own, () => limiter.check('p', 't'))).commands).toEqual(['evalsha']);
+    } finally {
+      own.disconnect();
+      await server.stop();
+    }
   });
 
   it('when a subject is over its limit, then it is denied without a round trip until its retry time, then checked again', async () => {
