@@ -1,5 +1,6 @@
 import { Cluster, Redis } from 'ioredis';
-import { createRedisClient, parseClusterNodes } from './client';
+import { closeAll, testRedis } from '../test/redis';
+import { COALESCE_BATCH, coalesceWrites, createRedisClient, parseClusterNodes } from './client';
 
 describe('parseClusterNodes', () => {
   it('when given host:port pairs, then it returns them in order', () => {
@@ -33,5 +34,55 @@ describe('createRedisClient', () => {
     } finally {
       client.disconnect();
     }
+  });
+});
+
+(process.env['REDIS_CLUSTER_NODES'] ? describe.skip : describe)('coalesceWrites (standalone Redis)', () => {
+  let client: Redis;
+  beforeAll(async () => {
+    client = (await testRedis()) as Redis;
+  });
+  afterAll(() => closeAll(client));
+
+  /** Socket writes that reach the kernel: corked writes are handed over together in one _writev. */
+  function countFlushes(socket: Redis['stream']) {
+    const internals = socket as unknown as Record<'_write' | '_writev', (...args: unknown[]) => void>;
+    const spies = [jest.spyOn(internals, '_write'), jest.spyOn(internals, '_writev')];
+    return {
+      count: () => spies.reduce((n, spy) => n + spy.mock.calls.length, 0),
+      restore: () => spies.forEach((spy) => spy.mockRestore()),
+    };
+  }
+
+  it('when 20 commands are sent in one tick, then they leave in at most 3 writes, and all are answered', async () => {
+    const flushes = countFlushes(client.stream);
+    try {
+      const replies = Array.from({ length: 20 }, (_, i) => {
+        coalesceWrites(client);
+        return client.echo(`m${i}`);
+      });
+      expect(await Promise.all(replies)).toEqual(Array.from({ length: 20 }, (_, i) => `m${i}`));
+      // Batches of COALESCE_BATCH, the rest at the end of the tick.
+      expect(flushes.count()).toBeLessThanOrEqual(Math.ceil(20 / COALESCE_BATCH));
+    } finally {
+      flushes.restore();
+    }
+  });
+
+  it('when the same 20 commands are sent without it, then each is its own write (the baseline the test above beats)', async () => {
+    const flushes = countFlushes(client.stream);
+    try {
+      await Promise.all(Array.from({ length: 20 }, (_, i) => client.echo(`m${i}`)));
+      expect(flushes.count()).toBe(20);
+    } finally {
+      flushes.restore();
+    }
+  });
+
+  it('when one command is sent and awaited alone, then it is not held back', async () => {
+    coalesceWrites(client);
+    await expect(client.echo('alone')).resolves.toBe('alone');
+    coalesceWrites(client);
+    await expect(client.echo('again')).resolves.toBe('again');
   });
 });

@@ -46,3 +46,39 @@ export function createRedisClient(config: RedisClientConfig): RedisClient {
   }
   return new Redis(config.url, options);
 }
+
+/** Commands per write at most: enough to save most system calls, few enough that Redis starts on them early. */
+export const COALESCE_BATCH = 8;
+
+/** Corked sockets and the commands held since the last write. */
+const corked = new WeakMap<object, number>();
+
+/**
+ * Holds the connection's writes until the current tick's work is done or `COALESCE_BATCH`
+ * commands are waiting, so the commands of many requests resumed by one read (the usual
+ * case under load) leave in a few write system calls instead of one each. It adds no wait:
+ * the socket is uncorked before the event loop moves on. Measured in bench:redis on the
+ * limiter: CPU per check about halved on both Node and Redis, and with batches of 8 the
+ * checks per second rise too (uncorking only at the end of the tick made Node and Redis
+ * take turns, and throughput fell). Only a standalone client's socket is corked; a Cluster
+ * routes per node and is left alone.
+ */
+export function coalesceWrites(client: RedisClient): void {
+  if (!(client instanceof Redis) || client.status !== 'ready') return;
+  const socket = client.stream;
+  const held = corked.get(socket);
+  if (held === undefined) {
+    corked.set(socket, 1);
+    socket.cork();
+    process.nextTick(() => {
+      corked.delete(socket);
+      socket.uncork();
+    });
+  } else if (held + 1 >= COALESCE_BATCH) {
+    socket.uncork();
+    socket.cork();
+    corked.set(socket, 0);
+  } else {
+    corked.set(socket, held + 1);
+  }
+}

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { ChainableCommander } from 'ioredis';
 import type { Registry } from 'prom-client';
-import type { RedisClient } from './client';
+import { coalesceWrites, type RedisClient } from './client';
 import { RateLimitedError, RedisUnavailableError } from './errors';
 import type { KeySpace } from './keys';
 import { counter } from './metrics';
@@ -98,16 +98,16 @@ const GCRA_SHA = createHash('sha1').update(GCRA_LUA).digest('hex');
 /**
  * The check calls EVALSHA itself, and EVAL (which also caches the script) only after a
  * NOSCRIPT (a restarted or flushed Redis): ioredis's defineCommand wrapper costs a
- * measurable share of a check on this hot path. Pipelines (the request guard) still use
- * the defined command, which loads the script as a pipeline needs.
+ * measurable share of a check on this hot path, and so does every extra promise, hence
+ * plain `then` chains below rather than nested async functions. Pipelines (the request
+ * guard) still use the defined command, which loads the script as a pipeline needs.
  */
-async function runGcra(client: RedisClient, key: string, cost: Cost): Promise<number> {
-  try {
-    return (await client.evalsha(GCRA_SHA, 1, key, cost.intervalMs, cost.capacityMs)) as number;
-  } catch (err) {
+function runGcra(client: RedisClient, key: string, cost: Cost): Promise<number> {
+  coalesceWrites(client);
+  return (client.evalsha(GCRA_SHA, 1, key, cost.intervalMs, cost.capacityMs) as Promise<number>).catch((err: unknown) => {
     if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
-    return (await client.eval(GCRA_LUA, 1, key, cost.intervalMs, cost.capacityMs)) as number;
-  }
+    return client.eval(GCRA_LUA, 1, key, cost.intervalMs, cost.capacityMs) as Promise<number>;
+  });
 }
 
 type WithGcra = { [GCRA](key: string, intervalMs: number, capacityMs: number): Promise<number> };
@@ -228,17 +228,19 @@ export function createRateLimiter<P extends string>(opts: RateLimiterOptions<P>)
     return { policy, cost, key, known: denied.empty ? undefined : denied.get(key, Date.now()) };
   }
 
-  async function check(name: P, subject: string): Promise<RateLimitResult> {
-    const { policy, cost, key, known } = lookup(name, subject);
-    if (known) return deniedLocally(name, policy, known, Date.now());
-
-    let answer: number;
+  function check(name: P, subject: string): Promise<RateLimitResult> {
+    let found: ReturnType<typeof lookup>;
     try {
-      answer = await runGcra(client, key, cost);
+      found = lookup(name, subject);
     } catch (err) {
-      return failed(name, policy, err);
+      return Promise.reject(err);
     }
-    return settle(name, policy, cost, key, answer);
+    const { policy, cost, key, known } = found;
+    if (known) return Promise.resolve(deniedLocally(name, policy, known, Date.now()));
+    return runGcra(client, key, cost).then(
+      (answer) => settle(name, policy, cost, key, answer),
+      (err: unknown) => failed(name, policy, err),
+    );
   }
 
   function queue(pipeline: ChainableCommander, name: P, subject: string): (reply: PipelineReply) => RateLimitResult {

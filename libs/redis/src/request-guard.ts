@@ -1,4 +1,4 @@
-import type { RedisClient } from './client';
+import { coalesceWrites, type RedisClient } from './client';
 import type { RateLimiter, RateLimitResult } from './rate-limiter';
 import type { PipelineReply, Revocation, RevocationQuery } from './revocation';
 
@@ -21,6 +21,8 @@ export function createRequestGuard(opts: { client: RedisClient; revocation: Revo
       const limit = limiter.queue(pipeline, policy, `user:${query.userId}`);
       let replies: PipelineReply[] = [];
       if (pipeline.length > 0) {
+        // Concurrent requests' pipelines share write system calls (client.ts).
+        coalesceWrites(client);
         // exec() rejects only when the pipeline could not be sent at all: every reply failed.
         replies = (await pipeline.exec().catch(() => null)) ?? [];
       }
