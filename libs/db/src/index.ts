@@ -3,3 +3,4 @@ export * from './migrate';
 export * from './migrate-cli';
 export * from './mysql-plugin';
 export * from './setup';
+export * from './uuid';
