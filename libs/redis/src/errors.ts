@@ -1,9 +1,15 @@
+import { DependencyUnavailableError } from '@platform/service-kit';
+
 /** Typed errors of the Redis layer; callers branch on the class, never on a message. */
 
-/** Redis could not be asked (down, timed out) and the caller's fail mode is `closed`. */
-export class RedisUnavailableError extends Error {
+/**
+ * Redis could not be asked (down, timed out) and the caller's fail mode is `closed`. A
+ * DependencyUnavailableError, so one that reaches a route's error handler answers 503.
+ */
+export class RedisUnavailableError extends DependencyUnavailableError {
   constructor(readonly operation: string, options?: { cause?: unknown }) {
-    super(`Redis unavailable during ${operation}`, options);
+    super('redis', options);
+    this.message = `Redis unavailable during ${operation}`;
     this.name = 'RedisUnavailableError';
   }
 }
