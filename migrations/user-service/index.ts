@@ -1,7 +1,8 @@
 import type { MigrationClass } from '@platform/db';
+import { AccountsAndSessions1763800000000 } from './1763800000000-accounts-and-sessions';
 
 /**
  * user-service's migrations, oldest first. Each file is `<timestamp>-<name>.ts` with
  * a working `down`; add new ones at the end of this list.
  */
-export const migrations: MigrationClass[] = [];
+export const migrations: MigrationClass[] = [AccountsAndSessions1763800000000];
