@@ -12,10 +12,12 @@ export interface KeySpace {
   /** Cached value and its generation counter (read-your-writes). */
   cache(name: string): { value: string; generation: string; fill: string };
   /**
-   * A revoked access token. Tagged `{user:<id>}`, like the user's cutoff and the user's
-   * rate-limit state (subject `user:<id>`), so one pipeline checks all three on one node.
+   * A revoked access token. Tagged `{user:<id>}`, like the user's revoked sessions, cutoff
+   * and rate-limit state (subject `user:<id>`), so one pipeline checks them all on one node.
    */
   revokedToken(userId: string, jti: string): string;
+  /** A revoked sign-in session (refresh-token family): every access token carrying its `sid`. */
+  revokedSession(userId: string, sessionId: string): string;
   /** Tokens of the user issued at or before this time are revoked. */
   revokedBefore(userId: string): string;
   /** A rate limiter's state for one policy and one subject (`user:<id>` or `ip:<address>`), tagged by subject. */
@@ -42,6 +44,7 @@ export function keySpace(prefix: string): KeySpace {
     prefix,
     cache: (name: string) => ({ value: k('cache', name), generation: k('cache', name, 'gen'), fill: k('cache', name, 'fill') }),
     revokedToken: (userId: string, jti: string) => k('rev', `user:${userId}`, `jti:${jti}`),
+    revokedSession: (userId: string, sessionId: string) => k('rev', `user:${userId}`, `sid:${sessionId}`),
     revokedBefore: (userId: string) => k('rev', `user:${userId}`, 'before'),
     rateLimit: (policy: string, subject: string) => k('rl', subject, policy),
     failures: (name: string, subject: string) => ({ log: k('fail', `${name}:${subject}`), lock: k('fail', `${name}:${subject}`, 'lock') }),

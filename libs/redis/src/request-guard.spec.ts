@@ -20,7 +20,7 @@ function guardOn(c: RedisClient, failMode: 'open' | 'closed' = 'closed', label =
   return { keys, revocation, limiter, guard: createRequestGuard({ client: c, revocation, limiter }) };
 }
 
-const token = (userId: string, jti = 'j1') => ({ userId, jti, issuedAtMs: Date.now() - 1_000 });
+const token = (userId: string, jti = 'j1', sessionId = 's1') => ({ userId, jti, sessionId, issuedAtMs: Date.now() - 1_000 });
 
 describe('request guard (revocation + rate limit)', () => {
   it('when a valid token checks in, then it is not revoked and the limit counts down, until 429', async () => {
@@ -32,19 +32,22 @@ describe('request guard (revocation + rate limit)', () => {
     expect(answers.map((a) => a.limit.remaining)).toEqual([2, 1, 0, 0]);
   });
 
-  it('when the token or all the user tokens are revoked, then the guard says so', async () => {
+  it('when the token, its session or all the user tokens are revoked, then the guard says so', async () => {
     const { guard, revocation } = guardOn(client);
     await revocation.revokeToken('u2', 'gone', Math.floor(Date.now() / 1000) + 60);
     expect((await guard.check(token('u2', 'gone'), 'default')).revoked).toBe(true);
     expect((await guard.check(token('u2', 'kept'), 'default')).revoked).toBe(false);
+    await revocation.revokeSession('u2', 's-gone', Math.floor(Date.now() / 1000) + 60);
+    expect((await guard.check(token('u2', 'kept', 's-gone'), 'default')).revoked).toBe(true);
+    expect((await guard.check(token('u2', 'kept', 's-kept'), 'default')).revoked).toBe(false);
     await revocation.revokeAllBefore('u2');
-    expect((await guard.check(token('u2', 'kept'), 'default')).revoked).toBe(true);
+    expect((await guard.check(token('u2', 'kept', 's-kept'), 'default')).revoked).toBe(true);
   });
 
   it('when it checks, then the revocation and limiter keys share one slot, so the pipeline is one round trip on a cluster too', () => {
     const { keys } = guardOn(client);
     // Redis Cluster hashes only what is inside the first {...}: one tag, one slot.
-    const tags = [keys.revokedToken('u3', 'j'), keys.revokedBefore('u3'), keys.rateLimit('default', 'user:u3')].map((k) => /\{([^}]*)\}/.exec(k)?.[1]);
+    const tags = [keys.revokedToken('u3', 'j'), keys.revokedSession('u3', 's'), keys.revokedBefore('u3'), keys.rateLimit('default', 'user:u3')].map((k) => /\{([^}]*)\}/.exec(k)?.[1]);
     expect(new Set(tags)).toEqual(new Set(['user:u3']));
   });
 

@@ -28,9 +28,9 @@ describe('token revocation', () => {
     await createRevocation({ client, keys }).revokeToken('u1', 'jti-a', exp);
 
     const check = createRevocation({ client: other, keys });
-    expect(await check.isRevoked({ userId: 'u1', jti: 'jti-a', issuedAtMs: Date.now() - 1000 })).toBe(true);
-    expect(await check.isRevoked({ userId: 'u1', jti: 'jti-b', issuedAtMs: Date.now() - 1000 })).toBe(false);
-    expect(await check.isRevoked({ userId: 'u2', jti: 'jti-a', issuedAtMs: Date.now() - 1000 })).toBe(false);
+    expect(await check.isRevoked({ userId: 'u1', jti: 'jti-a', sessionId: 's1', issuedAtMs: Date.now() - 1000 })).toBe(true);
+    expect(await check.isRevoked({ userId: 'u1', jti: 'jti-b', sessionId: 's1', issuedAtMs: Date.now() - 1000 })).toBe(false);
+    expect(await check.isRevoked({ userId: 'u2', jti: 'jti-a', sessionId: 's1', issuedAtMs: Date.now() - 1000 })).toBe(false);
     expect(await client.expiretime(keys.revokedToken('u1', 'jti-a'))).toBe(exp);
   });
 
@@ -47,11 +47,11 @@ describe('token revocation', () => {
     expect(await revocation.revokeAllBefore('u1', cutoff)).toBe(cutoff);
 
     const check = createRevocation({ client: other, keys });
-    expect(await check.isRevoked({ userId: 'u1', jti: 'a', issuedAtMs: cutoff - 60_000 })).toBe(true);
-    expect(await check.isRevoked({ userId: 'u1', jti: 'b', issuedAtMs: cutoff })).toBe(true);
+    expect(await check.isRevoked({ userId: 'u1', jti: 'a', sessionId: 's1', issuedAtMs: cutoff - 60_000 })).toBe(true);
+    expect(await check.isRevoked({ userId: 'u1', jti: 'b', sessionId: 's1', issuedAtMs: cutoff })).toBe(true);
     // Same second, one millisecond later: a token from the sign-in that followed the sign-out.
-    expect(await check.isRevoked({ userId: 'u1', jti: 'c', issuedAtMs: cutoff + 1 })).toBe(false);
-    expect(await check.isRevoked({ userId: 'u2', jti: 'a', issuedAtMs: cutoff - 60_000 })).toBe(false);
+    expect(await check.isRevoked({ userId: 'u1', jti: 'c', sessionId: 's1', issuedAtMs: cutoff + 1 })).toBe(false);
+    expect(await check.isRevoked({ userId: 'u2', jti: 'a', sessionId: 's1', issuedAtMs: cutoff - 60_000 })).toBe(false);
     const ttl = await client.ttl(keys.revokedBefore('u1'));
     expect(ttl).toBeGreaterThan(3590);
     expect(ttl).toBeLessThanOrEqual(3600);
@@ -63,17 +63,46 @@ describe('token revocation', () => {
     const newer = Date.now();
     await revocation.revokeAllBefore('u1', newer);
     expect(await revocation.revokeAllBefore('u1', newer - 5_000)).toBe(newer);
-    expect(await revocation.isRevoked({ userId: 'u1', jti: 'x', issuedAtMs: newer - 1 })).toBe(true);
+    expect(await revocation.isRevoked({ userId: 'u1', jti: 'x', sessionId: 's1', issuedAtMs: newer - 1 })).toBe(true);
     expect(await client.ttl(keys.revokedBefore('u1'))).toBeGreaterThan(29 * 24 * 3600);
   });
 
-  it('when a check runs, then it costs one command: both questions in one MGET', async () => {
+  it('when a session is revoked, then every token of that session is revoked until the given time, and no other session', async () => {
+    const keys = testKeys('rev');
+    const until = nowSeconds() + 900;
+    await createRevocation({ client, keys }).revokeSession('u1', 's-gone', until);
+
+    const check = createRevocation({ client: other, keys });
+    const issuedAtMs = Date.now() - 1000;
+    expect(await check.isRevoked({ userId: 'u1', jti: 'a', sessionId: 's-gone', issuedAtMs })).toBe(true);
+    expect(await check.isRevoked({ userId: 'u1', jti: 'b', sessionId: 's-gone', issuedAtMs: Date.now() + 1000 })).toBe(true);
+    expect(await check.isRevoked({ userId: 'u1', jti: 'a', sessionId: 's-kept', issuedAtMs })).toBe(false);
+    expect(await check.isRevoked({ userId: 'u2', jti: 'a', sessionId: 's-gone', issuedAtMs })).toBe(false);
+    expect(await client.expiretime(keys.revokedSession('u1', 's-gone'))).toBe(until);
+  });
+
+  it('when a session is revoked with a time already past, then nothing is written', async () => {
+    const keys = testKeys('rev');
+    await createRevocation({ client, keys }).revokeSession('u1', 'old', nowSeconds() - 1);
+    expect(await client.exists(keys.revokedSession('u1', 'old'))).toBe(0);
+  });
+
+  it('when a user has a cutoff, then cutoff() reads it, and null when there is none', async () => {
     const keys = testKeys('rev');
     const revocation = createRevocation({ client, keys });
-    await revocation.revokeToken('u1', 'a', nowSeconds() + 60);
+    expect(await revocation.cutoff('u1')).toBeNull();
+    const at = Date.now() + 5_000;
+    await revocation.revokeAllBefore('u1', at);
+    expect(await createRevocation({ client: other, keys }).cutoff('u1')).toBe(at);
+  });
+
+  it('when a check runs, then it costs one command: the token, session and cutoff questions in one MGET', async () => {
+    const keys = testKeys('rev');
+    const revocation = createRevocation({ client, keys });
+    await revocation.revokeSession('u1', 's1', nowSeconds() + 60);
     const send = jest.spyOn(client, 'sendCommand');
     try {
-      await revocation.isRevoked({ userId: 'u1', jti: 'a', issuedAtMs: Date.now() });
+      expect(await revocation.isRevoked({ userId: 'u1', jti: 'a', sessionId: 's1', issuedAtMs: Date.now() })).toBe(true);
       expect(send.mock.calls.map(([command]) => command.name)).toEqual(['mget']);
     } finally {
       send.mockRestore();
@@ -91,7 +120,7 @@ describe('token revocation', () => {
       const registry = new Registry();
       const revocation = createRevocation({ client: dead, keys: testKeys('rev'), registry });
       for (let i = 0; i < 3; i++) {
-        const { ms, outcome } = await timed(() => revocation.isRevoked({ userId: 'u1', jti: 'a', issuedAtMs: Date.now() }));
+        const { ms, outcome } = await timed(() => revocation.isRevoked({ userId: 'u1', jti: 'a', sessionId: 's1', issuedAtMs: Date.now() }));
         expect(outcome).toBeInstanceOf(RedisUnavailableError);
         expect(ms).toBeLessThan(100);
       }
@@ -104,7 +133,7 @@ describe('token revocation', () => {
       const warn = jest.fn();
       const revocation = createRevocation({ client: dead, keys: testKeys('rev'), failMode: 'open', registry, logger: { warn } });
       for (let i = 0; i < 3; i++) {
-        const { ms, outcome } = await timed(() => revocation.isRevoked({ userId: 'u1', jti: 'a', issuedAtMs: Date.now() }));
+        const { ms, outcome } = await timed(() => revocation.isRevoked({ userId: 'u1', jti: 'a', sessionId: 's1', issuedAtMs: Date.now() }));
         expect(outcome).toBe(false);
         expect(ms).toBeLessThan(100);
       }
@@ -112,9 +141,14 @@ describe('token revocation', () => {
       expect(warn).toHaveBeenCalledTimes(1);
     });
 
-    it('when a revocation cannot be written, then it throws whatever the fail mode, within 100 ms', async () => {
+    it('when a revocation cannot be written or the cutoff read, then it throws whatever the fail mode, within 100 ms', async () => {
       const revocation = createRevocation({ client: dead, keys: testKeys('rev'), failMode: 'open' });
-      const writes: (() => Promise<unknown>)[] = [() => revocation.revokeToken('u1', 'a', nowSeconds() + 60), () => revocation.revokeAllBefore('u1')];
+      const writes: (() => Promise<unknown>)[] = [
+        () => revocation.revokeToken('u1', 'a', nowSeconds() + 60),
+        () => revocation.revokeSession('u1', 's1', nowSeconds() + 60),
+        () => revocation.revokeAllBefore('u1'),
+        () => revocation.cutoff('u1'),
+      ];
       for (const run of writes) {
         const { ms, outcome } = await timed(run);
         expect(outcome).toBeInstanceOf(RedisUnavailableError);

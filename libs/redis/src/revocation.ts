@@ -7,9 +7,10 @@ import { counter } from './metrics';
 import { defineScripts, logThrottle } from './scripts';
 
 /**
- * Access-token revocation: one token by its `jti`, or every token of a user issued up
- * to a moment (sign out everywhere, password change). Both keys of a user share a hash
- * tag, so a check reads both with one MGET: one round trip, on Redis Cluster too.
+ * Access-token revocation: one token by its `jti`, every token of one sign-in session by
+ * its `sid` (sign out, a refresh family found reused), or every token of a user issued up
+ * to a moment (sign out everywhere, password change). The keys of a user share a hash
+ * tag, so a check reads all three with one MGET: one round trip, on Redis Cluster too.
  */
 
 export type FailMode = 'open' | 'closed';
@@ -33,6 +34,7 @@ export interface RevocationOptions {
 export interface RevocationQuery {
   userId: string;
   jti: string;
+  sessionId: string;
   /**
    * When the token was issued, in milliseconds: a cutoff set earlier in the same second
    * must not revoke it, so a whole-second `iat` is not precise enough.
@@ -43,8 +45,19 @@ export interface RevocationQuery {
 export interface Revocation {
   /** Revokes one token; the mark lives until the token would have expired anyway. */
   revokeToken(userId: string, jti: string, expiresAtSeconds: number): Promise<void>;
+  /**
+   * Revokes every access token of one sign-in session; the mark lives until `untilSeconds`
+   * (epoch s): now + the access-token lifetime covers every token the session issued.
+   */
+  revokeSession(userId: string, sessionId: string, untilSeconds: number): Promise<void>;
   /** Revokes every token of the user issued at or before `atMs`; returns the cutoff in force. */
   revokeAllBefore(userId: string, atMs?: number): Promise<number>;
+  /**
+   * The user's cutoff in ms, or null for none. An issuer stamps new tokens later than it,
+   * so a token issued just after a sign-out-everywhere by an instance whose clock is
+   * behind is not born revoked. Throws RedisUnavailableError whatever the fail mode.
+   */
+  cutoff(userId: string): Promise<number | null>;
   isRevoked(query: RevocationQuery): Promise<boolean>;
   /**
    * Queues the check on `pipeline`, to share a round trip with other commands (see
@@ -117,6 +130,11 @@ export function createRevocation(opts: RevocationOptions): Revocation {
       await write('revoke token', () => client.set(keys.revokedToken(userId, jti), '1', 'EXAT', Math.ceil(expiresAtSeconds)));
     },
 
+    async revokeSession(userId: string, sessionId: string, untilSeconds: number): Promise<void> {
+      if (untilSeconds * 1000 <= Date.now()) return;
+      await write('revoke session', () => client.set(keys.revokedSession(userId, sessionId), '1', 'EXAT', Math.ceil(untilSeconds)));
+    },
+
     async revokeAllBefore(userId: string, atMs: number = Date.now()): Promise<number> {
       const cutoff = await write('revoke all tokens', () =>
         scripts[RAISE_CUTOFF](keys.revokedBefore(userId), String(Math.floor(atMs)), cutoffTtlSeconds),
@@ -124,25 +142,35 @@ export function createRevocation(opts: RevocationOptions): Revocation {
       return Number(cutoff);
     },
 
-    async isRevoked({ userId, jti, issuedAtMs }: RevocationQuery): Promise<boolean> {
+    async cutoff(userId: string): Promise<number | null> {
+      const value = await write('read revocation cutoff', () => client.get(keys.revokedBefore(userId)));
+      return value == null ? null : Number(value);
+    },
+
+    async isRevoked(query: RevocationQuery): Promise<boolean> {
       let values: (string | null)[];
       try {
-        values = await client.mget(keys.revokedToken(userId, jti), keys.revokedBefore(userId));
+        values = await client.mget(keysOf(query));
       } catch (err) {
         return failed(err);
       }
-      return decide(values, issuedAtMs);
+      return decide(values, query.issuedAtMs);
     },
 
-    queue(pipeline: ChainableCommander, { userId, jti, issuedAtMs }: RevocationQuery) {
-      pipeline.mget(keys.revokedToken(userId, jti), keys.revokedBefore(userId));
+    queue(pipeline: ChainableCommander, query: RevocationQuery) {
+      pipeline.mget(keysOf(query));
       return (reply: PipelineReply) =>
-        !reply || reply[0] ? failed(reply?.[0] ?? new Error('pipeline failed')) : decide(reply[1] as (string | null)[], issuedAtMs);
+        !reply || reply[0] ? failed(reply?.[0] ?? new Error('pipeline failed')) : decide(reply[1] as (string | null)[], query.issuedAtMs);
     },
   });
 
-  function decide([token, cutoff]: (string | null)[], issuedAtMs: number): boolean {
-    const revoked = token != null || (cutoff != null && issuedAtMs <= Number(cutoff));
+  /** In the order `decide` reads them. */
+  function keysOf({ userId, jti, sessionId }: RevocationQuery): string[] {
+    return [keys.revokedToken(userId, jti), keys.revokedSession(userId, sessionId), keys.revokedBefore(userId)];
+  }
+
+  function decide([token, session, cutoff]: (string | null)[], issuedAtMs: number): boolean {
+    const revoked = token != null || session != null || (cutoff != null && issuedAtMs <= Number(cutoff));
     checks.inc({ result: revoked ? 'revoked' : 'valid' });
     return revoked;
   }
