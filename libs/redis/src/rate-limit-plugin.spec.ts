@@ -3,7 +3,7 @@ import { kitApp } from '@platform/testing';
 import { closeAll, deadRedis, testKeys, testRedis } from '../test/redis';
 import type { RedisClient } from './client';
 import { rateLimit } from './rate-limit-plugin';
-import { createRateLimiter, type RateLimitPolicy } from './rate-limiter';
+import { createRateLimiter, type RateLimiter, type RateLimitPolicy } from './rate-limiter';
 
 let client: RedisClient;
 const apps: App[] = [];
@@ -141,5 +141,70 @@ describe('rate-limit plugin', () => {
     const metrics = await app.inject({ method: 'GET', url: '/metrics' });
     expect(metrics.body).toContain('rate_limit_redis_errors_total{policy="default",fail_mode="open",service="rate-limit-test"} 3');
     expect(metrics.body).toContain('rate_limit_redis_errors_total{policy="login",fail_mode="closed",service="rate-limit-test"} 3');
+  });
+
+  describe('when an earlier hook has checked the limit itself', () => {
+    /** Counts the limiter's checks; the limiter itself is frozen, so it is wrapped, not spied on. */
+    function counted(limiter: RateLimiter): { limiter: RateLimiter; calls: () => number } {
+      let calls = 0;
+      const check: RateLimiter['check'] = (policy, subject) => {
+        calls++;
+        return limiter.check(policy, subject);
+      };
+      return { limiter: { ...limiter, check }, calls: () => calls };
+    }
+
+    /** An earlier hook (as token verification does) settles the check when `x-preset` asks it to. */
+    async function presetApp(): Promise<{ app: App; calls: () => number; policies: string[] }> {
+      const app = await kitApp('rate-limit-test');
+      apps.push(app);
+      const policies: string[] = [];
+      app.addHook('onRequest', async (request) => {
+        const policy = app.rateLimitPolicyOf(request);
+        policies.push(`${request.url} ${policy ?? '-'}`);
+        const preset = request.headers['x-preset'];
+        if (policy === undefined || typeof preset !== 'string') return;
+        const allowed = preset === 'allow';
+        request.rateLimitResult = { policy, result: { allowed, limit: 2, remaining: allowed ? 1 : 0, resetSeconds: 7, retryAfterSeconds: allowed ? 0 : 5 } };
+      });
+      const { limiter, calls } = counted(createRateLimiter({ client, keys: testKeys('rlp'), policies: { ...defaults } }));
+      await app.register(rateLimit, { limiter });
+      app.get('/v1/things', async () => ({ ok: true }));
+      app.get('/v1/unlimited', { config: { rateLimit: false } }, async () => ({ ok: true }));
+      app.post('/v1/auth/login', { config: { rateLimit: 'login' } }, async () => ({ ok: true }));
+      await app.ready();
+      expect(app.rateLimiter.policies).toHaveProperty('login');
+      return { app, calls, policies };
+    }
+
+    it('when the result was set and allows, then the plugin makes no limiter call and still sends the fields', async () => {
+      const { app, calls } = await presetApp();
+      const res = await app.inject({ method: 'GET', url: '/v1/things', headers: { 'x-preset': 'allow' } });
+      expect(res.statusCode).toBe(200);
+      expect(calls()).toBe(0);
+      expect(res.headers['ratelimit-policy']).toBe('"default";q=2;w=60');
+      expect(res.headers['ratelimit']).toBe('"default";r=1;t=7');
+    });
+
+    it('when the result was set and refuses, then the plugin answers 429 with Retry-After, without a limiter call', async () => {
+      const { app, calls } = await presetApp();
+      const res = await app.inject({ method: 'GET', url: '/v1/things', headers: { 'x-preset': 'deny' } });
+      expect(res.statusCode).toBe(429);
+      expect(calls()).toBe(0);
+      expect(res.json()).toMatchObject({ code: 'RATE_LIMITED' });
+      expect(res.headers['retry-after']).toBe('5');
+      expect(res.headers['ratelimit']).toBe('"default";r=0;t=7');
+    });
+
+    it('when no result was set, then the plugin checks as usual; rateLimitPolicyOf names each route policy', async () => {
+      const { app, calls, policies } = await presetApp();
+      expect((await app.inject({ method: 'GET', url: '/v1/things' })).headers['ratelimit']).toBe('"default";r=1;t=30');
+      await app.inject({ method: 'POST', url: '/v1/auth/login' });
+      await app.inject({ method: 'GET', url: '/v1/unlimited' });
+      await app.inject({ method: 'GET', url: '/v1/nope' });
+      await app.inject({ method: 'GET', url: '/health/live' });
+      expect(calls()).toBe(3);
+      expect(policies).toEqual(['/v1/things default', '/v1/auth/login login', '/v1/unlimited -', '/v1/nope default', '/health/live -']);
+    });
   });
 });

@@ -9,6 +9,25 @@ declare module 'fastify' {
     /** The rate-limit policy of this route, or `false` for none (routes outside the limited prefix opt in this way). */
     rateLimit?: string | false;
   }
+  interface FastifyInstance {
+    /** The limiter behind the plugin, for a hook that checks the limit itself (see `rateLimitResult`). */
+    rateLimiter: RateLimiter;
+    /** The policy that applies to this request, or undefined when it is not limited. */
+    rateLimitPolicyOf(request: FastifyRequest): string | undefined;
+  }
+  interface FastifyRequest {
+    /**
+     * Set by an earlier onRequest hook that has already checked this request's policy for
+     * its subject (token verification does, in the same round trip as the revocation
+     * check): the plugin then answers from it instead of asking Redis again.
+     */
+    rateLimitResult?: SettledRateLimit;
+  }
+}
+
+export interface SettledRateLimit {
+  policy: string;
+  result: RateLimitResult;
 }
 
 export interface RateLimitPluginOptions {
@@ -33,8 +52,18 @@ export function rateLimitHeaders(name: string, policy: RateLimitPolicy, result: 
   return headers;
 }
 
+/** The 429 answer for a refused check, with its RateLimit fields and Retry-After. */
+export function rateLimitedProblem(name: string, policy: RateLimitPolicy, result: RateLimitResult): HttpProblem {
+  return new HttpProblem({
+    status: 429,
+    code: 'RATE_LIMITED',
+    detail: `Too many requests; retry in ${result.retryAfterSeconds} s.`,
+    headers: rateLimitHeaders(name, policy, result),
+  });
+}
+
 /** A signed-in caller is limited as a user wherever they connect from; anyone else by address. */
-function subjectOf(request: FastifyRequest): string {
+export function rateLimitSubject(request: FastifyRequest): string {
   return request.auth ? `user:${request.auth.userId}` : `ip:${request.ip}`;
 }
 
@@ -67,29 +96,26 @@ async function rateLimitPlugin(app: FastifyInstance, opts: RateLimitPluginOption
     return path === prefix || path.startsWith(`${prefix}/`) ? defaultPolicy : undefined;
   }
 
+  app.decorate('rateLimiter', limiter);
+  app.decorate('rateLimitPolicyOf', policyOf);
+  app.decorateRequest('rateLimitResult', undefined);
+
   app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
-    const name = policyOf(request);
+    // Checked already by an earlier hook, for this very policy: one check per request.
+    const settled = request.rateLimitResult;
+    const name = settled?.policy ?? policyOf(request);
     if (name === undefined) return;
     const policy = policies[name];
     if (!policy) throw new Error(`route ${request.routeOptions.url ?? request.url} names unknown rate-limit policy "${name}"`);
     let result: RateLimitResult;
     try {
-      result = await limiter.check(name, subjectOf(request));
+      result = settled?.result ?? (await limiter.check(name, rateLimitSubject(request)));
     } catch (err) {
       if (err instanceof RedisUnavailableError) throw new DependencyUnavailableError('redis', { cause: err });
       throw err;
     }
-    const headers = rateLimitHeaders(name, policy, result);
-    if (result.allowed) {
-      reply.headers(headers);
-      return;
-    }
-    throw new HttpProblem({
-      status: 429,
-      code: 'RATE_LIMITED',
-      detail: `Too many requests; retry in ${result.retryAfterSeconds} s.`,
-      headers,
-    });
+    if (!result.allowed) throw rateLimitedProblem(name, policy, result);
+    reply.headers(rateLimitHeaders(name, policy, result));
   });
 }
 
