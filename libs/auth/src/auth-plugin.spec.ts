@@ -1,0 +1,231 @@
+import type { App } from '@platform/service-kit';
+import { testKeyPrefix } from '@platform/testing';
+import type { Redis } from 'ioredis';
+import { badTokens, generateSigningKey, signAccessToken, startJwksServer, type TestJwksServer } from '../test';
+import { authApp, type AuthAppOptions } from '../test/auth-app';
+import { jwksKeySource } from './key-source';
+
+const key = generateSigningKey('k1');
+const stranger = generateSigningKey('k-stranger');
+const authKeyPrefix = testKeyPrefix('auth');
+let jwks: TestJwksServer;
+const apps: App[] = [];
+
+beforeAll(async () => {
+  jwks = await startJwksServer([key]);
+});
+afterEach(async () => {
+  await Promise.all(apps.splice(0).map((a) => a.close()));
+  jwks.publish([key]);
+  jwks.fail(false);
+});
+afterAll(() => jwks.close());
+
+async function appWith(opts: Partial<AuthAppOptions> = {}): Promise<App> {
+  const app = await authApp({ keys: jwksKeySource({ url: jwks.url, minRefetchIntervalMs: 60_000 }), authKeyPrefix, ...opts });
+  apps.push(app);
+  return app;
+}
+
+const get = (app: App, token?: string, url = '/v1/echo') =>
+  app.inject({ method: 'GET', url, headers: token === undefined ? {} : { authorization: `Bearer ${token}` } });
+
+const REALM = 'Bearer realm="order-platform"';
+const nowS = () => Math.floor(Date.now() / 1000);
+
+describe('authentication plugin', () => {
+  it('when a valid token is presented, then 200 and request.auth holds the user, session and token', async () => {
+    const app = await appWith();
+    const token = signAccessToken(key, { claims: { sub: 'u-valid', sid: 's-1', jti: 'j-1' } });
+    const res = await get(app, token);
+    expect(res.statusCode).toBe(200);
+    expect(res.json().auth).toEqual({ userId: 'u-valid', sessionId: 's-1', tokenId: 'j-1', expiresAt: expect.any(Number) });
+  });
+
+  it('when no Authorization header is sent, then 401 UNAUTHORIZED problem+json with a Bearer challenge and no error', async () => {
+    const app = await appWith();
+    const res = await get(app);
+    expect(res.statusCode).toBe(401);
+    expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(res.headers['www-authenticate']).toBe(REALM);
+    expect(res.json()).toMatchObject({ status: 401, code: 'UNAUTHORIZED', detail: expect.stringMatching(/required/) });
+  });
+
+  it('when the header is not a Bearer one, then it is a missing token', async () => {
+    const app = await appWith();
+    const res = await app.inject({ method: 'GET', url: '/v1/echo', headers: { authorization: 'Basic dXNlcjpwYXNz' } });
+    expect(res.statusCode).toBe(401);
+    expect(res.headers['www-authenticate']).toBe(REALM);
+  });
+
+  it.each(badTokens(key, stranger).map((b) => [b.name, b] as const))('when the token is bad (%s), then 401 invalid_token', async (_name, bad) => {
+    const app = await appWith();
+    const res = await get(app, bad.token);
+    expect(res.statusCode).toBe(401);
+    expect(res.headers['www-authenticate']).toBe(`${REALM}, error="invalid_token"`);
+    expect(res.json()).toMatchObject({ code: 'UNAUTHORIZED', detail: bad.reason === 'expired' ? expect.stringMatching(/expired/) : expect.stringMatching(/invalid/) });
+    expect(res.body).not.toContain(bad.token);
+  });
+
+  it('when a route opts out, or lies outside /v1, or matches nothing, then no token is needed', async () => {
+    const app = await appWith();
+    expect((await get(app, undefined, '/v1/open')).statusCode).toBe(200);
+    expect((await get(app, undefined, '/internal/echo')).statusCode).toBe(200);
+    expect((await get(app, undefined, '/health/live')).statusCode).toBe(200);
+    expect((await get(app, undefined, '/v1/nothing-here')).statusCode).toBe(404);
+  });
+
+  it('when a flood of 50 tokens with unknown kids arrives, then 401 each and the JWKS is fetched at most once more', async () => {
+    const app = await appWith({ limit: 1_000 });
+    expect((await get(app, signAccessToken(key))).statusCode).toBe(200);
+    const before = jwks.hits();
+    const flood = await Promise.all(Array.from({ length: 50 }, (_, i) => get(app, signAccessToken({ ...stranger, kid: `made-up-${i}` }))));
+    expect(flood.map((r) => r.statusCode)).toEqual(Array(50).fill(401));
+    expect(jwks.hits() - before).toBeLessThanOrEqual(1);
+  });
+
+  it('when the JWKS gains a new key (rotation), then a token under the new kid verifies after one refetch', async () => {
+    const app = await appWith({ keys: jwksKeySource({ url: jwks.url, minRefetchIntervalMs: 0 }) });
+    expect((await get(app, signAccessToken(key))).statusCode).toBe(200);
+    const next = generateSigningKey('k2');
+    jwks.publish([key, next]);
+    const before = jwks.hits();
+    expect((await get(app, signAccessToken(next))).statusCode).toBe(200);
+    expect(jwks.hits() - before).toBe(1);
+  });
+
+  it('when the JWKS cannot be fetched and no key is known, then 503 DEPENDENCY_UNAVAILABLE, not 401', async () => {
+    jwks.fail(true);
+    const app = await appWith();
+    const res = await get(app, signAccessToken(key));
+    expect(res.statusCode).toBe(503);
+    expect(res.json()).toMatchObject({ code: 'DEPENDENCY_UNAVAILABLE' });
+  });
+
+  describe('revocation', () => {
+    it('when the token is revoked by its jti, then 401 revoked; another token of the user still passes', async () => {
+      const app = await appWith();
+      const token = signAccessToken(key, { claims: { sub: 'u-jti', jti: 'j-gone' } });
+      await app.revocation.revokeToken('u-jti', 'j-gone', nowS() + 900);
+      const res = await get(app, token);
+      expect(res.statusCode).toBe(401);
+      expect(res.headers['www-authenticate']).toBe(`${REALM}, error="invalid_token"`);
+      expect(res.json().detail).toMatch(/revoked/);
+      expect((await get(app, signAccessToken(key, { claims: { sub: 'u-jti' } }))).statusCode).toBe(200);
+    });
+
+    it('when the session is revoked, then every token of that session is 401 and other sessions pass', async () => {
+      const app = await appWith();
+      await app.revocation.revokeSession('u-sid', 's-gone', nowS() + 900);
+      expect((await get(app, signAccessToken(key, { claims: { sub: 'u-sid', sid: 's-gone' } }))).statusCode).toBe(401);
+      expect((await get(app, signAccessToken(key, { claims: { sub: 'u-sid', sid: 's-gone' } }))).statusCode).toBe(401);
+      expect((await get(app, signAccessToken(key, { claims: { sub: 'u-sid', sid: 's-kept' } }))).statusCode).toBe(200);
+    });
+
+    it('when all the user tokens are revoked, then tokens issued up to the cutoff are 401 and one issued 1 ms after passes', async () => {
+      const app = await appWith();
+      const cutoff = Date.now();
+      await app.revocation.revokeAllBefore('u-all', cutoff);
+      expect((await get(app, signAccessToken(key, { claims: { sub: 'u-all', iat_ms: cutoff - 60_000 } }))).statusCode).toBe(401);
+      expect((await get(app, signAccessToken(key, { claims: { sub: 'u-all', iat_ms: cutoff } }))).statusCode).toBe(401);
+      expect((await get(app, signAccessToken(key, { claims: { sub: 'u-all', iat_ms: cutoff + 1 } }))).statusCode).toBe(200);
+    });
+
+    it('when another instance revokes, then this one sees it: the marks are shared under the auth prefix', async () => {
+      const [a, b] = await Promise.all([appWith(), appWith()]);
+      const token = signAccessToken(key, { claims: { sub: 'u-shared', jti: 'j-shared' } });
+      expect((await get(b, token)).statusCode).toBe(200);
+      await a.revocation.revokeToken('u-shared', 'j-shared', nowS() + 900);
+      expect((await get(b, token)).statusCode).toBe(401);
+    });
+  });
+
+  describe('one Redis round trip, rate limited by user', () => {
+    it('when an authenticated request is served, then revocation and rate limit cost one socket write', async () => {
+      const app = await appWith();
+      const token = signAccessToken(key, { claims: { sub: 'u-trip' } });
+      // The signature check is done (and cached) first, so only Redis is measured.
+      expect((await get(app, token)).statusCode).toBe(200);
+      const write = jest.spyOn((app.redis as Redis).stream, 'write');
+      try {
+        const res = await get(app, token);
+        expect(res.statusCode).toBe(200);
+        expect(write).toHaveBeenCalledTimes(1);
+        expect(res.headers['ratelimit']).toBe('"default";r=98;t=2');
+      } finally {
+        write.mockRestore();
+      }
+    });
+
+    it('when two users call, then each has a budget of their own, with the RateLimit fields and 429', async () => {
+      const app = await appWith({ limit: 2 });
+      const alice = signAccessToken(key, { claims: { sub: 'u-alice' } });
+      const bob = signAccessToken(key, { claims: { sub: 'u-bob' } });
+      const first = await get(app, alice);
+      expect(first.headers['ratelimit-policy']).toBe('"default";q=2;w=60');
+      expect(first.headers['ratelimit']).toBe('"default";r=1;t=30');
+      expect((await get(app, alice)).statusCode).toBe(200);
+      const refused = await get(app, alice);
+      expect(refused.statusCode).toBe(429);
+      expect(refused.json()).toMatchObject({ code: 'RATE_LIMITED' });
+      expect(refused.headers['retry-after']).toBeDefined();
+      const other = await get(app, bob);
+      expect(other.statusCode).toBe(200);
+      expect(other.headers['ratelimit']).toBe('"default";r=1;t=30');
+    });
+
+    it('when a client keeps sending bad tokens, then they count against its address and end in 429', async () => {
+      const app = await appWith({ limit: 2 });
+      const res = await Promise.all([get(app, 'junk'), get(app, 'junk'), get(app)]);
+      expect(res.map((r) => r.statusCode).sort()).toEqual([401, 401, 429]);
+      expect(res.find((r) => r.statusCode === 401)?.headers['ratelimit-policy']).toBe('"default";q=2;w=60');
+    });
+
+    it('when no rate-limit plugin is registered, then a request only checks revocation', async () => {
+      const app = await appWith({ limit: 0 });
+      const res = await get(app, signAccessToken(key));
+      expect(res.statusCode).toBe(200);
+      expect(res.headers['ratelimit']).toBeUndefined();
+    });
+  });
+
+  describe('when Redis is down', () => {
+    const dead = 'redis://127.0.0.1:1';
+
+    it('when the fail mode is closed, then a valid token gets 503 DEPENDENCY_UNAVAILABLE', async () => {
+      const app = await appWith({ redisUrl: dead, failMode: 'closed' });
+      const res = await get(app, signAccessToken(key));
+      expect(res.statusCode).toBe(503);
+      expect(res.json()).toMatchObject({ code: 'DEPENDENCY_UNAVAILABLE' });
+    });
+
+    it('when the fail mode is open, then a valid token passes on its signature alone, and a bad one is still 401', async () => {
+      const app = await appWith({ redisUrl: dead, failMode: 'open' });
+      expect((await get(app, signAccessToken(key))).statusCode).toBe(200);
+      expect((await get(app, 'junk')).statusCode).toBe(401);
+    });
+  });
+
+  it('when the OpenAPI document is read, then routes that need a token name the bearerAuth scheme and open ones do not', async () => {
+    const app = await appWith();
+    const doc = (await get(app, undefined, '/docs/json')).json();
+    expect(doc.components.securitySchemes.bearerAuth).toMatchObject({ type: 'http', scheme: 'bearer' });
+    expect(doc.paths['/v1/echo'].get.security).toEqual([{ bearerAuth: [] }]);
+    expect(doc.paths['/v1/open'].get.security).toBeUndefined();
+    expect(doc.paths['/internal/echo'].get.security).toBeUndefined();
+  });
+
+  it('when a token is refused or accepted, then the log says why but never holds the token', async () => {
+    const raw: string[] = [];
+    const app = await appWith({ logStream: { write: (line: string) => raw.push(line) } });
+    const bad = signAccessToken(key, { claims: { aud: 'another-platform' } });
+    const good = signAccessToken(key);
+    expect((await get(app, bad)).statusCode).toBe(401);
+    expect((await get(app, good)).statusCode).toBe(200);
+    expect(raw.map((line) => JSON.parse(line))).toContainEqual(expect.objectContaining({ msg: 'access token refused', reason: 'audience' }));
+    for (const token of [bad, good]) {
+      // Neither whole nor any of its three parts.
+      for (const part of [token, ...token.split('.')]) expect(raw.join('')).not.toContain(part);
+    }
+  });
+});

@@ -1,0 +1,120 @@
+import { createRequestGuard, createRevocation, keySpace, rateLimitHeaders, rateLimitedProblem, type FailMode, type RequestGuard, type Revocation, type RevocationQuery } from '@platform/redis';
+import { HttpProblem, type AuthContext } from '@platform/service-kit';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import type { KeySource } from './key-source';
+import { createTokenVerifier, InvalidTokenError } from './verifier';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** `false`: a route under the prefix that anyone may call (register, login, JWKS). */
+    auth?: boolean;
+  }
+  interface FastifyInstance {
+    /** Revocation on the shared auth keys: what user-service writes, every service checks. */
+    revocation: Revocation;
+  }
+}
+
+export interface AuthPluginOptions {
+  keys: KeySource;
+  issuer: string;
+  audience: string;
+  /** AUTH_REDIS_KEY_PREFIX: the same in every service. */
+  keyPrefix: string;
+  /** REVOCATION_FAIL_MODE: when Redis cannot be asked, `closed` answers 503 and `open` trusts the signature. */
+  failMode: FailMode;
+  /** Routes under it need a token unless they opt out; health, metrics and docs live outside it. */
+  prefix?: string;
+}
+
+export const AUTH_PLUGIN_DEFAULTS = Object.freeze({ prefix: '/v1', realm: 'order-platform' });
+
+type Failure = 'missing' | 'invalid' | 'expired' | 'revoked';
+
+const DETAIL: Readonly<Record<Failure, string>> = Object.freeze({
+  missing: 'A Bearer access token is required.',
+  invalid: 'The access token is invalid.',
+  expired: 'The access token has expired.',
+  revoked: 'The access token has been revoked.',
+});
+
+/** RFC 6750: the challenge names the error only when a token was presented. */
+function unauthorized(failure: Failure, headers: Record<string, string> = {}): HttpProblem {
+  const challenge = `Bearer realm="${AUTH_PLUGIN_DEFAULTS.realm}"${failure === 'missing' ? '' : ', error="invalid_token"'}`;
+  return new HttpProblem({ status: 401, code: 'UNAUTHORIZED', detail: DETAIL[failure], headers: { ...headers, 'www-authenticate': challenge } });
+}
+
+/** The token of `Authorization: Bearer <token>`; undefined when there is none. */
+function bearerToken(header: string | undefined): string | undefined {
+  const match = header === undefined ? null : /^Bearer +([A-Za-z0-9._~+/-]+=*) *$/i.exec(header);
+  return match?.[1];
+}
+
+/**
+ * Verifies the Bearer token of every route under the prefix and sets `request.auth`.
+ * One Redis round trip per request: when the rate-limit plugin (registered after this
+ * one, so its hook runs second) limits the route, the revocation check and the user's
+ * limit go out in one pipeline and the plugin answers from the result left on the request.
+ */
+async function authPlugin(app: FastifyInstance, opts: AuthPluginOptions): Promise<void> {
+  const prefix = opts.prefix ?? AUTH_PLUGIN_DEFAULTS.prefix;
+  const verify = createTokenVerifier(opts);
+  const revocation = createRevocation({ client: app.redis, keys: keySpace(opts.keyPrefix), failMode: opts.failMode, registry: app.metrics, logger: app.log });
+  app.decorate('revocation', revocation);
+
+  const underPrefix = (url: string) => url === prefix || url.startsWith(`${prefix}/`);
+  // Unmatched URLs (404s) need no token: there is nothing to protect.
+  const requiresAuth = (request: FastifyRequest) =>
+    request.routeOptions.url !== undefined && request.routeOptions.config.auth !== false && underPrefix(request.routeOptions.url);
+
+  // The rate-limit plugin is registered after this one: look for it once everything is.
+  let guard: RequestGuard | undefined;
+  app.addHook('onReady', async () => {
+    if (app.hasDecorator('rateLimiter')) guard = createRequestGuard({ client: app.redis, revocation, limiter: app.rateLimiter });
+  });
+
+  // The OpenAPI document says which routes want the token (the kit declares `bearerAuth`).
+  app.addHook('onRoute', (route) => {
+    if (route.config?.auth === false || !underPrefix(route.url)) return;
+    route.schema = { ...route.schema, security: route.schema?.security ?? [{ bearerAuth: [] }] };
+  });
+
+  /** A refused token still counts against the caller's address, or guessing tokens would be free. */
+  async function reject(request: FastifyRequest, failure: Failure): Promise<never> {
+    const policy = guard ? app.rateLimitPolicyOf(request) : undefined;
+    const limits = policy === undefined ? undefined : app.rateLimiter.policies[policy];
+    if (policy === undefined || !limits) throw unauthorized(failure);
+    const result = await app.rateLimiter.check(policy, `ip:${request.ip}`);
+    if (!result.allowed) throw rateLimitedProblem(policy, limits, result);
+    throw unauthorized(failure, rateLimitHeaders(policy, limits, result));
+  }
+
+  async function isRevoked(request: FastifyRequest, query: RevocationQuery): Promise<boolean> {
+    const policy = guard ? app.rateLimitPolicyOf(request) : undefined;
+    if (!guard || policy === undefined) return revocation.isRevoked(query);
+    const { revoked, limit } = await guard.check(query, policy);
+    request.rateLimitResult = { policy, result: limit };
+    return revoked;
+  }
+
+  app.addHook('onRequest', async (request) => {
+    if (!requiresAuth(request)) return;
+    const token = bearerToken(request.headers.authorization);
+    if (token === undefined) return reject(request, 'missing');
+    let verified;
+    try {
+      verified = await verify(token);
+    } catch (err) {
+      if (!(err instanceof InvalidTokenError)) throw err;
+      request.log.info({ reason: err.reason }, 'access token refused');
+      return reject(request, err.reason === 'expired' ? 'expired' : 'invalid');
+    }
+    const { userId, sessionId, tokenId, expiresAt, issuedAtMs } = verified;
+    // A revoked token was counted against its user in the same round trip: no second one by address.
+    if (await isRevoked(request, { userId, sessionId, jti: tokenId, issuedAtMs })) throw unauthorized('revoked');
+    request.auth = { userId, sessionId, tokenId, expiresAt } satisfies AuthContext;
+  });
+}
+
+export const authentication = fp(authPlugin, { name: 'authentication', fastify: '5.x', dependencies: ['redis'] });

@@ -1,0 +1,4 @@
+export * from './auth-plugin';
+export * from './config';
+export * from './key-source';
+export * from './verifier';

@@ -1,0 +1,57 @@
+import { badTokens, generateSigningKey, signAccessToken, staticKeys, TEST_AUDIENCE, TEST_ISSUER } from '../test';
+import { createTokenVerifier, InvalidTokenError } from './verifier';
+
+const key = generateSigningKey('k1');
+const stranger = generateSigningKey('k-stranger');
+const verify = createTokenVerifier({ keys: staticKeys([key]), issuer: TEST_ISSUER, audience: TEST_AUDIENCE });
+
+describe('access-token verifier', () => {
+  it('when a token is as user-service issues it, then its user, session, id, expiry and exact issue time come back', async () => {
+    const issuedAtMs = Date.now() - 1234;
+    const token = signAccessToken(key, { claims: { sub: 'u-1', sid: 's-1', jti: 'j-1', iat_ms: issuedAtMs } });
+    expect(await verify(token)).toEqual({
+      userId: 'u-1',
+      sessionId: 's-1',
+      tokenId: 'j-1',
+      issuedAtMs,
+      expiresAt: Math.floor(issuedAtMs / 1000) + 900,
+    });
+  });
+
+  it('when a valid token is verified twice, then the second time is answered from the cache, without the key', async () => {
+    let lookups = 0;
+    const counting = createTokenVerifier({
+      keys: {
+        key: (kid) => {
+          lookups++;
+          return staticKeys([key]).key(kid);
+        },
+      },
+      issuer: TEST_ISSUER,
+      audience: TEST_AUDIENCE,
+    });
+    const token = signAccessToken(key);
+    await counting(token);
+    await counting(token);
+    expect(lookups).toBe(1);
+  });
+
+  it.each(badTokens(key, stranger).map((b) => [b.name, b] as const))('when the token is bad (%s), then InvalidTokenError says why', async (_name, bad) => {
+    const error = await verify(bad.token).catch((err: unknown) => err);
+    expect(error).toBeInstanceOf(InvalidTokenError);
+    expect((error as InvalidTokenError).reason).toBe(bad.reason);
+    // Never the token, not even in part.
+    expect((error as Error).message).not.toContain(bad.token.slice(0, 20));
+  });
+
+  it('when iat does not match iat_ms, then the token is refused', async () => {
+    const token = signAccessToken(key, { claims: { iat_ms: Date.now(), iat: Math.floor(Date.now() / 1000) - 60 } });
+    await expect(verify(token)).rejects.toMatchObject({ reason: 'claims' });
+  });
+
+  it('when the key source cannot answer, then its error passes through, not InvalidTokenError', async () => {
+    const down = new Error('jwks down');
+    const failing = createTokenVerifier({ keys: { key: () => Promise.reject(down) }, issuer: TEST_ISSUER, audience: TEST_AUDIENCE });
+    await expect(failing(signAccessToken(key))).rejects.toBe(down);
+  });
+});

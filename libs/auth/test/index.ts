@@ -1,0 +1,3 @@
+export * from './jwks-server';
+export * from './tokens';
+export * from './bad-tokens';
