@@ -1,8 +1,20 @@
+import fastifyJwt from '@fastify/jwt';
+import { authentication } from '@platform/auth';
 import { mysql, mysqlOptions } from '@platform/db';
-import { redis, redisOptions } from '@platform/redis';
+import { createRateLimiter, keySpace, rateLimit, redis, redisOptions } from '@platform/redis';
 import { PLATFORM_VERSION, serviceDefaults, type AppOptions } from '@platform/service-kit';
 import type { FastifyInstance } from 'fastify';
-import { ConfigSchema, type Config } from './config';
+import { accountService } from './accounts/account-service';
+import { warmUpPasswords } from './accounts/passwords';
+import { usersRepository } from './accounts/users-repository';
+import type { Config } from './config';
+import { ConfigSchema } from './config';
+import { authRoutes } from './routes/auth';
+import { jwksRoute } from './routes/jwks';
+import { userRoutes } from './routes/users';
+import { sessionsRepository } from './tokens/sessions-repository';
+import { signingKeys } from './tokens/signing-keys';
+import { tokenIssuer } from './tokens/token-issuer';
 
 export const SERVICE = 'user-service';
 
@@ -17,6 +29,48 @@ export default async function userService(app: FastifyInstance, { config, defaul
   });
   await app.register(mysql, mysqlOptions(config));
   await app.register(redis, redisOptions(config, SERVICE));
+  void warmUpPasswords();
+
+  // Tokens: signed here with the newest key, verified here (no HTTP to itself) as everywhere else.
+  await app.register(signingKeys, { configured: config.JWT_SIGNING_KEYS });
+  await app.register(fastifyJwt, {
+    secret: { private: async () => (await app.signingKeys()).signing.privatePem, public: async () => '' },
+    sign: { algorithm: 'EdDSA', header: { alg: 'EdDSA', typ: 'at+jwt' } },
+  });
+  await app.register(authentication, {
+    keys: { key: async (kid: string) => (await app.signingKeys()).verifying.get(kid) },
+    issuer: config.JWT_ISSUER,
+    audience: config.JWT_AUDIENCE,
+    keyPrefix: config.AUTH_REDIS_KEY_PREFIX,
+    failMode: config.REVOCATION_FAIL_MODE,
+  });
+  const window = config.RATE_LIMIT_WINDOW_SECONDS;
+  const limiter = createRateLimiter({
+    client: app.redis,
+    keys: keySpace(app.redisKeyPrefix),
+    policies: {
+      default: { limit: config.RATE_LIMIT_MAX, windowSeconds: window, failMode: 'open' },
+      login: { limit: config.LOGIN_RATE_LIMIT_MAX, windowSeconds: window, failMode: 'closed' },
+    },
+    registry: app.metrics,
+    logger: app.log,
+  });
+  await app.register(rateLimit, { limiter });
+
+  const tokens = tokenIssuer(app, sessionsRepository(() => app.db), {
+    issuer: config.JWT_ISSUER,
+    audience: config.JWT_AUDIENCE,
+    accessTtlSeconds: config.ACCESS_TOKEN_TTL_SECONDS,
+    refreshTtlSeconds: config.REFRESH_TOKEN_TTL_SECONDS,
+  });
+  const accounts = accountService(app, usersRepository(() => app.db), tokens, {
+    loginFailureMax: config.LOGIN_FAILURE_MAX,
+    loginFailureWindowSeconds: config.LOGIN_FAILURE_WINDOW_SECONDS,
+    cacheTtlSeconds: 300,
+  });
+  await app.register(jwksRoute);
+  await app.register(authRoutes, { accounts, tokens });
+  await app.register(userRoutes, { accounts });
 }
 
 export const definition = { service: SERVICE, configSchema: ConfigSchema, plugin: userService };

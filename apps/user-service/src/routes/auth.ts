@@ -1,0 +1,56 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { problemResponses } from '@platform/service-kit';
+import { Type } from '@sinclair/typebox';
+import type { AccountService } from '../accounts/account-service';
+import { LoginBody, RefreshBody, RegisterBody, TokenPair, UserView, normalizeEmail } from '../schemas';
+import type { TokenIssuer } from '../tokens/token-issuer';
+
+/** /v1/auth: sign up, sign in, rotate, sign out (CONTRACT.md, Authentication). */
+export const authRoutes: FastifyPluginAsyncTypebox<{ accounts: AccountService; tokens: TokenIssuer }> = async (app, { accounts, tokens }) => {
+  const tags = ['auth'];
+
+  app.post('/v1/auth/register', {
+    config: { auth: false },
+    schema: { tags, summary: 'Create an account', body: RegisterBody, response: { 201: UserView, ...problemResponses(400, 409, 429) } },
+    handler: async (request, reply) => {
+      const { email, password, name } = request.body;
+      return reply.code(201).send(await accounts.register({ email: normalizeEmail(email), password, name }));
+    },
+  });
+
+  app.post('/v1/auth/login', {
+    // Limited per client IP by the `login` policy instead of the general one, failing closed.
+    config: { auth: false, rateLimit: 'login' },
+    schema: { tags, summary: 'Sign in', body: LoginBody, response: { 200: TokenPair, ...problemResponses(400, 401, 429, 503) } },
+    handler: async (request) => accounts.login(normalizeEmail(request.body.email), request.body.password),
+  });
+
+  app.post('/v1/auth/refresh', {
+    config: { auth: false },
+    schema: { tags, summary: 'Trade a refresh token for a new pair', body: RefreshBody, response: { 200: TokenPair, ...problemResponses(400, 401, 429) } },
+    handler: async (request) => tokens.refresh(request.body.refreshToken),
+  });
+
+  const signedIn = (request: { auth?: { userId: string; sessionId: string } }) => {
+    // The authentication hook has run for these routes; no auth here would be a wiring bug.
+    if (!request.auth) throw new Error('authenticated route reached without request.auth');
+    return request.auth;
+  };
+
+  app.post('/v1/auth/logout', {
+    schema: { tags, summary: 'End this session', security: [{ bearerAuth: [] }], response: { 204: Type.Null(), ...problemResponses(401, 429, 503) } },
+    handler: async (request, reply) => {
+      const { userId, sessionId } = signedIn(request);
+      await tokens.endSession(userId, sessionId);
+      return reply.code(204).send(null);
+    },
+  });
+
+  app.post('/v1/auth/logout-all', {
+    schema: { tags, summary: 'End every session of the user', security: [{ bearerAuth: [] }], response: { 204: Type.Null(), ...problemResponses(401, 429, 503) } },
+    handler: async (request, reply) => {
+      await tokens.endAllSessions(signedIn(request).userId, 'logout-all');
+      return reply.code(204).send(null);
+    },
+  });
+};
