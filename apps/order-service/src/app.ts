@@ -1,3 +1,4 @@
+import { jwksKeySource, registerGuard } from '@platform/auth';
 import { mysql, mysqlOptions } from '@platform/db';
 import { redis, redisOptions } from '@platform/redis';
 import { PLATFORM_VERSION, serviceDefaults, type AppOptions } from '@platform/service-kit';
@@ -17,6 +18,8 @@ export default async function orderService(app: FastifyInstance, { config, defau
   });
   await app.register(mysql, mysqlOptions(config));
   await app.register(redis, redisOptions(config, SERVICE));
+  // Access tokens are user-service's, verified here with its published keys.
+  await registerGuard(app, config, jwksKeySource({ url: new URL('/.well-known/jwks.json', config.USER_SERVICE_URL).toString(), logger: app.log }));
 }
 
 export const definition = { service: SERVICE, configSchema: ConfigSchema, plugin: orderService };

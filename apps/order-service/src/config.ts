@@ -1,3 +1,4 @@
+import { authEnv } from '@platform/auth';
 import { Type, type Static } from '@sinclair/typebox';
 import { mysqlEnv, peerEnv, rateLimitEnv, redisEnv, revocationEnv, serverEnv } from '@platform/service-kit';
 
@@ -7,6 +8,7 @@ export const ConfigSchema = Type.Object({
   ...redisEnv('order:'),
   ...rateLimitEnv(),
   ...revocationEnv(),
+  ...authEnv(),
   ...peerEnv.USER_SERVICE_URL(),
 });
 

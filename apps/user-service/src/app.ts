@@ -1,7 +1,7 @@
 import fastifyJwt from '@fastify/jwt';
-import { authentication } from '@platform/auth';
+import { registerGuard } from '@platform/auth';
 import { mysql, mysqlOptions } from '@platform/db';
-import { createRateLimiter, keySpace, rateLimit, redis, redisOptions } from '@platform/redis';
+import { redis, redisOptions } from '@platform/redis';
 import { PLATFORM_VERSION, serviceDefaults, type AppOptions } from '@platform/service-kit';
 import type { FastifyInstance } from 'fastify';
 import { accountService } from './accounts/account-service';
@@ -37,25 +37,9 @@ export default async function userService(app: FastifyInstance, { config, defaul
     secret: { private: async () => (await app.signingKeys()).signing.privatePem, public: async () => '' },
     sign: { algorithm: 'EdDSA', header: { alg: 'EdDSA', typ: 'at+jwt' } },
   });
-  await app.register(authentication, {
-    keys: { key: async (kid: string) => (await app.signingKeys()).verifying.get(kid) },
-    issuer: config.JWT_ISSUER,
-    audience: config.JWT_AUDIENCE,
-    keyPrefix: config.AUTH_REDIS_KEY_PREFIX,
-    failMode: config.REVOCATION_FAIL_MODE,
+  await registerGuard(app, config, { key: async (kid: string) => (await app.signingKeys()).verifying.get(kid) }, {
+    login: { limit: config.LOGIN_RATE_LIMIT_MAX, windowSeconds: config.RATE_LIMIT_WINDOW_SECONDS, failMode: 'closed' },
   });
-  const window = config.RATE_LIMIT_WINDOW_SECONDS;
-  const limiter = createRateLimiter({
-    client: app.redis,
-    keys: keySpace(app.redisKeyPrefix),
-    policies: {
-      default: { limit: config.RATE_LIMIT_MAX, windowSeconds: window, failMode: 'open' },
-      login: { limit: config.LOGIN_RATE_LIMIT_MAX, windowSeconds: window, failMode: 'closed' },
-    },
-    registry: app.metrics,
-    logger: app.log,
-  });
-  await app.register(rateLimit, { limiter });
 
   const tokens = tokenIssuer(app, sessionsRepository(() => app.db), {
     issuer: config.JWT_ISSUER,
