@@ -33,6 +33,8 @@ export default async function userService(app: FastifyInstance, { config, defaul
 
   // Tokens: signed here with the newest key, verified here (no HTTP to itself) as everywhere else.
   await app.register(signingKeys, { configured: config.JWT_SIGNING_KEYS });
+  // @fastify/jwt only signs here (with the ring's signing key, passed per call); verification is
+  // libs/auth's, as in every service, so the public-key callback is never used.
   await app.register(fastifyJwt, {
     secret: { private: async () => (await app.signingKeys()).signing.privatePem, public: async () => '' },
     sign: { algorithm: 'EdDSA', header: { alg: 'EdDSA', typ: 'at+jwt' } },
