@@ -6,8 +6,8 @@ import type { DataSource } from 'typeorm';
  * spends it and adds its successor to the same session; presenting a spent one again means
  * two parties hold the family, so the whole session is revoked.
  */
-export type RotateOutcome =
-  | { kind: 'rotated'; userId: string; sessionId: string }
+export type RotateOutcome<T> =
+  | { kind: 'rotated'; userId: string; sessionId: string; issued: T }
   | { kind: 'reused'; userId: string; sessionId: string }
   | { kind: 'invalid' };
 
@@ -38,10 +38,18 @@ export function sessionsRepository(ds: () => DataSource) {
 
     /**
      * Spends the presented token and stores its successor, or, for a spent one, revokes the
-     * session. The row lock makes two concurrent uses of one token a use and a reuse.
+     * session. The row lock makes two concurrent uses of one token a use and a reuse. `issue`
+     * (the access token) runs before the commit: if it fails, the presented token stays
+     * unspent and the client can retry with it, instead of holding a spent token whose
+     * successor it never received.
      */
-    async rotate(presented: Buffer, successor: Buffer, expiresAt: Date): Promise<RotateOutcome> {
-      return ds().transaction(async (tx) => {
+    async rotate<T>(
+      presented: Buffer,
+      successor: Buffer,
+      expiresAt: Date,
+      issue: (ids: { userId: string; sessionId: string }) => Promise<T>,
+    ): Promise<RotateOutcome<T>> {
+      return ds().transaction(async (tx): Promise<RotateOutcome<T>> => {
         const rows = (await tx.query(
           `SELECT t.session_id, s.user_id, t.expires_at, t.spent_at, s.revoked_at
              FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id
@@ -63,7 +71,7 @@ export function sessionsRepository(ds: () => DataSource) {
           now,
           expiresAt,
         ]);
-        return { kind: 'rotated', ...ids };
+        return { kind: 'rotated', ...ids, issued: await issue(ids) };
       });
     },
 

@@ -57,7 +57,9 @@ export function tokenIssuer(app: FastifyInstance, sessions: SessionsRepository, 
     /** Spends `presented` for a new pair; a spent token revokes its whole session, access tokens included. */
     async refresh(presented: string): Promise<TokenPair> {
       const next = newRefreshToken();
-      const outcome = await sessions.rotate(hashRefreshToken(presented), next.hash, refreshExpiry());
+      const outcome = await sessions.rotate(hashRefreshToken(presented), next.hash, refreshExpiry(), (ids) =>
+        accessToken(ids.userId, ids.sessionId),
+      );
       if (outcome.kind === 'invalid') throw invalidRefresh();
       if (outcome.kind === 'reused') {
         // The refresh tokens are dead already (MySQL); if Redis fails here the session's access
@@ -69,7 +71,7 @@ export function tokenIssuer(app: FastifyInstance, sessions: SessionsRepository, 
         app.log.warn({ userId: outcome.userId, sessionId: outcome.sessionId }, 'spent refresh token presented again: session revoked');
         throw invalidRefresh();
       }
-      return pair(await accessToken(outcome.userId, outcome.sessionId), next.token);
+      return pair(outcome.issued, next.token);
     },
 
     /** Ends one session: its access tokens at once on every instance (Redis), then its refresh tokens. */
