@@ -118,3 +118,12 @@ async function authPlugin(app: FastifyInstance, opts: AuthPluginOptions): Promis
 }
 
 export const authentication = fp(authPlugin, { name: 'authentication', fastify: '5.x', dependencies: ['redis'] });
+
+/**
+ * The caller of a route that requires a token. The authentication hook has refused the
+ * request before the handler otherwise, so a missing `auth` here is a wiring bug (500).
+ */
+export function signedIn(request: { auth?: AuthContext }): AuthContext {
+  if (!request.auth) throw new Error('authenticated route reached without request.auth');
+  return request.auth;
+}

@@ -22,15 +22,16 @@ export function hashPassword(password: string): Promise<string> {
  * login for an unknown email spends the same work as one with a wrong password.
  */
 let dummyHash: Promise<string> | undefined;
+const dummy = () => (dummyHash ??= hashPassword(randomBytes(32).toString('base64url')));
 
 /** Verifies `password` against `stored`, or against the dummy hash when there is no account. */
 export async function verifyPassword(stored: string | undefined, password: string): Promise<boolean> {
-  const target = stored ?? (await (dummyHash ??= hashPassword(randomBytes(32).toString('base64url'))));
+  const target = stored ?? (await dummy());
   const ok = await verify(target, password).catch(() => false);
   return stored !== undefined && ok;
 }
 
 /** Call at start so the first login for an unknown email does not pay for making the dummy hash. */
 export function warmUpPasswords(): Promise<unknown> {
-  return (dummyHash ??= hashPassword(randomBytes(32).toString('base64url')));
+  return dummy();
 }

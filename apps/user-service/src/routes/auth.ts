@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { signedIn } from '@platform/auth';
 import { problemResponses } from '@platform/service-kit';
 import { Type } from '@sinclair/typebox';
 import type { AccountService } from '../accounts/account-service';
@@ -30,12 +31,6 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ accounts: AccountService; t
     schema: { tags, summary: 'Trade a refresh token for a new pair', body: RefreshBody, response: { 200: TokenPair, ...problemResponses(400, 401, 429) } },
     handler: async (request) => tokens.refresh(request.body.refreshToken),
   });
-
-  const signedIn = (request: { auth?: { userId: string; sessionId: string } }) => {
-    // The authentication hook has run for these routes; no auth here would be a wiring bug.
-    if (!request.auth) throw new Error('authenticated route reached without request.auth');
-    return request.auth;
-  };
 
   app.post('/v1/auth/logout', {
     schema: { tags, summary: 'End this session', security: [{ bearerAuth: [] }], response: { 204: Type.Null(), ...problemResponses(401, 429, 503) } },

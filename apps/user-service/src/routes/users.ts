@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { signedIn } from '@platform/auth';
 import { problemResponses } from '@platform/service-kit';
 import { Type } from '@sinclair/typebox';
 import type { AccountService } from '../accounts/account-service';
@@ -7,10 +8,7 @@ import { ChangePasswordBody, UpdateMeBody, UserView } from '../schemas';
 /** /v1/users/me: the signed-in user's own account. */
 export const userRoutes: FastifyPluginAsyncTypebox<{ accounts: AccountService }> = async (app, { accounts }) => {
   const common = { tags: ['users'], security: [{ bearerAuth: [] }] };
-  const userId = (request: { auth?: { userId: string } }) => {
-    if (!request.auth) throw new Error('authenticated route reached without request.auth');
-    return request.auth.userId;
-  };
+  const userId = (request: Parameters<typeof signedIn>[0]) => signedIn(request).userId;
 
   app.get('/v1/users/me', {
     schema: { ...common, summary: 'The signed-in user (cached 5 minutes)', response: { 200: UserView, ...problemResponses(401, 429) } },

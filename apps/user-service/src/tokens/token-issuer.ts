@@ -43,6 +43,8 @@ export function tokenIssuer(app: FastifyInstance, sessions: SessionsRepository, 
     return { accessToken: access, refreshToken: refresh, tokenType: 'Bearer', expiresIn: s.accessTtlSeconds };
   }
 
+  /** A session mark must outlive every access token of the session: the newest expires one TTL from now. */
+  const sessionMarkUntil = () => Math.ceil(Date.now() / 1000) + s.accessTtlSeconds;
   const refreshExpiry = () => new Date(Date.now() + s.refreshTtlSeconds * 1000);
 
   return Object.freeze({
@@ -66,7 +68,7 @@ export function tokenIssuer(app: FastifyInstance, sessions: SessionsRepository, 
         // tokens live out their short lifetime, which is logged: a 503 would not help, as a
         // retry finds the session revoked and never gets here again.
         await app.revocation
-          .revokeSession(outcome.userId, outcome.sessionId, Math.ceil(Date.now() / 1000) + s.accessTtlSeconds)
+          .revokeSession(outcome.userId, outcome.sessionId, sessionMarkUntil())
           .catch((err: unknown) => app.log.error({ err, sessionId: outcome.sessionId }, 'refresh reuse: could not revoke the session in Redis'));
         app.log.warn({ userId: outcome.userId, sessionId: outcome.sessionId }, 'spent refresh token presented again: session revoked');
         throw invalidRefresh();
@@ -76,7 +78,7 @@ export function tokenIssuer(app: FastifyInstance, sessions: SessionsRepository, 
 
     /** Ends one session: its access tokens at once on every instance (Redis), then its refresh tokens. */
     async endSession(userId: string, sessionId: string): Promise<void> {
-      await app.revocation.revokeSession(userId, sessionId, Math.ceil(Date.now() / 1000) + s.accessTtlSeconds);
+      await app.revocation.revokeSession(userId, sessionId, sessionMarkUntil());
       await sessions.revoke(userId, sessionId, 'logout');
     },
 
