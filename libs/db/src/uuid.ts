@@ -23,3 +23,9 @@ export function binaryToUuid(bytes: Buffer): string {
   const hex = bytes.toString('hex');
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
+
+/** The creation time a UUIDv7 carries in its first 48 bits, in milliseconds since the epoch. */
+export function uuidTime(id: string): number {
+  if (!isUuid(id) || id[14] !== '7') throw new TypeError('not a UUIDv7');
+  return parseInt(id.slice(0, 8) + id.slice(9, 13), 16);
+}
