@@ -1,7 +1,8 @@
 import type { MigrationClass } from '@platform/db';
+import { Orders1763900000000 } from './1763900000000-orders';
 
 /**
  * order-service's migrations, oldest first. Each file is `<timestamp>-<name>.ts` with
  * a working `down`; add new ones at the end of this list.
  */
-export const migrations: MigrationClass[] = [];
+export const migrations: MigrationClass[] = [Orders1763900000000];

@@ -1,0 +1,191 @@
+import { binaryToUuid, uuidToBinary } from '@platform/db';
+import type { DataSource, EntityManager } from 'typeorm';
+import type { OrderStatus } from '../schemas';
+
+export interface OrderItem {
+  sku: string;
+  name: string;
+  unitPrice: number;
+  quantity: number;
+  lineTotal: number;
+}
+
+export interface Order {
+  id: string;
+  userId: string;
+  status: OrderStatus;
+  currency: string;
+  totalAmount: number;
+  items: OrderItem[];
+  version: number;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+interface OrderRow {
+  id: Buffer;
+  user_id: Buffer;
+  status: OrderStatus;
+  currency: string;
+  total_amount: string | number;
+  version: number;
+  created_at: Date;
+  updated_at: Date;
+}
+
+interface ItemRow {
+  order_id: Buffer;
+  sku: string;
+  name: string;
+  unit_price: string | number;
+  quantity: number;
+  line_total: string | number;
+}
+
+type Db = DataSource | EntityManager;
+
+const ORDER_COLUMNS = 'id, user_id, status, currency, total_amount, version, created_at, updated_at';
+const ITEM_COLUMNS = 'order_id, sku, name, unit_price, quantity, line_total';
+
+/** mysql2 returns BIGINT as a string when it exceeds 2^53; ours never do (limits), so this is exact. */
+function money(value: string | number): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n)) throw new RangeError(`amount ${value} is not a safe integer`);
+  return n;
+}
+
+function toItem(row: ItemRow): OrderItem {
+  return { sku: row.sku, name: row.name, unitPrice: money(row.unit_price), quantity: Number(row.quantity), lineTotal: money(row.line_total) };
+}
+
+function toOrder(row: OrderRow, items: OrderItem[]): Order {
+  return {
+    id: binaryToUuid(row.id),
+    userId: binaryToUuid(row.user_id),
+    status: row.status,
+    currency: row.currency,
+    totalAmount: money(row.total_amount),
+    items,
+    version: Number(row.version),
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+/** `affectedRows` of an UPDATE through TypeORM's mysql driver (`[rows, affected]` or a result header). */
+function affected(result: unknown): number {
+  if (Array.isArray(result)) return Number(result[1] ?? 0);
+  return Number((result as { affectedRows?: number }).affectedRows ?? 0);
+}
+
+export interface PageQuery {
+  userId: string;
+  status?: OrderStatus;
+  /** Orders older than this id (the previous page's last). */
+  beforeId?: string;
+  /** Rows to read: the page size plus one, to learn whether another page follows. */
+  take: number;
+}
+
+/** Orders and their items in MySQL. `ds` is read per query: the pool may connect after start. */
+export function ordersRepository(ds: () => DataSource) {
+  /** The items of these orders, one query, in line order. */
+  async function itemsOf(db: Db, ids: Buffer[]): Promise<Map<string, OrderItem[]>> {
+    const byOrder = new Map<string, OrderItem[]>();
+    if (ids.length === 0) return byOrder;
+    const rows = (await db.query(
+      `SELECT ${ITEM_COLUMNS} FROM order_items WHERE order_id IN (${ids.map(() => '?').join(', ')}) ORDER BY order_id, line_no`,
+      ids,
+    )) as ItemRow[];
+    for (const row of rows) {
+      const key = row.order_id.toString('hex');
+      const list = byOrder.get(key) ?? [];
+      list.push(toItem(row));
+      byOrder.set(key, list);
+    }
+    return byOrder;
+  }
+
+  async function withItems(db: Db, rows: OrderRow[]): Promise<Order[]> {
+    const items = await itemsOf(db, rows.map((r) => r.id));
+    return rows.map((row) => toOrder(row, items.get(row.id.toString('hex')) ?? []));
+  }
+
+  return Object.freeze({
+    /**
+     * The order and all its items in one transaction of four statements, whatever the item
+     * count: BEGIN, one INSERT of the order, one multi-row INSERT of the items, COMMIT.
+     */
+    async insert(order: Omit<Order, 'version'>): Promise<Order> {
+      const id = uuidToBinary(order.id);
+      const lines = order.items.map((item, i) => [id, i + 1, item.sku, item.name, item.unitPrice, item.quantity, item.lineTotal]);
+      await ds().transaction(async (tx) => {
+        await tx.query(
+          'INSERT INTO orders (id, user_id, status, currency, total_amount, version, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 1, ?, ?)',
+          [id, uuidToBinary(order.userId), order.status, order.currency, order.totalAmount, order.createdAt, order.updatedAt],
+        );
+        await tx.query(
+          `INSERT INTO order_items (order_id, line_no, sku, name, unit_price, quantity, line_total) VALUES ${lines.map(() => '(?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
+          lines.flat(),
+        );
+      });
+      return { ...order, version: 1 };
+    },
+
+    async findById(id: string, db: Db = ds()): Promise<Order | undefined> {
+      const rows = (await db.query(`SELECT ${ORDER_COLUMNS} FROM orders WHERE id = ?`, [uuidToBinary(id)])) as OrderRow[];
+      return (await withItems(db, rows))[0];
+    },
+
+    /**
+     * A user's orders, newest first, after a cursor: a backward range scan of
+     * (user_id, id) or (user_id, status, id) that reads `take` rows and stops.
+     */
+    async page({ userId, status, beforeId, take }: PageQuery, db: Db = ds()): Promise<Order[]> {
+      const where = ['user_id = ?'];
+      const params: unknown[] = [uuidToBinary(userId)];
+      if (status) {
+        where.push('status = ?');
+        params.push(status);
+      }
+      if (beforeId) {
+        where.push('id < ?');
+        params.push(uuidToBinary(beforeId));
+      }
+      // Pinned: with few rows for a user the optimizer may pick the other index and sort.
+      const index = status ? 'ix_orders_user_status' : 'ix_orders_user';
+      const rows = (await db.query(`SELECT ${ORDER_COLUMNS} FROM orders FORCE INDEX (${index}) WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT ?`, [
+        ...params,
+        take,
+      ])) as OrderRow[];
+      return withItems(db, rows);
+    },
+
+    /**
+     * Moves the order from one of `from` to `to` in one conditional UPDATE, so of two
+     * transitions racing from the same state exactly one changes the row. True if it did.
+     */
+    async transition(id: string, from: readonly OrderStatus[], to: OrderStatus, db: Db = ds(), ownerId?: string): Promise<boolean> {
+      const params: unknown[] = [to, new Date(), uuidToBinary(id), ...from];
+      let owner = '';
+      if (ownerId) {
+        owner = ' AND user_id = ?';
+        params.push(uuidToBinary(ownerId));
+      }
+      const result: unknown = await db.query(
+        `UPDATE orders SET status = ?, version = version + 1, updated_at = ? WHERE id = ? AND status IN (${from.map(() => '?').join(', ')})${owner}`,
+        params,
+      );
+      return affected(result) === 1;
+    },
+
+    /** The status alone, for deciding what an event that changed nothing means. */
+    async statusOf(id: string, db: Db = ds()): Promise<{ status: OrderStatus; userId: string } | undefined> {
+      const rows = (await db.query('SELECT status, user_id FROM orders WHERE id = ?', [uuidToBinary(id)])) as Pick<OrderRow, 'status' | 'user_id'>[];
+      const row = rows[0];
+      return row ? { status: row.status, userId: binaryToUuid(row.user_id) } : undefined;
+    },
+  });
+}
+
+export type OrdersRepository = ReturnType<typeof ordersRepository>;

@@ -1,0 +1,84 @@
+import { Type, type Static } from '@sinclair/typebox';
+
+/** Wire shapes of order-service (CONTRACT.md, Orders). Limits are inclusive. */
+export const ORDER_LIMITS = Object.freeze({
+  minItems: 1,
+  maxItems: 100,
+  maxQuantity: 1_000,
+  maxUnitPrice: 100_000_000,
+  defaultPageSize: 20,
+  maxPageSize: 100,
+});
+
+export const ORDER_STATUSES = ['PENDING', 'PAID', 'CANCELLED', 'REFUNDED'] as const;
+export type OrderStatus = (typeof ORDER_STATUSES)[number];
+
+const Currency = Type.String({ pattern: '^[A-Z]{3}$', description: 'ISO 4217 code, upper case.', examples: ['EUR'] });
+const Sku = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9._-]+$', examples: ['SKU-42'] });
+const ItemName = Type.String({ minLength: 1, maxLength: 200, description: '1 to 200 characters (code points).', examples: ['Tea, 250 g'] });
+const Money = (description: string) => Type.Integer({ description });
+const Status = Type.Union(
+  ORDER_STATUSES.map((s) => Type.Literal(s)),
+  { description: 'PENDING -> PAID -> REFUNDED, or PENDING -> CANCELLED.' },
+);
+
+export const CreateOrderBody = Type.Object(
+  {
+    currency: Currency,
+    items: Type.Array(
+      Type.Object(
+        {
+          sku: Sku,
+          name: ItemName,
+          unitPrice: Type.Integer({ minimum: 1, maximum: ORDER_LIMITS.maxUnitPrice, description: 'Minor units (1999 = 19.99).' }),
+          quantity: Type.Integer({ minimum: 1, maximum: ORDER_LIMITS.maxQuantity }),
+        },
+        { additionalProperties: false },
+      ),
+      { minItems: ORDER_LIMITS.minItems, maxItems: ORDER_LIMITS.maxItems },
+    ),
+  },
+  { additionalProperties: false },
+);
+export type CreateOrderBody = Static<typeof CreateOrderBody>;
+
+export const OrderItemView = Type.Object(
+  { sku: Type.String(), name: Type.String(), unitPrice: Type.Integer(), quantity: Type.Integer(), lineTotal: Money('unitPrice × quantity') },
+  { additionalProperties: false },
+);
+
+export const OrderView = Type.Object(
+  {
+    id: Type.String({ format: 'uuid' }),
+    userId: Type.String({ format: 'uuid' }),
+    status: Status,
+    currency: Type.String(),
+    totalAmount: Money('The sum of the line totals, in minor units; computed by the server.'),
+    items: Type.Array(OrderItemView),
+    createdAt: Type.String({ format: 'date-time' }),
+    updatedAt: Type.String({ format: 'date-time' }),
+  },
+  { additionalProperties: false },
+);
+export type OrderView = Static<typeof OrderView>;
+
+export const OrderPage = Type.Object(
+  {
+    data: Type.Array(OrderView),
+    nextCursor: Type.Union([Type.String(), Type.Null()], { description: 'Pass as `cursor` for the next page; null on the last page.' }),
+  },
+  { additionalProperties: false },
+);
+export type OrderPage = Static<typeof OrderPage>;
+
+export const ListOrdersQuery = Type.Object(
+  {
+    limit: Type.Integer({ minimum: 1, maximum: ORDER_LIMITS.maxPageSize, default: ORDER_LIMITS.defaultPageSize }),
+    cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'Opaque; from the previous page, with the same status filter.' })),
+    status: Type.Optional(Status),
+  },
+  { additionalProperties: false },
+);
+export type ListOrdersQuery = Static<typeof ListOrdersQuery>;
+
+export const OrderIdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) }, { additionalProperties: false });
