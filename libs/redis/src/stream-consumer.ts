@@ -34,9 +34,14 @@ export function startConsumer<T>(s: Settings<T>, { client, conn, metrics, logger
   let markReady = () => undefined as void;
   const ready = new Promise<void>((resolve) => (markReady = resolve));
 
-  /** First start reads only new entries ($); a re-creation resumes after the last entry seen. */
+  /**
+   * A group new to the stream reads it from its start: events published before this group's
+   * first consumer ever ran (a producer deployed first) are delivered, not skipped. When the
+   * group exists, CREATE changes nothing. A re-creation (the stream or group was deleted
+   * under a running consumer) resumes after the last entry seen.
+   */
   async function ensureGroup(): Promise<void> {
-    const from = groupCreated ? (lastSeen ?? '0') : '$';
+    const from = groupCreated ? (lastSeen ?? '0') : '0';
     try {
       await conn.xgroup('CREATE', s.keys.stream, s.group, from, 'MKSTREAM');
     } catch (err) {

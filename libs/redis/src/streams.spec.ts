@@ -60,6 +60,22 @@ describe('createStreams', () => {
     expect(await clients[0].pttl(keys.stream('orders').stream)).toBe(-1);
   });
 
+  it('when events are published before the group exists, then its first consumer still gets them', async () => {
+    const early = await streams.publish('orders', { orderId: 'o-early' });
+    const seen: StreamEvent[] = [];
+    const consumer = consume(async (e) => void seen.push(e));
+    await waitFor(() => seen.length === 1);
+    expect(first(seen)).toMatchObject({ id: early, data: { orderId: 'o-early' } });
+    await consumer.ready;
+    // A restart with the group in place picks up where the group is, not from the start again.
+    await consumer.stop();
+    const late = await streams.publish('orders', { orderId: 'o-late' });
+    consume(async (e) => void seen.push(e));
+    await waitFor(() => seen.length === 2);
+    await sleep(300);
+    expect(seen.map((e) => e.id)).toEqual([early, late]);
+  });
+
   it('when publish is given maxLen, then the stream is capped near it', async () => {
     for (let i = 0; i < 300; i++) await streams.publish('capped', { i }, { maxLen: 10 });
     expect(await clients[0].xlen(keys.stream('capped').stream)).toBeLessThan(300);
