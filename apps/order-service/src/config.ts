@@ -1,4 +1,5 @@
 import { authEnv } from '@platform/auth';
+import { eventsEnv } from '@platform/events';
 import { Type, type Static } from '@sinclair/typebox';
 import { mysqlEnv, peerEnv, rateLimitEnv, redisEnv, revocationEnv, serverEnv } from '@platform/service-kit';
 
@@ -9,6 +10,7 @@ export const ConfigSchema = Type.Object({
   ...rateLimitEnv(),
   ...revocationEnv(),
   ...authEnv(),
+  ...eventsEnv(),
   ...peerEnv.USER_SERVICE_URL(),
 });
 

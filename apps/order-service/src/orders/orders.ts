@@ -1,0 +1,150 @@
+import { isUuid, newId, uuidTime } from '@platform/db';
+import { createCache, keySpace } from '@platform/redis';
+import { HttpProblem } from '@platform/service-kit';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import type { CreateOrderBody, ListOrdersQuery, OrderPage, OrderView } from '../schemas';
+import { decodeCursor, encodeCursor } from './cursor';
+import type { Order, OrderItem, OrdersRepository } from './orders-repository';
+
+export interface OrdersSettings {
+  cacheTtlSeconds: number;
+}
+
+/** How long and how often a failed invalidation is tried again: until the entry would have expired anyway. */
+const RETRY_INVALIDATION_EVERY_MS = 1_000;
+
+function toView(order: Order): OrderView {
+  return {
+    id: order.id,
+    userId: order.userId,
+    status: order.status,
+    currency: order.currency,
+    totalAmount: order.totalAmount,
+    items: order.items.map(({ sku, name, unitPrice, quantity, lineTotal }) => ({ sku, name, unitPrice, quantity, lineTotal })),
+    createdAt: order.createdAt.toISOString(),
+    updatedAt: order.updatedAt.toISOString(),
+  };
+}
+
+/** Line totals and the total in integers; the limits keep them far below 2^53, and this checks it. */
+export function priced(items: CreateOrderBody['items']): { items: OrderItem[]; totalAmount: number } {
+  let totalAmount = 0;
+  const lines = items.map((item) => {
+    const lineTotal = item.unitPrice * item.quantity;
+    totalAmount += lineTotal;
+    if (!Number.isSafeInteger(lineTotal) || !Number.isSafeInteger(totalAmount)) {
+      throw new HttpProblem({
+        status: 400,
+        code: 'VALIDATION_FAILED',
+        detail: 'The order total is too large.',
+        errors: [{ path: 'body/items', message: 'the total must stay below 2^53 minor units' }],
+      });
+    }
+    return { sku: item.sku, name: item.name, unitPrice: item.unitPrice, quantity: item.quantity, lineTotal };
+  });
+  return { items: lines, totalAmount };
+}
+
+const notFound = () => new HttpProblem({ status: 404, code: 'NOT_FOUND', detail: 'No such order.' });
+
+/**
+ * Drops cached orders after a change. A failed drop (Redis down) is not the caller's
+ * failure, since the change is committed: it is tried again every second until it lands
+ * or the entry would have expired, so a reader never gets the old state once Redis is
+ * back for more than a moment. Reads meanwhile go to MySQL (the cache fails open).
+ */
+function invalidator(delete_: (id: string) => Promise<void>, log: FastifyBaseLogger, giveUpAfterMs: number) {
+  const timers = new Set<NodeJS.Timeout>();
+  function retry(id: string, since: number) {
+    const timer = setTimeout(() => {
+      timers.delete(timer);
+      delete_(id).catch(() => {
+        if (Date.now() - since < giveUpAfterMs) retry(id, since);
+        else log.error({ orderId: id }, 'cached order could not be invalidated before its TTL; it expired instead');
+      });
+    }, RETRY_INVALIDATION_EVERY_MS).unref();
+    timers.add(timer);
+  }
+  return {
+    async invalidate(id: string): Promise<void> {
+      try {
+        await delete_(id);
+      } catch (err) {
+        log.warn({ err, orderId: id }, 'cached order not invalidated; retrying in the background');
+        retry(id, Date.now());
+      }
+    },
+    close() {
+      for (const timer of timers) clearTimeout(timer);
+      timers.clear();
+    },
+  };
+}
+
+/** Orders: create, read (cached, owner-checked), list by cursor, cancel. */
+export function createOrders(app: FastifyInstance, orders: OrdersRepository, s: OrdersSettings) {
+  const cache = createCache<OrderView | undefined>({
+    client: app.redis,
+    keys: keySpace(app.redisKeyPrefix),
+    name: 'orders',
+    defaultTtlSeconds: s.cacheTtlSeconds,
+    registry: app.metrics,
+    logger: app.log,
+  });
+  const invalidation = invalidator((id) => cache.delete(id), app.log, s.cacheTtlSeconds * 1000);
+  app.addHook('onClose', async () => invalidation.close());
+
+  /** The order if it exists and is the user's; another user's is exactly as absent as a missing one. */
+  async function owned(userId: string, id: string): Promise<OrderView> {
+    if (!isUuid(id)) throw notFound();
+    const order = await cache.getOrLoad(id, async () => {
+      const found = await orders.findById(id);
+      return found && toView(found);
+    });
+    if (!order || order.userId !== userId) throw notFound();
+    return order;
+  }
+
+  return Object.freeze({
+    invalidate: invalidation.invalidate,
+
+    async create(userId: string, body: CreateOrderBody): Promise<OrderView> {
+      const { items, totalAmount } = priced(body.items);
+      const id = newId();
+      // The id's own timestamp, so that id order is creation order (see the migration).
+      const createdAt = new Date(uuidTime(id));
+      const order = await orders.insert({ id, userId, status: 'PENDING', currency: body.currency, totalAmount, items, createdAt, updatedAt: createdAt });
+      return toView(order);
+    },
+
+    get: owned,
+
+    async list(userId: string, query: ListOrdersQuery): Promise<OrderPage> {
+      const { limit, status } = query;
+      const after = query.cursor === undefined ? undefined : decodeCursor(userId, query.cursor, status);
+      const rows = await orders.page({ userId, status, beforeId: after?.beforeId, take: limit + 1 });
+      const data = rows.slice(0, limit).map(toView);
+      const last = data.at(-1);
+      return { data, nextCursor: rows.length > limit && last ? encodeCursor(userId, { beforeId: last.id, status }) : null };
+    },
+
+    /** Only from PENDING, in one conditional UPDATE: a cancel racing a payment event cannot both win. */
+    async cancel(userId: string, id: string): Promise<OrderView> {
+      if (!isUuid(id)) throw notFound();
+      const cancelled = await orders.transition(id, ['PENDING'], 'CANCELLED', undefined, userId);
+      if (cancelled) await invalidation.invalidate(id);
+      const order = await orders.findById(id);
+      if (!order || order.userId !== userId) throw notFound();
+      if (!cancelled) {
+        throw new HttpProblem({
+          status: 409,
+          code: 'ORDER_NOT_CANCELLABLE',
+          detail: `Only a PENDING order can be cancelled; this one is ${order.status}.`,
+        });
+      }
+      return toView(order);
+    },
+  });
+}
+
+export type Orders = ReturnType<typeof createOrders>;
