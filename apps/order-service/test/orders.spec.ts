@@ -82,7 +82,7 @@ describe('POST /v1/orders', () => {
     ['a client-chosen total', { ...withItems([ITEM]), totalAmount: 1 }, 'body/totalAmount'],
     ['a client-chosen status', { ...withItems([ITEM]), status: 'PAID' }, 'body/status'],
     ['an undeclared item property', withItems([item({ lineTotal: 1 })]), 'body/items/0/lineTotal'],
-  ])('when the body has %s, then 400 VALIDATION_FAILED names %s and nothing is stored', async (_case, body, path) => {
+  ])('when the body has %s, then 400 VALIDATION_FAILED naming the field, and nothing is stored', async (_case, body, path) => {
     const { token } = tokenFor();
     const res = await post('/v1/orders', token, body);
     expect(res.statusCode).toBe(400);
@@ -259,5 +259,25 @@ describe('POST /v1/orders/{id}/cancel', () => {
     const codes = (await Promise.all(Array.from({ length: 10 }, () => post(`/v1/orders/${order.id}/cancel`, token)))).map((r) => r.statusCode);
     expect(codes.filter((c) => c === 200)).toHaveLength(1);
     expect(codes.filter((c) => c === 409)).toHaveLength(9);
+  });
+});
+
+describe('OpenAPI', () => {
+  it('when /docs/json is read, then every orders route is there with its bearer security, body limits and answers', async () => {
+    const doc = (await app.inject({ method: 'GET', url: '/docs/json' })).json<{
+      paths: Record<string, Record<string, { security?: unknown; responses: Record<string, unknown>; requestBody?: { content: Record<string, { schema: { properties: Record<string, { maxItems?: number }> } }> } }>>;
+    }>();
+    const routes = [
+      ['/v1/orders', 'post', ['201', '400', '401', '409', '422']],
+      ['/v1/orders', 'get', ['200', '400', '401']],
+      ['/v1/orders/{id}', 'get', ['200', '401', '404']],
+      ['/v1/orders/{id}/cancel', 'post', ['200', '401', '404', '409']],
+    ] as const;
+    for (const [path, method, statuses] of routes) {
+      const op = doc.paths[path]?.[method];
+      expect([path, method, op?.security]).toEqual([path, method, [{ bearerAuth: [] }]]);
+      for (const status of statuses) expect([path, method, status, op?.responses[status] !== undefined]).toEqual([path, method, status, true]);
+    }
+    expect(doc.paths['/v1/orders']?.['post']?.requestBody?.content['application/json']?.schema.properties['items']?.maxItems).toBe(100);
   });
 });
