@@ -1,0 +1,27 @@
+import { createStreams, keySpace, type RedisClient, type StreamLogger, type Streams } from '@platform/redis';
+import { Type } from '@sinclair/typebox';
+import type { Registry } from 'prom-client';
+
+/**
+ * The events settings, a fragment each service spreads into its ConfigSchema (`...eventsEnv()`).
+ *
+ * EVENTS_REDIS_KEY_PREFIX is not REDIS_KEY_PREFIX: a stream is written by one service and
+ * read by another, so streams live under one prefix that must be the same everywhere,
+ * while each service keeps its own prefix (`order:`, `payment:`) for everything else.
+ */
+export const eventsEnv = () => ({
+  EVENTS_REDIS_KEY_PREFIX: Type.String({ pattern: '^[A-Za-z0-9._:-]{1,64}$', default: 'events:' }),
+});
+
+export interface EventStreamsOptions {
+  client: RedisClient;
+  /** EVENTS_REDIS_KEY_PREFIX: the same in every service. */
+  prefix: string;
+  registry?: Registry;
+  logger?: StreamLogger;
+}
+
+/** The event streams on the shared prefix, from the service's Redis client, metrics and logger. */
+export function eventStreams({ client, prefix, registry, logger }: EventStreamsOptions): Streams {
+  return createStreams({ client, keys: keySpace(prefix), registry, logger });
+}
