@@ -1,2 +1,5 @@
 export * from './config';
 export * from './contracts';
+export * from './outbox';
+export * from './outbox-plugin';
+export * from './outbox-relay';

@@ -1,0 +1,189 @@
+import { counter, logThrottle, type StreamLogger, type Streams } from '@platform/redis';
+import { Gauge, type Registry } from 'prom-client';
+import type { DataSource } from 'typeorm';
+
+export const OUTBOX_RELAY_DEFAULTS = Object.freeze({
+  pollMs: 200,
+  batchSize: 100,
+  /** Sent rows are kept this long (for inspection), then deleted. */
+  retentionHours: 168,
+  /** Back-off after a failed pass doubles from this up to maxBackoffMs. */
+  backoffMs: 200,
+  maxBackoffMs: 5_000,
+  purgeEveryMs: 60_000,
+  /** Rows per DELETE, and DELETEs per purge at most: the rest waits for the next purge. */
+  purgeChunk: 1_000,
+  purgeMaxChunks: 50,
+});
+
+export interface OutboxRelayOptions {
+  /** The service's DataSource; may throw until MySQL has answered once (libs/db's `app.db` does). */
+  dataSource: () => DataSource;
+  streams: Streams;
+  logger: StreamLogger;
+  /** Counters of relayed rows and failed passes, and the oldest unsent row's age (of the first relay on the registry). */
+  registry?: Registry;
+  pollMs?: number;
+  batchSize?: number;
+  retentionHours?: number;
+}
+
+export interface OutboxRelay {
+  /** One pass now, after any pass in flight: resolves to the rows relayed, rejects if the pass failed. */
+  runOnce(): Promise<number>;
+  /** Runs a pass at once rather than at the next poll; call it after committing a transaction that enqueued. */
+  nudge(): void;
+  /** Waits for a pass in flight, then ends the loop. */
+  stop(): Promise<void>;
+}
+
+type Row = { id: string; stream: string; payload: string; age_ms: string | number };
+
+/**
+ * READ COMMITTED: under REPEATABLE READ the locking read would also lock the gap after the
+ * last unsent row, and every service transaction that enqueues would wait on the relay's
+ * publishing. SKIP LOCKED lets relays of other instances take the next rows meanwhile.
+ */
+const ISOLATION = 'READ COMMITTED';
+const ANY_UNSENT = 'SELECT 1 FROM outbox WHERE sent_at IS NULL LIMIT 1';
+const SELECT_BATCH = `SELECT id, stream, payload, TIMESTAMPDIFF(MICROSECOND, created_at, UTC_TIMESTAMP(3)) DIV 1000 AS age_ms
+  FROM outbox WHERE sent_at IS NULL ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED`;
+const markSent = (count: number) => `UPDATE outbox SET sent_at = UTC_TIMESTAMP(3) WHERE id IN (${Array(count).fill('?').join(', ')})`;
+const PURGE = 'DELETE FROM outbox WHERE sent_at < UTC_TIMESTAMP(3) - INTERVAL ? HOUR LIMIT ?';
+
+/**
+ * Publishes what services wrote to their outbox table, in id order, and marks it sent.
+ * Each pass locks a batch of unsent rows, publishes them one by one (so a failure leaves
+ * the rest of the batch unpublished, and a stream gets its events in id order), marks them
+ * sent and commits. A failed publish rolls the batch back: its rows stay unsent for a later pass.
+ * Delivery is at least once: a crash (or a lost connection) between publishing and the
+ * commit publishes those rows again later, so consumers must be idempotent (eventId).
+ */
+export function startOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
+  const s = { ...OUTBOX_RELAY_DEFAULTS, ...definedOnly(opts) };
+  const metrics = relayMetrics(opts.registry, () => oldestUnsentAt);
+  const throttle = logThrottle();
+  let oldestUnsentAt: number | undefined;
+  let tail: Promise<unknown> = Promise.resolve();
+  let stopping = false;
+  let nudged = false;
+  let sleep: { wake(): void; nudgeable: boolean } | undefined;
+
+  async function pass(): Promise<number> {
+    const ds = s.dataSource();
+    // Idle most of the time: one read instead of a transaction's four round trips.
+    if (((await ds.query(ANY_UNSENT)) as unknown[]).length === 0) {
+      oldestUnsentAt = undefined;
+      return 0;
+    }
+    const rows = await ds.transaction(ISOLATION, async (em) => {
+      const batch = (await em.query(SELECT_BATCH, [s.batchSize])) as Row[];
+      if (batch[0]) oldestUnsentAt = Date.now() - Number(batch[0].age_ms);
+      for (const row of batch) await s.streams.publish(row.stream, JSON.parse(row.payload) as object);
+      if (batch.length > 0) await em.query(markSent(batch.length), batch.map((r) => r.id));
+      return batch;
+    });
+    if (rows.length < s.batchSize) oldestUnsentAt = undefined;
+    for (const row of rows) metrics.relayed.inc({ stream: row.stream });
+    return rows.length;
+  }
+
+  /** One pass at a time per relay: the loop's and runOnce()'s queue up. */
+  function exclusive(): Promise<number> {
+    const run = tail.then(pass);
+    tail = run.catch(() => undefined);
+    return run;
+  }
+
+  let nextPurgeAt = 0;
+  async function purgeIfDue(): Promise<void> {
+    if (Date.now() < nextPurgeAt) return;
+    nextPurgeAt = Date.now() + s.purgeEveryMs;
+    try {
+      const ds = s.dataSource();
+      for (let i = 0; i < s.purgeMaxChunks; i++) {
+        const { affectedRows } = (await ds.transaction(ISOLATION, (em) => em.query(PURGE, [s.retentionHours, s.purgeChunk]))) as { affectedRows: number };
+        if (affectedRows < s.purgeChunk) break;
+      }
+    } catch (err) {
+      warn(err, 'outbox retention delete failed; retried at the next purge');
+    }
+  }
+
+  function warn(err: unknown, msg: string): void {
+    const { log, suppressed } = throttle();
+    if (log) s.logger.warn({ err, suppressed }, msg);
+  }
+
+  /** Resolves after ms or on stop(); a poll (not a back-off) also ends on nudge(). */
+  function pause(ms: number, nudgeable: boolean): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(wake, ms);
+      timer.unref();
+      function wake() {
+        clearTimeout(timer);
+        sleep = undefined;
+        resolve();
+      }
+      sleep = { wake, nudgeable };
+    });
+  }
+
+  async function loop(): Promise<void> {
+    let failures = 0;
+    while (!stopping) {
+      nudged = false;
+      let full = false;
+      try {
+        full = (await exclusive()) >= s.batchSize;
+        failures = 0;
+        await purgeIfDue();
+      } catch (err) {
+        failures++;
+        metrics.errors.inc();
+        warn(err, 'outbox relay pass failed; its rows stay unsent and are retried');
+      }
+      if (stopping) break;
+      if (failures > 0) await pause(Math.min(s.backoffMs * 2 ** (failures - 1), s.maxBackoffMs), false);
+      else if (!full && !nudged) await pause(s.pollMs, true);
+    }
+  }
+
+  const done = loop();
+
+  return Object.freeze({
+    runOnce: () => (stopping ? Promise.reject(new Error('the outbox relay is stopped')) : exclusive()),
+    nudge() {
+      nudged = true;
+      if (sleep?.nudgeable) sleep.wake();
+    },
+    async stop() {
+      stopping = true;
+      sleep?.wake();
+      await done;
+      await tail;
+    },
+  });
+}
+
+function relayMetrics(registry: Registry | undefined, oldest: () => number | undefined) {
+  const relayed = counter(registry, 'outbox_events_relayed_total', 'Outbox rows published to their stream', ['stream'] as const);
+  const errors = counter(registry, 'outbox_relay_errors_total', 'Outbox relay passes that failed (MySQL or Redis)', [] as const);
+  if (registry && !registry.getSingleMetric('outbox_oldest_unsent_age_seconds')) {
+    new Gauge({
+      name: 'outbox_oldest_unsent_age_seconds',
+      help: 'Age of the oldest unsent outbox row the relay last saw; 0 once it found none left',
+      registers: [registry],
+      collect() {
+        const at = oldest();
+        this.set(at === undefined ? 0 : (Date.now() - at) / 1000);
+      },
+    });
+  }
+  return { relayed, errors };
+}
+
+/** `{ pollMs: undefined }` must not override a default. */
+function definedOnly<T extends object>(opts: T): T {
+  return Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) as T;
+}

@@ -1,0 +1,56 @@
+import type { DataSource, EntityManager } from 'typeorm';
+
+/**
+ * The outbox table the relay reads, created by each service's own migration. Copy it into
+ * the migration rather than importing it: a migration must not change when this file does.
+ * Works on MySQL 8.4 and MariaDB 10.11.
+ *
+ * - `dedupe_key`: an event that may be enqueued twice (a redelivered trigger) is stored once.
+ * - `ix_outbox_unsent (sent_at, id)`: the relay's `sent_at IS NULL ORDER BY id` and the
+ *   retention's `sent_at < ?` are both range scans of it.
+ */
+export const OUTBOX_TABLE_DDL = `CREATE TABLE outbox (
+  id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
+  stream VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+  dedupe_key VARCHAR(191) CHARACTER SET ascii COLLATE ascii_bin NULL,
+  payload MEDIUMTEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
+  created_at DATETIME(3) NOT NULL,
+  sent_at DATETIME(3) NULL,
+  PRIMARY KEY (id),
+  UNIQUE KEY uq_outbox_dedupe (dedupe_key),
+  KEY ix_outbox_unsent (sent_at, id)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci`;
+
+export interface OutboxEntry {
+  /** A stream name (STREAMS), relative to the events prefix. */
+  stream: string;
+  /** Published as JSON, as it is. */
+  payload: object;
+  /** At most one row per key, ever (sent rows too, until retention deletes them). */
+  dedupeKey?: string;
+}
+
+/**
+ * `ON DUPLICATE KEY UPDATE` rather than `INSERT IGNORE`, which would also turn bad values
+ * and other errors into warnings. Which of the two happened cannot be read from
+ * affectedRows: mysql2 connects with CLIENT_FOUND_ROWS, so a row left as it was counts 1,
+ * like an inserted one. So the duplicate path sets LAST_INSERT_ID(0), and the insert id the
+ * server reports is 0 for it and the new row's id otherwise. (It also leaves the session's
+ * LAST_INSERT_ID() at 0 after a duplicate.) Times are the database's UTC clock throughout
+ * the outbox, so no two instances' clocks are compared.
+ */
+const INSERT = `INSERT INTO outbox (stream, dedupe_key, payload, created_at) VALUES (?, ?, ?, UTC_TIMESTAMP(3))
+  ON DUPLICATE KEY UPDATE id = id + LAST_INSERT_ID(0)`;
+
+/** What TypeORM's query() answers for an INSERT over mysql2. */
+type InsertResult = { affectedRows: number; insertId: number | string };
+
+/**
+ * Adds an event to the outbox. Call it inside the transaction that makes the change the
+ * event reports, so both commit or neither does; then nudge the relay after the commit.
+ * Resolves to false when `dedupeKey` was already there (nothing was added).
+ */
+export async function enqueue(db: EntityManager | DataSource, entry: OutboxEntry): Promise<boolean> {
+  const result = (await db.query(INSERT, [entry.stream, entry.dedupeKey ?? null, JSON.stringify(entry.payload)])) as InsertResult;
+  return result.affectedRows > 0 && String(result.insertId) !== '0';
+}
