@@ -1,4 +1,5 @@
 export * from './config';
+export * from './consumer';
 export * from './contracts';
 export * from './outbox';
 export * from './outbox-plugin';
