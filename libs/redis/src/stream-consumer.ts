@@ -203,11 +203,29 @@ export function startConsumer<T>(s: Settings<T>, { client, conn, metrics, logger
 
   const onAbort = () => void stop();
   s.signal?.addEventListener('abort', onAbort, { once: true });
-  const done = loop().finally(() => {
-    s.signal?.removeEventListener('abort', onAbort);
-    close();
-    markReady();
-  });
+  /**
+   * A consumer that stops with nothing pending leaves the group, so that names unique per
+   * process do not pile up there with every restart. One with pending entries stays: deleting
+   * it would drop them, while staying lets another consumer claim them. Best effort, on the
+   * shared client (the loop's connection is closed by now); the loop has ended, so nothing
+   * new can be delivered to this name in between.
+   */
+  async function leaveGroup(): Promise<void> {
+    try {
+      const mine = (await client.xpending(s.keys.stream, s.group, '-', '+', 1, s.consumer)) as unknown[];
+      if (mine.length === 0) await client.xgroup('DELCONSUMER', s.keys.stream, s.group, s.consumer);
+    } catch {
+      // Redis down or the group gone: the name stays, as before.
+    }
+  }
+
+  const done = loop()
+    .finally(() => {
+      s.signal?.removeEventListener('abort', onAbort);
+      close();
+    })
+    .then(() => (groupCreated ? leaveGroup() : undefined))
+    .finally(markReady);
   if (s.signal?.aborted) void stop();
 
   return Object.freeze({ ready, done, stop, stats: () => ({ ...stats }), lag });

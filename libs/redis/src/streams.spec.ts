@@ -76,6 +76,26 @@ describe('createStreams', () => {
     expect(seen.map((e) => e.id)).toEqual([early, late]);
   });
 
+  it('when a consumer stops with nothing pending, then it leaves the group; with an entry pending, it stays so the entry can be claimed', async () => {
+    const names = async () =>
+      ((await clients[0].xinfo('CONSUMERS', keys.stream('orders').stream, 'payments')) as unknown[][]).map((c) => c[c.indexOf('name') + 1]);
+    const done = consume(async () => undefined, { consumer: 'leaves' });
+    await done.ready;
+    await streams.publish('orders', { n: 1 });
+    await waitFor(() => done.stats().handled === 1);
+    const stuck = consume(async () => {
+      throw new Error('not now');
+    }, { consumer: 'stays' });
+    await stuck.ready;
+    expect(await names()).toContain('leaves');
+    await done.stop();
+    await streams.publish('orders', { n: 2 });
+    await waitFor(() => stuck.stats().failed === 1);
+    await stuck.stop();
+    expect(await names()).toEqual(['stays']);
+    expect(await pendingCount()).toBe(1);
+  });
+
   it('when publish is given maxLen, then the stream is capped near it', async () => {
     for (let i = 0; i < 300; i++) await streams.publish('capped', { i }, { maxLen: 10 });
     expect(await clients[0].xlen(keys.stream('capped').stream)).toBeLessThan(300);
