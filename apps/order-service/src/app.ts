@@ -1,6 +1,6 @@
 import { jwksKeySource, registerGuard } from '@platform/auth';
 import { mysql, mysqlOptions } from '@platform/db';
-import { eventStreams, registerEventConsumer, registerOutboxRelay, STREAMS } from '@platform/events';
+import { eventStreams, PaymentEvent, registerEventConsumer, registerOutboxRelay, STREAMS } from '@platform/events';
 import { idempotency, redis, redisOptions } from '@platform/redis';
 import { PLATFORM_VERSION, serviceDefaults, type AppOptions } from '@platform/service-kit';
 import type { FastifyInstance } from 'fastify';
@@ -44,7 +44,14 @@ export default async function orderService(app: FastifyInstance, { config, defau
     nudgeOutbox: () => app.outbox.nudge(),
     log: app.log,
   });
-  await registerEventConsumer(app, { streams, stream: STREAMS.payments, group: SERVICE, handler: async (event) => void (await handlePaymentEvent(event)) });
+  await registerEventConsumer(app, {
+    streams,
+    stream: STREAMS.payments,
+    group: SERVICE,
+    // Entries that are not payment events are acked and logged, never handed to the handler.
+    schema: PaymentEvent,
+    handler: async (event) => void (await handlePaymentEvent(event)),
+  });
 }
 
 export const definition = { service: SERVICE, configSchema: ConfigSchema, plugin: orderService };

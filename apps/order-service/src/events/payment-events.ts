@@ -1,4 +1,4 @@
-import { enqueue, parseEvent, PaymentEvent, STREAMS, type PaymentRefunded, type PaymentSucceeded, type RefundRequested } from '@platform/events';
+import { enqueue, STREAMS, type PaymentEvent, type PaymentRefunded, type PaymentSucceeded, type RefundRequested } from '@platform/events';
 import { newId } from '@platform/db';
 import type { StreamEvent } from '@platform/redis';
 import type { FastifyBaseLogger } from 'fastify';
@@ -14,7 +14,7 @@ export interface PaymentEventDeps {
   log: FastifyBaseLogger;
 }
 
-export type Outcome = 'paid' | 'refunded' | 'refund-requested' | 'unchanged' | 'unknown-order' | 'ignored';
+export type Outcome = 'paid' | 'refunded' | 'refund-requested' | 'unchanged' | 'unknown-order';
 
 /**
  * Moves orders by payment-service's events. Delivery is at least once and in no promised
@@ -27,7 +27,8 @@ export type Outcome = 'paid' | 'refunded' | 'refund-requested' | 'unchanged' | '
  * - payment.refunded with status REFUNDED: PAID -> REFUNDED. If it overtook its payment's
  *   success (the order still PENDING), both steps are taken at once; a later success
  *   then finds REFUNDED and does nothing. A CANCELLED order stays CANCELLED.
- * - payment.failed, partial refunds and unknown types change nothing.
+ * - payment.failed and partial refunds change nothing. Entries that are not payment events
+ *   never reach this handler: the consumer acks and logs them (its `schema`).
  *
  * The cache entry is dropped after every event, changed or not: a redelivery after a
  * failed drop then drops it too.
@@ -37,7 +38,7 @@ export function paymentEventHandler(deps: PaymentEventDeps) {
 
   async function succeeded(e: PaymentSucceeded): Promise<Outcome> {
     return ds().transaction(async (tx) => {
-      if (await orders.transition(e.orderId, ['PENDING'], 'PAID', tx)) return 'paid';
+      if (await orders.transition(e.orderId, ['PENDING'], 'PAID', { db: tx })) return 'paid';
       const current = await orders.statusOf(e.orderId, tx);
       if (!current) return 'unknown-order';
       if (current.status !== 'CANCELLED') return 'unchanged';
@@ -60,12 +61,7 @@ export function paymentEventHandler(deps: PaymentEventDeps) {
     return (await orders.transition(e.orderId, ['PENDING', 'PAID'], 'REFUNDED')) ? 'refunded' : 'unchanged';
   }
 
-  return async function handle(event: StreamEvent<unknown>): Promise<Outcome> {
-    const e = parseEvent(PaymentEvent, event.data);
-    if (!e) {
-      log.warn({ streamEntry: event.id }, 'payment event not understood; skipped');
-      return 'ignored';
-    }
+  return async function handle({ data: e }: StreamEvent<PaymentEvent>): Promise<Outcome> {
     let outcome: Outcome = 'unchanged';
     if (e.type === 'payment.succeeded') outcome = await succeeded(e);
     else if (e.type === 'payment.refunded') outcome = await refunded(e);

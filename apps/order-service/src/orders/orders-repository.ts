@@ -72,12 +72,6 @@ function toOrder(row: OrderRow, items: OrderItem[]): Order {
   };
 }
 
-/** `affectedRows` of an UPDATE through TypeORM's mysql driver (`[rows, affected]` or a result header). */
-function affected(result: unknown): number {
-  if (Array.isArray(result)) return Number(result[1] ?? 0);
-  return Number((result as { affectedRows?: number }).affectedRows ?? 0);
-}
-
 export interface PageQuery {
   userId: string;
   status?: OrderStatus;
@@ -165,18 +159,19 @@ export function ordersRepository(ds: () => DataSource) {
      * Moves the order from one of `from` to `to` in one conditional UPDATE, so of two
      * transitions racing from the same state exactly one changes the row. True if it did.
      */
-    async transition(id: string, from: readonly OrderStatus[], to: OrderStatus, db: Db = ds(), ownerId?: string): Promise<boolean> {
+    async transition(id: string, from: readonly OrderStatus[], to: OrderStatus, { db = ds(), ownerId }: { db?: Db; ownerId?: string } = {}): Promise<boolean> {
       const params: unknown[] = [to, new Date(), uuidToBinary(id), ...from];
       let owner = '';
       if (ownerId) {
         owner = ' AND user_id = ?';
         params.push(uuidToBinary(ownerId));
       }
-      const result: unknown = await db.query(
+      // query() answers an UPDATE with mysql2's result header.
+      const { affectedRows } = (await db.query(
         `UPDATE orders SET status = ?, version = version + 1, updated_at = ? WHERE id = ? AND status IN (${from.map(() => '?').join(', ')})${owner}`,
         params,
-      );
-      return affected(result) === 1;
+      )) as { affectedRows: number };
+      return affectedRows === 1;
     },
 
     /** The status alone, for deciding what an event that changed nothing means. */

@@ -131,7 +131,7 @@ export function createOrders(app: FastifyInstance, orders: OrdersRepository, s: 
     /** Only from PENDING, in one conditional UPDATE: a cancel racing a payment event cannot both win. */
     async cancel(userId: string, id: string): Promise<OrderView> {
       if (!isUuid(id)) throw notFound();
-      const cancelled = await orders.transition(id, ['PENDING'], 'CANCELLED', undefined, userId);
+      const cancelled = await orders.transition(id, ['PENDING'], 'CANCELLED', { ownerId: userId });
       if (cancelled) await invalidation.invalidate(id);
       const order = await orders.findById(id);
       if (!order || order.userId !== userId) throw notFound();
