@@ -1,6 +1,6 @@
 import { migrateUrl } from '@platform/db';
 import { migrations } from '@platform/migrations/order-service';
-import { createConnection } from 'mysql2/promise';
+import { adminQuery } from '@platform/testing';
 
 /** An order-service schema of the bench's own on the local server. */
 export interface BenchSchema {
@@ -21,14 +21,7 @@ export function adminUrl(): URL {
   return url;
 }
 
-async function admin(sql: string): Promise<void> {
-  const conn = await createConnection({ uri: adminUrl().toString() });
-  try {
-    await conn.query(sql);
-  } finally {
-    await conn.end();
-  }
-}
+const admin = (sql: string) => adminQuery(sql, adminUrl());
 
 /** Creates the schema unless it exists and applies order-service's migrations (none twice). */
 export async function openSchema(name: string): Promise<BenchSchema> {

@@ -15,9 +15,9 @@ function adminUrl(): URL {
   return new URL(url);
 }
 
-/** Runs one admin statement outside any schema. */
-export async function adminQuery(sql: string): Promise<void> {
-  const conn = await createConnection({ uri: adminUrl().toString() });
+/** Runs one admin statement outside any schema, on MYSQL_ADMIN_URL unless another admin URL is given. */
+export async function adminQuery(sql: string, url: URL = adminUrl()): Promise<void> {
+  const conn = await createConnection({ uri: url.toString() });
   try {
     await conn.query(sql);
   } finally {
