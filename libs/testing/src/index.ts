@@ -5,3 +5,4 @@ export { startRedisServer, type LocalRedisServer } from './redis-server';
 export * from './service-conformance';
 export * from './tcp-proxy';
 export * from './test-database';
+export * from './service-process';
