@@ -1,11 +1,24 @@
 import { jwksKeySource, registerGuard } from '@platform/auth';
 import { mysql, mysqlOptions } from '@platform/db';
-import { redis, redisOptions } from '@platform/redis';
+import { eventStreams, registerEventConsumer, registerOutboxRelay, RefundRequested, STREAMS } from '@platform/events';
+import { createLock, idempotency, keySpace, redis, redisOptions } from '@platform/redis';
 import { PLATFORM_VERSION, serviceDefaults, type AppOptions } from '@platform/service-kit';
 import type { FastifyInstance } from 'fastify';
 import { ConfigSchema, type Config } from './config';
+import { refundRequestHandler } from './events/refund-requests';
+import { httpGateway } from './gateway/http-gateway';
+import { orderClient } from './payments/order-client';
+import { createPayments } from './payments/payments';
+import { paymentsRepository } from './payments/payments-repository';
+import { startRecovery } from './payments/recovery';
+import { paymentRoutes } from './routes/payments';
 
 export const SERVICE = 'payment-service';
+
+/** The per-order lock lives this long unless its holder extends it (withLock does, every third). */
+const ORDER_LOCK_TTL_MS = 10_000;
+/** How long a payment waits for another attempt on the same order before answering 409. */
+const ORDER_LOCK_WAIT_MS = 10_000;
 
 /** payment-service: Charges each order once through the payment provider, and refunds. */
 export default async function paymentService(app: FastifyInstance, { config, defaultMetrics }: AppOptions<Config>) {
@@ -20,6 +33,37 @@ export default async function paymentService(app: FastifyInstance, { config, def
   await app.register(redis, redisOptions(config, SERVICE));
   // Access tokens are user-service's, verified here with its published keys.
   await registerGuard(app, config, jwksKeySource({ url: new URL('/.well-known/jwks.json', config.USER_SERVICE_URL).toString(), logger: app.log }));
+  await app.register(idempotency);
+
+  const streams = eventStreams({ client: app.redis, prefix: config.EVENTS_REDIS_KEY_PREFIX, registry: app.metrics, logger: app.log });
+  await registerOutboxRelay(app, { dataSource: () => app.db, streams });
+
+  const repository = paymentsRepository(() => app.db);
+  const payments = createPayments({
+    ds: () => app.db,
+    repository,
+    gateway: httpGateway({ baseUrl: config.PAYMENT_GATEWAY_URL, timeoutMs: config.GATEWAY_TIMEOUT_MS, maxAttempts: config.GATEWAY_MAX_ATTEMPTS }),
+    orders: orderClient(config.ORDER_SERVICE_URL),
+    locks: createLock({ client: app.redis, keys: keySpace(app.redisKeyPrefix), registry: app.metrics }),
+    nudgeOutbox: () => app.outbox.nudge(),
+    log: app.log,
+    lockTtlMs: ORDER_LOCK_TTL_MS,
+    lockWaitMs: ORDER_LOCK_WAIT_MS,
+    staleAfterMs: config.PAYMENT_STALE_AFTER_MS,
+  });
+  await app.register(paymentRoutes, { payments });
+
+  // Compensation: a payment that succeeded for an order cancelled meanwhile is refunded.
+  const handleRefundRequest = refundRequestHandler({ payments, repository, log: app.log });
+  await registerEventConsumer(app, {
+    streams,
+    stream: STREAMS.refundRequests,
+    group: SERVICE,
+    schema: RefundRequested,
+    handler: async (event) => void (await handleRefundRequest(event)),
+  });
+
+  startRecovery(app, payments, config.PAYMENT_RECOVERY_INTERVAL_MS);
 }
 
 export const definition = { service: SERVICE, configSchema: ConfigSchema, plugin: paymentService };

@@ -1,0 +1,43 @@
+import { DependencyUnavailableError, HttpProblem, peerFetch } from '@platform/service-kit';
+import type { FastifyRequest } from 'fastify';
+
+export interface PayableOrder {
+  id: string;
+  userId: string;
+  status: string;
+  currency: string;
+  totalAmount: number;
+}
+
+/**
+ * Reads an order from order-service as the caller: with the caller's own bearer token and
+ * request id, so order-service decides ownership (another user's order is its 404) and one
+ * request id follows the payment through both services' logs.
+ */
+export function orderClient(baseUrl: string, timeoutMs = 5_000) {
+  return Object.freeze({
+    async get(request: FastifyRequest, orderId: string): Promise<PayableOrder> {
+      let res: Response;
+      try {
+        res = await peerFetch(request, new URL(`/v1/orders/${encodeURIComponent(orderId)}`, baseUrl), {
+          headers: { authorization: request.headers.authorization ?? '', accept: 'application/json' },
+          timeoutMs,
+        });
+      } catch (err) {
+        throw new DependencyUnavailableError('order-service', { cause: err });
+      }
+      if (res.status === 200) {
+        const order = (await res.json()) as PayableOrder;
+        if (!Number.isSafeInteger(order.totalAmount) || order.totalAmount <= 0) throw new DependencyUnavailableError('order-service');
+        return order;
+      }
+      await res.body?.cancel();
+      if (res.status === 404) throw HttpProblem.notFound('The order does not exist.');
+      // The token passed here a moment ago; order-service refusing it means it was revoked meanwhile.
+      if (res.status === 401) throw new HttpProblem({ status: 401, code: 'UNAUTHORIZED', detail: 'The access token is no longer valid.' });
+      throw new DependencyUnavailableError('order-service', { cause: new Error(`order-service answered ${res.status}`) });
+    },
+  });
+}
+
+export type OrderClient = ReturnType<typeof orderClient>;

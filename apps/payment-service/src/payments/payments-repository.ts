@@ -1,0 +1,288 @@
+import { binaryToUuid, uuidToBinary } from '@platform/db';
+import type { DataSource, EntityManager } from 'typeorm';
+
+export type StoredPaymentStatus = 'PROCESSING' | 'SUCCEEDED' | 'FAILED' | 'PARTIALLY_REFUNDED' | 'REFUNDED';
+
+export interface Payment {
+  id: string;
+  orderId: string;
+  userId: string;
+  idempotencyKey: string;
+  requestHash: Buffer;
+  amount: number;
+  currency: string;
+  status: StoredPaymentStatus;
+  failureCode: string | null;
+  refundedAmount: number;
+  refundPendingAmount: number;
+  providerChargeId: string | null;
+  fence: number;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export type RefundStatus = 'PENDING' | 'SUCCEEDED' | 'FAILED';
+
+export interface Refund {
+  id: string;
+  paymentId: string;
+  userId: string;
+  idempotencyKey: string;
+  requestHash: Buffer;
+  amount: number;
+  status: RefundStatus;
+  reason: string;
+  providerRefundId: string | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+interface PaymentRow {
+  id: Buffer;
+  order_id: Buffer;
+  user_id: Buffer;
+  idempotency_key: string;
+  request_hash: Buffer;
+  amount: string | number;
+  currency: string;
+  status: StoredPaymentStatus;
+  failure_code: string | null;
+  refunded_amount: string | number;
+  refund_pending_amount: string | number;
+  provider_charge_id: string | null;
+  fence: string | number;
+  created_at: Date;
+  updated_at: Date;
+}
+
+interface RefundRow {
+  id: Buffer;
+  payment_id: Buffer;
+  user_id: Buffer;
+  idempotency_key: string;
+  request_hash: Buffer;
+  amount: string | number;
+  status: RefundStatus;
+  reason: string;
+  provider_refund_id: string | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export type Db = DataSource | EntityManager;
+
+const PAYMENT_COLUMNS =
+  'id, order_id, user_id, idempotency_key, request_hash, amount, currency, status, failure_code, refunded_amount, refund_pending_amount, provider_charge_id, fence, created_at, updated_at';
+const REFUND_COLUMNS = 'id, payment_id, user_id, idempotency_key, request_hash, amount, status, reason, provider_refund_id, created_at, updated_at';
+
+/** BIGINT columns come back as strings past 2^53; amounts never get there, and this says so if one did. */
+function money(value: string | number): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n)) throw new RangeError(`amount ${value} is not a safe integer`);
+  return n;
+}
+
+function toPayment(row: PaymentRow): Payment {
+  return {
+    id: binaryToUuid(row.id),
+    orderId: binaryToUuid(row.order_id),
+    userId: binaryToUuid(row.user_id),
+    idempotencyKey: row.idempotency_key,
+    requestHash: row.request_hash,
+    amount: money(row.amount),
+    currency: row.currency,
+    status: row.status,
+    failureCode: row.failure_code,
+    refundedAmount: money(row.refunded_amount),
+    refundPendingAmount: money(row.refund_pending_amount),
+    providerChargeId: row.provider_charge_id,
+    fence: Number(row.fence),
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+function toRefund(row: RefundRow): Refund {
+  return {
+    id: binaryToUuid(row.id),
+    paymentId: binaryToUuid(row.payment_id),
+    userId: binaryToUuid(row.user_id),
+    idempotencyKey: row.idempotency_key,
+    requestHash: row.request_hash,
+    amount: money(row.amount),
+    status: row.status,
+    reason: row.reason,
+    providerRefundId: row.provider_refund_id,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+/** What TypeORM's query() answers for INSERT and UPDATE over mysql2. */
+type ResultHeader = { affectedRows: number };
+
+/** MySQL's duplicate-key error, with the index it hit. */
+export function duplicateKeyOf(err: unknown): string | undefined {
+  const e = err as { code?: string; driverError?: { code?: string }; message?: string; sqlMessage?: string };
+  const code = e.code ?? e.driverError?.code;
+  if (code !== 'ER_DUP_ENTRY') return undefined;
+  const message = e.sqlMessage ?? e.message ?? '';
+  return /for key '(?:[^.']+\.)?([^']+)'/.exec(message)?.[1] ?? '';
+}
+
+export type PaymentOutcome =
+  | { status: 'SUCCEEDED'; providerChargeId: string }
+  | { status: 'FAILED'; failureCode: string; providerChargeId: string | null };
+
+/** Payments and refunds in MySQL. `ds` is read per query: the pool may connect after start. */
+export function paymentsRepository(ds: () => DataSource) {
+  async function onePayment(db: Db, where: string, params: unknown[], lock = false): Promise<Payment | undefined> {
+    const rows = (await db.query(`SELECT ${PAYMENT_COLUMNS} FROM payments WHERE ${where}${lock ? ' FOR UPDATE' : ''}`, params)) as PaymentRow[];
+    return rows[0] ? toPayment(rows[0]) : undefined;
+  }
+
+  return Object.freeze({
+    /**
+     * A new PROCESSING payment. Throws the duplicate-key error of `uq_payments_live_order`
+     * when the order already has a live payment, and of `uq_payments_user_key` when the
+     * user already used this key.
+     */
+    async insertProcessing(p: Pick<Payment, 'id' | 'orderId' | 'userId' | 'idempotencyKey' | 'requestHash' | 'amount' | 'currency' | 'fence' | 'createdAt'>): Promise<void> {
+      await ds().query(
+        `INSERT INTO payments (id, order_id, user_id, idempotency_key, request_hash, amount, currency, status, fence, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, 'PROCESSING', ?, ?, ?)`,
+        [uuidToBinary(p.id), uuidToBinary(p.orderId), uuidToBinary(p.userId), p.idempotencyKey, p.requestHash, p.amount, p.currency, p.fence, p.createdAt, p.createdAt],
+      );
+    },
+
+    findById(id: string, db: Db = ds(), lock = false): Promise<Payment | undefined> {
+      return onePayment(db, 'id = ?', [uuidToBinary(id)], lock);
+    },
+
+    findByKey(userId: string, key: string, db: Db = ds()): Promise<Payment | undefined> {
+      return onePayment(db, 'user_id = ? AND idempotency_key = ?', [uuidToBinary(userId), key]);
+    },
+
+    /** The order's payment that is not FAILED, if any (at most one: uq_payments_live_order). */
+    findLive(orderId: string, db: Db = ds()): Promise<Payment | undefined> {
+      return onePayment(db, 'live_order_id = ?', [uuidToBinary(orderId)]);
+    },
+
+    async listForOrder(userId: string, orderId: string, db: Db = ds()): Promise<Payment[]> {
+      const rows = (await db.query(`SELECT ${PAYMENT_COLUMNS} FROM payments WHERE order_id = ? AND user_id = ? ORDER BY id`, [
+        uuidToBinary(orderId),
+        uuidToBinary(userId),
+      ])) as PaymentRow[];
+      return rows.map(toPayment);
+    },
+
+    /** PROCESSING payments last touched before `before`, oldest first: the ones no request answers for any more. */
+    async stale(before: Date, limit: number, db: Db = ds()): Promise<Payment[]> {
+      const rows = (await db.query(`SELECT ${PAYMENT_COLUMNS} FROM payments WHERE status = 'PROCESSING' AND updated_at < ? ORDER BY updated_at LIMIT ?`, [
+        before,
+        limit,
+      ])) as PaymentRow[];
+      return rows.map(toPayment);
+    },
+
+    /**
+     * Makes `fence` the row's owner, if it is still PROCESSING and owned by an older fence.
+     * The former owner's finishing write (which names its own fence) then changes nothing.
+     */
+    async takeOver(id: string, fence: number, db: Db = ds()): Promise<boolean> {
+      const { affectedRows } = (await db.query(
+        "UPDATE payments SET fence = ?, updated_at = ? WHERE id = ? AND status = 'PROCESSING' AND fence < ?",
+        [fence, new Date(), uuidToBinary(id), fence],
+      )) as ResultHeader;
+      return affectedRows === 1;
+    },
+
+    /**
+     * Records the provider's final answer, if the row is still PROCESSING and no newer
+     * fence took it over; the row then carries this fence.
+     */
+    async finish(id: string, fence: number, outcome: PaymentOutcome, db: Db): Promise<boolean> {
+      const failureCode = outcome.status === 'FAILED' ? outcome.failureCode : null;
+      const { affectedRows } = (await db.query(
+        `UPDATE payments SET status = ?, failure_code = ?, provider_charge_id = ?, fence = ?, version = version + 1, updated_at = ?
+         WHERE id = ? AND status = 'PROCESSING' AND fence <= ?`,
+        [outcome.status, failureCode, outcome.providerChargeId, fence, new Date(), uuidToBinary(id), fence],
+      )) as ResultHeader;
+      return affectedRows === 1;
+    },
+
+    /** The provider said it did nothing: the attempt leaves no trace, so a retry with its key runs afresh. */
+    async discard(id: string, fence: number, db: Db = ds()): Promise<boolean> {
+      const { affectedRows } = (await db.query("DELETE FROM payments WHERE id = ? AND status = 'PROCESSING' AND fence <= ?", [
+        uuidToBinary(id),
+        fence,
+      ])) as ResultHeader;
+      return affectedRows === 1;
+    },
+
+    /** Sets aside `amount` of the payment for a refund in flight; the CHECK refuses more than is left. */
+    async reserveRefund(paymentId: string, amount: number, db: Db): Promise<void> {
+      await db.query('UPDATE payments SET refund_pending_amount = refund_pending_amount + ?, version = version + 1, updated_at = ? WHERE id = ?', [
+        amount,
+        new Date(),
+        uuidToBinary(paymentId),
+      ]);
+    },
+
+    /** Moves a reserved amount to refunded (settled) or back (failed), with the status that follows. */
+    async settleRefund(paymentId: string, amount: number, settled: boolean, db: Db): Promise<void> {
+      await db.query(
+        `UPDATE payments SET
+           refund_pending_amount = refund_pending_amount - ?,
+           refunded_amount = refunded_amount + ?,
+           status = CASE WHEN refunded_amount = amount THEN 'REFUNDED' WHEN refunded_amount > 0 THEN 'PARTIALLY_REFUNDED' ELSE status END,
+           version = version + 1, updated_at = ?
+         WHERE id = ?`,
+        [amount, settled ? amount : 0, new Date(), uuidToBinary(paymentId)],
+      );
+    },
+
+    async insertRefund(r: Omit<Refund, 'providerRefundId' | 'updatedAt' | 'status'>, db: Db): Promise<void> {
+      await db.query(
+        `INSERT INTO refunds (id, payment_id, user_id, idempotency_key, request_hash, amount, status, reason, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, 'PENDING', ?, ?, ?)`,
+        [uuidToBinary(r.id), uuidToBinary(r.paymentId), uuidToBinary(r.userId), r.idempotencyKey, r.requestHash, r.amount, r.reason, r.createdAt, r.createdAt],
+      );
+    },
+
+    async findRefund(id: string, db: Db = ds(), lock = false): Promise<Refund | undefined> {
+      const rows = (await db.query(`SELECT ${REFUND_COLUMNS} FROM refunds WHERE id = ?${lock ? ' FOR UPDATE' : ''}`, [uuidToBinary(id)])) as RefundRow[];
+      return rows[0] ? toRefund(rows[0]) : undefined;
+    },
+
+    async findRefundByKey(userId: string, key: string, db: Db = ds()): Promise<Refund | undefined> {
+      const rows = (await db.query(`SELECT ${REFUND_COLUMNS} FROM refunds WHERE user_id = ? AND idempotency_key = ?`, [uuidToBinary(userId), key])) as RefundRow[];
+      return rows[0] ? toRefund(rows[0]) : undefined;
+    },
+
+    /** PENDING refunds last touched before `before`: sent again by the recovery sweep. */
+    async stalePendingRefunds(before: Date, limit: number, db: Db = ds()): Promise<Refund[]> {
+      const rows = (await db.query(`SELECT ${REFUND_COLUMNS} FROM refunds WHERE status = 'PENDING' AND updated_at < ? ORDER BY updated_at LIMIT ?`, [
+        before,
+        limit,
+      ])) as RefundRow[];
+      return rows.map(toRefund);
+    },
+
+    /** PENDING -> SUCCEEDED or FAILED, once. */
+    async finishRefund(id: string, status: 'SUCCEEDED' | 'FAILED', providerRefundId: string | null, db: Db): Promise<boolean> {
+      const { affectedRows } = (await db.query(
+        "UPDATE refunds SET status = ?, provider_refund_id = ?, updated_at = ? WHERE id = ? AND status = 'PENDING'",
+        [status, providerRefundId, new Date(), uuidToBinary(id)],
+      )) as ResultHeader;
+      return affectedRows === 1;
+    },
+
+    /** Marks a PENDING refund as just tried, so the sweep leaves it alone for a while. */
+    async touchRefund(id: string, db: Db = ds()): Promise<void> {
+      await db.query("UPDATE refunds SET updated_at = ? WHERE id = ? AND status = 'PENDING'", [new Date(), uuidToBinary(id)]);
+    },
+  });
+}
+
+export type PaymentsRepository = ReturnType<typeof paymentsRepository>;
