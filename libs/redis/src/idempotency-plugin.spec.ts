@@ -19,7 +19,8 @@ const ran = (name: string) => runs.get(name) ?? 0;
  * A service instance: the kit's defaults, a stand-in for the token plugin (`x-user`
  * header -> request.auth), the idempotency plugin and a few routes whose behaviour the
  * body's `name` picks: `slow…` takes 300 ms, `long…` 2.5 s, `fail-once…` answers 500 the
- * first time, `declined…` a 402 problem, `checked…` a handler-side 400 VALIDATION_FAILED.
+ * first time, `declined…` a 402 problem, `checked…` a handler-side 400 VALIDATION_FAILED,
+ * `busy…` a 409 with Retry-After.
  */
 async function instance(client: RedisClient, keys: KeySpace, lockTtlSeconds = 5, maxHoldSeconds?: number): Promise<App> {
   const app = await kitApp('idempotency-test');
@@ -38,6 +39,7 @@ async function instance(client: RedisClient, keys: KeySpace, lockTtlSeconds = 5,
     if (name.startsWith('fail-once') && ran(name) === 1) throw new Error('the database went away');
     if (name.startsWith('declined')) throw new HttpProblem({ status: 402, code: 'PAYMENT_DECLINED', detail: 'Declined.' });
     if (name.startsWith('checked')) throw new HttpProblem({ status: 400, code: 'VALIDATION_FAILED', detail: 'Amount too high.' });
+    if (name.startsWith('busy')) throw new HttpProblem({ status: 409, code: 'RESOURCE_BUSY', detail: 'Busy.', headers: { 'retry-after': '1' } });
     const id = `${name}-${ran(name)}`;
     return reply.code(201).header('location', `/v1/things/${id}`).send({ id, name });
   });
@@ -199,6 +201,17 @@ describe('idempotency plugin', () => {
     const { key, name } = fresh('checked');
     expect(code(await post(app, { name }, key))).toBe('VALIDATION_FAILED');
     expect(code(await post(app, { name }, key))).toBe('VALIDATION_FAILED');
+    expect(ran(name)).toBe(2);
+  });
+
+  it('when the answer carries Retry-After (a passing conflict), then it is not kept and a retry runs again', async () => {
+    const { key, name } = fresh('busy');
+    const first = await post(app, { name }, key);
+    expect(first.statusCode).toBe(409);
+    expect(first.headers['retry-after']).toBe('1');
+    const again = await post(at(1), { name }, key);
+    expect(again.statusCode).toBe(409);
+    expect(again.headers['idempotent-replayed']).toBeUndefined();
     expect(ran(name)).toBe(2);
   });
 

@@ -134,12 +134,14 @@ export function parseIdempotencyKey(header: string | string[] | undefined): stri
  * Whether an answer is kept for replay. Not kept, so a retry runs again (contract): 5xx,
  * and validation failures, including those a handler finds itself (400
  * VALIDATION_FAILED); schema validation runs before the preHandler and never takes a key.
- * Also not kept: 429, since a throttled request was never run. Every other 4xx is kept,
- * as Stripe does: a 402 declined or 404 is the answer to that request, and a retry with
- * the same key must not run it again and maybe get another answer.
+ * Also not kept: 429, since a throttled request was never run, and any answer with
+ * Retry-After, which says itself that it is passing (e.g. a 409 for another attempt on
+ * the same resource still in flight). Every other 4xx is kept, as Stripe does: a 402
+ * declined or 404 is the answer to that request, and a retry with the same key must not
+ * run it again and maybe get another answer.
  */
-function keeps(status: number, body: string): boolean {
-  if (status >= 500 || status === 429) return false;
+function keeps(status: number, body: string, retryAfter: boolean): boolean {
+  if (status >= 500 || status === 429 || retryAfter) return false;
   return !(status === 400 && problemCode(body) === 'VALIDATION_FAILED');
 }
 
@@ -258,7 +260,7 @@ function hooks(store: IdempotencyStore, storedHeaders: readonly string[], maxHol
 
   async function settle(request: FastifyRequest, reply: FastifyReply, hold: Held, payload: unknown) {
     const body = bodyOf(payload);
-    if (body === undefined || !keeps(reply.statusCode, body)) {
+    if (body === undefined || !keeps(reply.statusCode, body, reply.hasHeader('retry-after'))) {
       await store.abandon(hold.scope, hold.key, hold.token);
       return;
     }
