@@ -1,0 +1,81 @@
+import { HttpProblem } from '@platform/service-kit';
+import { randomBytes } from 'node:crypto';
+import type { ChargeView, CreateChargeBody, CreateRefundBody, RefundView } from './schemas';
+
+export type FailureCode = 'CARD_DECLINED' | 'INSUFFICIENT_FUNDS';
+
+/** `ch_…`, `re_…`: 24 hex characters, as opaque as a provider's own ids. */
+const newId = (prefix: string) => `${prefix}_${randomBytes(12).toString('hex')}`;
+
+const chargeNotFound = () => new HttpProblem({ status: 404, code: 'CHARGE_NOT_FOUND', detail: 'No such charge.' });
+
+/**
+ * The provider's books, in memory only: a restart forgets every charge. Callers get
+ * copies, never the records themselves, so an answer kept for an idempotency key keeps
+ * showing the charge as it was when that answer was given.
+ */
+export class Ledger {
+  private readonly charges = new Map<string, ChargeView>();
+  private readonly byOrder = new Map<string, ChargeView[]>();
+
+  /** Records a charge that succeeded, or one that failed with `failureCode`. */
+  charge(input: CreateChargeBody, failureCode: FailureCode | null): ChargeView {
+    const charge: ChargeView = {
+      id: newId('ch'),
+      orderId: input.orderId,
+      reference: input.reference ?? null,
+      amount: input.amount,
+      currency: input.currency,
+      status: failureCode === null ? 'succeeded' : 'failed',
+      failureCode,
+      refundedAmount: 0,
+      refunds: [],
+      createdAt: new Date().toISOString(),
+    };
+    this.charges.set(charge.id, charge);
+    const ofOrder = this.byOrder.get(charge.orderId) ?? [];
+    ofOrder.push(charge);
+    this.byOrder.set(charge.orderId, ofOrder);
+    return copy(charge);
+  }
+
+  /** Refunds `amount`, or all that is left of the charge when it is absent. */
+  refund(input: CreateRefundBody): RefundView {
+    const charge = this.charges.get(input.chargeId);
+    if (!charge) throw chargeNotFound();
+    const left = charge.amount - charge.refundedAmount;
+    if (charge.status !== 'succeeded' || left === 0) {
+      const why = charge.status === 'succeeded' ? 'has been refunded in full' : 'did not succeed';
+      throw new HttpProblem({ status: 409, code: 'CHARGE_NOT_REFUNDABLE', detail: `The charge ${why}.` });
+    }
+    const amount = input.amount ?? left;
+    if (amount > left) {
+      throw new HttpProblem({ status: 409, code: 'REFUND_EXCEEDS_CHARGE', detail: `At most ${left} is left to refund.`, extensions: { refundable: left } });
+    }
+    const refund: RefundView = {
+      id: newId('re'),
+      chargeId: charge.id,
+      amount,
+      reference: input.reference ?? null,
+      createdAt: new Date().toISOString(),
+    };
+    charge.refunds.push(refund);
+    charge.refundedAmount += amount;
+    return { ...refund };
+  }
+
+  get(id: string): ChargeView {
+    const charge = this.charges.get(id);
+    if (!charge) throw chargeNotFound();
+    return copy(charge);
+  }
+
+  /** Oldest first. */
+  forOrder(orderId: string): ChargeView[] {
+    return (this.byOrder.get(orderId) ?? []).map(copy);
+  }
+}
+
+function copy(charge: ChargeView): ChargeView {
+  return { ...charge, refunds: charge.refunds.map((r) => ({ ...r })) };
+}
