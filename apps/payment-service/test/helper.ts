@@ -145,22 +145,23 @@ export async function chargesOf(w: World, orderId: string): Promise<ChargeJson[]
   return ((await res.json()) as { data: ChargeJson[] }).data;
 }
 
-export function pay(app: App, token: string, body: object, key: string | undefined = randomUUID()) {
+/** `key: null` sends no Idempotency-Key. */
+export function pay(app: App, token: string, body: object, key: string | null = randomUUID()) {
   return app.inject({
     method: 'POST',
     url: '/v1/payments',
-    headers: { ...bearer(token), ...(key === undefined ? {} : { 'idempotency-key': key }) },
+    headers: { ...bearer(token), ...(key === null ? {} : { 'idempotency-key': key }) },
     payload: body,
   });
 }
 
 export const card = (token = 'tok_visa') => ({ type: 'card', token });
 
-export function refund(app: App, token: string, paymentId: string, body: object = {}, key: string | undefined = randomUUID()) {
+export function refund(app: App, token: string, paymentId: string, body: object = {}, key: string | null = randomUUID()) {
   return app.inject({
     method: 'POST',
     url: `/v1/payments/${paymentId}/refunds`,
-    headers: { ...bearer(token), ...(key === undefined ? {} : { 'idempotency-key': key }) },
+    headers: { ...bearer(token), ...(key === null ? {} : { 'idempotency-key': key }) },
     payload: body,
   });
 }

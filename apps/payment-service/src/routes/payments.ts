@@ -70,8 +70,12 @@ export const paymentRoutes: FastifyPluginAsyncTypebox<{ payments: Payments }> = 
       body: CreateRefundBody,
       response: { 201: RefundView, ...problemResponses(400, 401, 404, 409, 422, 429, 502, 503) },
     },
+    // No body at all is the same as `{}`: refund all that is left.
+    preValidation: async (request) => {
+      request.body ??= {};
+    },
     handler: async (request, reply) => {
-      const answered = await payments.refund(callerOf(request), request.params.id, request.body?.amount);
+      const answered = await payments.refund(callerOf(request), request.params.id, request.body.amount);
       return created(reply, answered);
     },
   });
