@@ -113,6 +113,7 @@ export interface ChargeJson {
   currency: string;
   status: 'succeeded' | 'failed';
   refundedAmount: number;
+  refunds: { id: string; amount: number }[];
 }
 
 /** Places an order at the real order-service as `token`'s user. */

@@ -121,7 +121,8 @@ it('when rows are written past the service, then MySQL refuses a second live pay
   await expect(insert(randomUUID(), randomUUID(), 'PROCESSING', null)).rejects.toThrow(/uq_payments_live_order/);
   // Failed attempts do not hold the order.
   await expect(insert(randomUUID(), randomUUID(), 'FAILED', 'CARD_DECLINED')).resolves.toBeDefined();
-  const [{ idempotency_key: key }] = (await w.db.query('SELECT idempotency_key FROM payments WHERE id = ?', [uuidToBinary(payment.id)])) as { idempotency_key: string }[];
+  const [row] = (await w.db.query('SELECT idempotency_key FROM payments WHERE id = ?', [uuidToBinary(payment.id)])) as { idempotency_key: string }[];
+  const key = row?.idempotency_key ?? '';
   await expect(insert(randomUUID(), key, 'FAILED', 'CARD_DECLINED')).rejects.toThrow(/uq_payments_user_key/);
   await expect(w.db.query('UPDATE payments SET refunded_amount = amount + 1 WHERE id = ?', [uuidToBinary(payment.id)])).rejects.toThrow(/ck_payments_refunds/);
   await expect(w.db.query('UPDATE payments SET refund_pending_amount = 1, refunded_amount = amount WHERE id = ?', [uuidToBinary(payment.id)])).rejects.toThrow(

@@ -39,10 +39,11 @@ it('when the order is cancelled while its charge is in flight, then the payment 
 
 it('when 12 orders are paid by 3 keys each while some are cancelled at random moments, then each ends PAID with its total charged once or CANCELLED with nothing kept', async () => {
   const users = Array.from({ length: 3 }, () => w.tokenFor());
-  const orders = await Promise.all(Array.from({ length: 12 }, (_, i) => placeOrder(w, users[i % 3]!.token, [{ sku: `SKU-${i}`, name: 'x', unitPrice: 100 + i, quantity: 1 + (i % 4) }])));
+  const tokenOf = (i: number) => (users[i % 3] as { token: string }).token;
+  const orders = await Promise.all(Array.from({ length: 12 }, (_, i) => placeOrder(w, tokenOf(i), [{ sku: `SKU-${i}`, name: 'x', unitPrice: 100 + i, quantity: 1 + (i % 4) }])));
   await Promise.all(
     orders.map(async (order, i) => {
-      const { token } = users[i % 3]!;
+      const token = tokenOf(i);
       const attempts = Array.from({ length: 3 }, () => pay(w.app, token, { orderId: order.id, paymentMethod: card() }, randomUUID()));
       if (i % 2 === 0) {
         await sleep(Math.floor(Math.random() * 400));
@@ -54,7 +55,7 @@ it('when 12 orders are paid by 3 keys each while some are cancelled at random mo
 
   // Compensation runs through two services and the provider; then the books must balance.
   for (const [i, order] of orders.entries()) {
-    const { token } = users[i % 3]!;
+    const token = tokenOf(i);
     const settled = await eventually(async () => {
       const status = (await orderOf(w, token, order.id)).status;
       const charges = await chargesOf(w, order.id);
@@ -66,7 +67,7 @@ it('when 12 orders are paid by 3 keys each while some are cancelled at random mo
   }
   // The service's own books agree with the provider's.
   for (const [i, order] of orders.entries()) {
-    const list = (await w.app.inject({ url: `/v1/payments?orderId=${order.id}`, headers: bearer(users[i % 3]!.token) })).json() as { data: PaymentJson[] };
+    const list = (await w.app.inject({ url: `/v1/payments?orderId=${order.id}`, headers: bearer(tokenOf(i)) })).json() as { data: PaymentJson[] };
     const charges = await chargesOf(w, order.id);
     const live = list.data.filter((p) => p.status !== 'FAILED');
     expect(live.length).toBe(charges.length);
