@@ -9,3 +9,23 @@ beforeAll(async () => {
 afterAll(() => app.close());
 
 describeServiceConformance({ service: 'payment-service', checks: ['mysql', 'redis'], app: () => app });
+
+describe('payment-service OpenAPI', () => {
+  it('when /docs/json is read, then it lists the four payment routes with bearer security and their answers', async () => {
+    const doc = (await app.inject({ url: '/docs/json' })).json() as {
+      paths: Record<string, Record<string, { security?: unknown[]; responses: Record<string, unknown> }>>;
+    };
+    const ops = {
+      'post /v1/payments': ['201', '400', '402', '404', '409', '422', '502'],
+      'get /v1/payments': ['200', '400'],
+      'get /v1/payments/{id}': ['200', '404'],
+      'post /v1/payments/{id}/refunds': ['201', '404', '409', '422', '502'],
+    };
+    for (const [op, statuses] of Object.entries(ops)) {
+      const [method, path] = op.split(' ') as [string, string];
+      const operation = doc.paths[path]?.[method];
+      expect([op, operation?.security]).toEqual([op, [{ bearerAuth: [] }]]);
+      expect([op, Object.keys(operation?.responses ?? {})]).toEqual([op, expect.arrayContaining(statuses)]);
+    }
+  });
+});
