@@ -67,3 +67,14 @@ export async function initializeDataSource(
   }
   return ds;
 }
+
+/**
+ * A BIGINT money column as a number. The pool returns BIGINT as a string (bigNumberStrings);
+ * amounts are held below 2^53 by the services' limits, and one that is not fails loudly here
+ * instead of being rounded.
+ */
+export function moneyOf(value: string | number): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n)) throw new RangeError(`amount ${value} is not a safe integer`);
+  return n;
+}

@@ -1,4 +1,4 @@
-import { binaryToUuid, uuidToBinary } from '@platform/db';
+import { binaryToUuid, moneyOf, uuidToBinary } from '@platform/db';
 import type { DataSource, EntityManager } from 'typeorm';
 import type { OrderStatus } from '../schemas';
 
@@ -47,15 +47,8 @@ type Db = DataSource | EntityManager;
 const ORDER_COLUMNS = 'id, user_id, status, currency, total_amount, version, created_at, updated_at';
 const ITEM_COLUMNS = 'order_id, sku, name, unit_price, quantity, line_total';
 
-/** mysql2 returns BIGINT as a string when it exceeds 2^53; ours never do (limits), so this is exact. */
-function money(value: string | number): number {
-  const n = Number(value);
-  if (!Number.isSafeInteger(n)) throw new RangeError(`amount ${value} is not a safe integer`);
-  return n;
-}
-
 function toItem(row: ItemRow): OrderItem {
-  return { sku: row.sku, name: row.name, unitPrice: money(row.unit_price), quantity: Number(row.quantity), lineTotal: money(row.line_total) };
+  return { sku: row.sku, name: row.name, unitPrice: moneyOf(row.unit_price), quantity: Number(row.quantity), lineTotal: moneyOf(row.line_total) };
 }
 
 function toOrder(row: OrderRow, items: OrderItem[]): Order {
@@ -64,7 +57,7 @@ function toOrder(row: OrderRow, items: OrderItem[]): Order {
     userId: binaryToUuid(row.user_id),
     status: row.status,
     currency: row.currency,
-    totalAmount: money(row.total_amount),
+    totalAmount: moneyOf(row.total_amount),
     items,
     version: Number(row.version),
     createdAt: row.created_at,

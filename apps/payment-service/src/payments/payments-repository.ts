@@ -1,4 +1,4 @@
-import { binaryToUuid, uuidToBinary } from '@platform/db';
+import { binaryToUuid, moneyOf, uuidToBinary } from '@platform/db';
 import type { DataSource, EntityManager } from 'typeorm';
 
 export type StoredPaymentStatus = 'PROCESSING' | 'SUCCEEDED' | 'FAILED' | 'PARTIALLY_REFUNDED' | 'REFUNDED';
@@ -75,13 +75,6 @@ const PAYMENT_COLUMNS =
   'id, order_id, user_id, idempotency_key, request_hash, amount, currency, status, failure_code, refunded_amount, refund_pending_amount, provider_charge_id, fence, created_at, updated_at';
 const REFUND_COLUMNS = 'id, payment_id, user_id, idempotency_key, request_hash, amount, status, reason, provider_refund_id, created_at, updated_at';
 
-/** BIGINT columns come back as strings past 2^53; amounts never get there, and this says so if one did. */
-function money(value: string | number): number {
-  const n = Number(value);
-  if (!Number.isSafeInteger(n)) throw new RangeError(`amount ${value} is not a safe integer`);
-  return n;
-}
-
 function toPayment(row: PaymentRow): Payment {
   return {
     id: binaryToUuid(row.id),
@@ -89,12 +82,12 @@ function toPayment(row: PaymentRow): Payment {
     userId: binaryToUuid(row.user_id),
     idempotencyKey: row.idempotency_key,
     requestHash: row.request_hash,
-    amount: money(row.amount),
+    amount: moneyOf(row.amount),
     currency: row.currency,
     status: row.status,
     failureCode: row.failure_code,
-    refundedAmount: money(row.refunded_amount),
-    refundPendingAmount: money(row.refund_pending_amount),
+    refundedAmount: moneyOf(row.refunded_amount),
+    refundPendingAmount: moneyOf(row.refund_pending_amount),
     providerChargeId: row.provider_charge_id,
     fence: Number(row.fence),
     createdAt: row.created_at,
@@ -109,7 +102,7 @@ function toRefund(row: RefundRow): Refund {
     userId: binaryToUuid(row.user_id),
     idempotencyKey: row.idempotency_key,
     requestHash: row.request_hash,
-    amount: money(row.amount),
+    amount: moneyOf(row.amount),
     status: row.status,
     reason: row.reason,
     providerRefundId: row.provider_refund_id,
