@@ -13,8 +13,6 @@
  * redis-server on a free loopback port, for the app's rate limits and streams).
  */
 import { createDataSource, initializeDataSource } from '@platform/db';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { DataSource } from 'typeorm';
 import { benchRedis, type BenchRedis } from '../redis/server';
 import { appFigures, pageOps, startBenchApp, type BenchApp } from './http';
@@ -25,9 +23,8 @@ import { MEASURED_USER } from './rows';
 import { benchSchemaName, openSchema, snapshot, type BenchSchema } from './schema';
 import { badIds, growTo } from './seed';
 import { sqlFigures, sqlOps } from './sql';
+import { runBench, writeResults } from '../run';
 
-const ROOT = join(__dirname, '../..');
-const RESULTS = join(ROOT, 'bench/results/orders.md');
 const DEADLINE_MS = 8 * 60_000;
 const SMALL = 10_000;
 /** Creates and page requests counted per figure; the most common count is the figure. */
@@ -119,25 +116,10 @@ async function main(): Promise<void> {
       latencyMarkdown(phases, t, TIMING.samples),
       goalsMarkdown(phases, t),
     ].join('\n\n');
-    mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
-    writeFileSync(RESULTS, `${report}\n`);
-    console.log(`\n${report}\n\nWritten to bench/results/orders.md`);
+    writeResults('orders.md', report);
   } finally {
     await release();
   }
 }
 
-const deadline = setTimeout(() => {
-  console.error(`bench:orders did not finish within ${DEADLINE_MS / 60_000} minutes; stopping.`);
-  void release().finally(() => process.exit(1));
-}, DEADLINE_MS);
-deadline.unref();
-
-main().then(
-  () => clearTimeout(deadline),
-  (err: unknown) => {
-    console.error(err instanceof Error ? (err.stack ?? err.message) : err);
-    process.exitCode = 1;
-    clearTimeout(deadline);
-  },
-);
+runBench('bench:orders', DEADLINE_MS, main, release);

@@ -11,8 +11,6 @@
  * BENCH_USERS (20), MYSQL_ADMIN_URL (mysql://root@127.0.0.1:3306), BENCH_REDIS_URL
  * (default: a private redis-server on a free loopback port).
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { createConnection } from 'mysql2/promise';
 import { adminUrl } from '../orders/schema';
 import { benchRedis } from '../redis/server';
@@ -20,9 +18,8 @@ import { chargeAtSandbox, chargesOf, createOrder, orderStatus, pay, signUp, type
 import { closedLoop, inBatches, timed, type Outcome, type Run } from './load';
 import { startPlatform, type Platform } from './platform';
 import { checkMarkdown, goalsMarkdown, header, load, throughputMarkdown, type Check, type Level } from './report';
+import { runBench, writeResults } from '../run';
 
-const ROOT = join(__dirname, '../..');
-const RESULTS = join(ROOT, 'bench/results/payments.md');
 const DEADLINE_MS = 10 * 60_000;
 /** How long a level's orders may take to all read PAID before the bench stops waiting. */
 const PAID_WAIT_MS = 15_000;
@@ -157,25 +154,10 @@ async function main(): Promise<void> {
       checkMarkdown(levels),
       goalsMarkdown(levels),
     ].join('\n\n');
-    mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
-    writeFileSync(RESULTS, `${report}\n`);
-    console.log(`\n${report}\n\nWritten to bench/results/payments.md`);
+    writeResults('payments.md', report);
   } finally {
     await release();
   }
 }
 
-const deadline = setTimeout(() => {
-  console.error(`bench:payments did not finish within ${DEADLINE_MS / 60_000} minutes; stopping.`);
-  void release().finally(() => process.exit(1));
-}, DEADLINE_MS);
-deadline.unref();
-
-main().then(
-  () => clearTimeout(deadline),
-  (err: unknown) => {
-    console.error(err instanceof Error ? (err.stack ?? err.message) : err);
-    process.exitCode = 1;
-    clearTimeout(deadline);
-  },
-);
+runBench('bench:payments', DEADLINE_MS, main, release);
