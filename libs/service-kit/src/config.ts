@@ -32,7 +32,18 @@ export const serverEnv = (port: number) => ({
   LOG_LEVEL: LogLevel,
   SHUTDOWN_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 10_000 }),
   REQUEST_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 30_000 }),
+  /**
+   * Which peers may name the client in X-Forwarded-For (the address that per-IP rate limits
+   * count): `false` (none, the default), `true` (any), a hop count, or addresses and CIDRs.
+   */
+  TRUST_PROXY: Type.String({ pattern: '^(true|false|\\d{1,2}|[0-9A-Fa-f.:/]+(,\\s*[0-9A-Fa-f.:/]+)*)$', default: 'false' }),
 });
+
+/** TRUST_PROXY as Fastify's `trustProxy` option. */
+export function trustProxyOption(value: string): boolean | number | string {
+  if (value === 'true' || value === 'false') return value === 'true';
+  return /^\d+$/.test(value) ? Number(value) : value;
+}
 
 export const mysqlEnv = (schema: string) => ({
   DATABASE_URL: Url(['mysql'], `mysql://${schema}:${schema}@127.0.0.1:3306/${schema}`),

@@ -29,6 +29,30 @@ describe('createApp', () => {
       await app.close();
     }
   });
+
+  it.each([
+    ['false', '127.0.0.1'],
+    ['true', '203.0.113.7'],
+    ['127.0.0.1', '203.0.113.7'],
+    ['10.0.0.0/8', '127.0.0.1'],
+  ])('when TRUST_PROXY is %s, then the client address is %s', async (trustProxy, expected) => {
+    const configSchema = Type.Object(serverEnv(3000));
+    const plugin = async (app: FastifyInstance) => {
+      app.get('/ip', async (request) => ({ ip: request.ip }));
+    };
+    const config = loadConfig(configSchema, { LOG_LEVEL: 'silent', TRUST_PROXY: trustProxy });
+    const app = await createApp({ service: 'kit-proxy', configSchema, plugin }, config, { defaultMetrics: false });
+    try {
+      const res = await app.inject({ method: 'GET', url: '/ip', remoteAddress: '127.0.0.1', headers: { 'x-forwarded-for': '203.0.113.7' } });
+      expect(res.json()).toEqual({ ip: expected });
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('when TRUST_PROXY is not a boolean, a hop count or addresses, then the config is refused naming it', () => {
+    expect(() => loadConfig(Type.Object(serverEnv(3000)), { TRUST_PROXY: 'yes please' })).toThrow(/TRUST_PROXY/);
+  });
 });
 
 describe('startService, in a child process', () => {

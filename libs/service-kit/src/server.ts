@@ -3,7 +3,7 @@ import type { TObject, TProperties, Static } from '@sinclair/typebox';
 import closeWithGrace from 'close-with-grace';
 import Fastify, { LogController, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
 import type { DestinationStream } from 'pino';
-import { ConfigError, loadConfig } from './config';
+import { ConfigError, loadConfig, trustProxyOption } from './config';
 import { sendProblem, toProblem } from './error-handler';
 import { loggerOptions } from './logger';
 import { genReqId } from './request-id';
@@ -15,6 +15,8 @@ export interface ServerOptions {
   service: string;
   logLevel: string;
   requestTimeoutMs: number;
+  /** TRUST_PROXY; unset trusts no proxy. */
+  trustProxy?: string;
   /** Where log lines go instead of stdout; tests read them from here. */
   logStream?: DestinationStream;
 }
@@ -32,6 +34,7 @@ export function createServer(opts: ServerOptions) {
     }),
     bodyLimit: BODY_LIMIT_BYTES,
     requestTimeout: opts.requestTimeoutMs,
+    trustProxy: trustProxyOption(opts.trustProxy ?? 'false'),
     // Longer than the usual 60 s idle timeout of load balancers, so they close first.
     keepAliveTimeout: 72_000,
     return503OnClosing: true,
@@ -96,7 +99,7 @@ export interface AppOptions<C> {
   defaultMetrics?: boolean;
 }
 
-type BaseConfig = { LOG_LEVEL: string; REQUEST_TIMEOUT_MS: number };
+type BaseConfig = { LOG_LEVEL: string; REQUEST_TIMEOUT_MS: number; TRUST_PROXY?: string };
 
 /** The service's app plugin on a server built with the shared options: what runs is what tests build. */
 export async function createApp<P extends TProperties>(
@@ -104,8 +107,8 @@ export async function createApp<P extends TProperties>(
   config: Static<TObject<P>>,
   opts: { defaultMetrics?: boolean } = {},
 ): Promise<App> {
-  const { LOG_LEVEL, REQUEST_TIMEOUT_MS } = config as unknown as BaseConfig;
-  const app = createServer({ service: def.service, logLevel: LOG_LEVEL, requestTimeoutMs: REQUEST_TIMEOUT_MS });
+  const { LOG_LEVEL, REQUEST_TIMEOUT_MS, TRUST_PROXY } = config as unknown as BaseConfig;
+  const app = createServer({ service: def.service, logLevel: LOG_LEVEL, requestTimeoutMs: REQUEST_TIMEOUT_MS, trustProxy: TRUST_PROXY });
   await app.register(def.plugin, { config, defaultMetrics: opts.defaultMetrics });
   return app;
 }
