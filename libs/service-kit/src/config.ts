@@ -40,9 +40,12 @@ export const serverEnv = (port: number) => ({
 });
 
 /** TRUST_PROXY as Fastify's `trustProxy` option. */
-export function trustProxyOption(value: string): boolean | number | string {
+export function trustProxyOption(value: string): boolean | string[] | ((address: string, hop: number) => boolean) {
   if (value === 'true' || value === 'false') return value === 'true';
-  return /^\d+$/.test(value) ? Number(value) : value;
+  if (!/^\d+$/.test(value)) return value.split(',').map((s) => s.trim());
+  // A hop count: the nearest `hops` addresses are proxies (what proxy-addr does with a number).
+  const hops = Number(value);
+  return (_address, hop) => hop < hops;
 }
 
 export const mysqlEnv = (schema: string) => ({

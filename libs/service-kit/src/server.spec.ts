@@ -35,6 +35,7 @@ describe('createApp', () => {
     ['true', '203.0.113.7'],
     ['127.0.0.1', '203.0.113.7'],
     ['10.0.0.0/8', '127.0.0.1'],
+    ['1', '203.0.113.7'],
   ])('when TRUST_PROXY is %s, then the client address is %s', async (trustProxy, expected) => {
     const configSchema = Type.Object(serverEnv(3000));
     const plugin = async (app: FastifyInstance) => {

@@ -1,0 +1,159 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { ServiceName, Topology } from './platform';
+
+export type Target = ServiceName | 'sandbox';
+
+/** JSON bodies are read as the contract describes them; tests assert their shape. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Json = any;
+
+export interface Answer<T = Json> {
+  status: number;
+  headers: Headers;
+  /** The parsed JSON body, or undefined for an empty or non-JSON one. */
+  body: T;
+  text: string;
+}
+
+export interface RequestOptions {
+  body?: unknown;
+  /** Sent as it is, instead of JSON.stringify(body). */
+  raw?: string;
+  token?: string;
+  headers?: Record<string, string>;
+  /** This instance of the service instead of the next in turn. */
+  instance?: number;
+  /** Default 20 s; a request past it rejects. */
+  timeoutMs?: number;
+}
+
+export interface Account {
+  id: string;
+  email: string;
+  password: string;
+  name: string;
+  accessToken: string;
+  refreshToken: string;
+}
+
+export const ITEMS = [
+  { sku: 'BOOK-1', name: 'A book', unitPrice: 1_999, quantity: 2 },
+  { sku: 'PEN.blue', name: 'A pen', unitPrice: 250, quantity: 1 },
+];
+/** What ITEMS cost together. */
+export const ITEMS_TOTAL = 1_999 * 2 + 250;
+
+const fakeIp = () => `10.${[...randomBytes(3)].join('.')}`;
+
+/**
+ * A REST client of the platform, as an outside one sees it: plain HTTP to the base URLs.
+ * Requests go to each service's instances in turn, so consecutive calls of one test land on
+ * different instances. Each client is one address: it names itself in X-Forwarded-For, which
+ * the services trust from the loopback balancer position (TRUST_PROXY), so per-IP limits see
+ * the simulated clients apart, as they would see real ones behind a load balancer.
+ */
+export class Client {
+  readonly ip: string;
+  private readonly turn: Record<Target, number> = { user: 0, order: 0, payment: 0, sandbox: 0 };
+  /** Requests sent by this client, for the figures. */
+  sent = 0;
+
+  constructor(
+    readonly topology: Topology,
+    opts: { ip?: string } = {},
+  ) {
+    this.ip = opts.ip ?? fakeIp();
+  }
+
+  instances(target: Target): string[] {
+    return target === 'sandbox' ? [this.topology.sandbox] : this.topology[target];
+  }
+
+  base(target: Target, instance?: number): string {
+    const urls = this.instances(target);
+    const i = instance ?? this.turn[target]++;
+    return urls[i % urls.length] as string;
+  }
+
+  async request<T = Json>(target: Target, method: string, path: string, opts: RequestOptions = {}): Promise<Answer<T>> {
+    const headers: Record<string, string> = { 'x-forwarded-for': this.ip, ...opts.headers };
+    if (opts.token) headers['authorization'] = `Bearer ${opts.token}`;
+    let payload: string | undefined = opts.raw;
+    if (payload === undefined && opts.body !== undefined) payload = JSON.stringify(opts.body);
+    if (payload !== undefined && !Object.keys(headers).some((h) => h.toLowerCase() === 'content-type')) headers['content-type'] = 'application/json';
+    this.sent++;
+    const res = await fetch(`${this.base(target, opts.instance)}${path}`, {
+      method,
+      headers,
+      body: payload,
+      signal: AbortSignal.timeout(opts.timeoutMs ?? 20_000),
+    });
+    const text = await res.text();
+    let body: unknown;
+    try {
+      body = text ? JSON.parse(text) : undefined;
+    } catch {
+      body = undefined;
+    }
+    return { status: res.status, headers: res.headers, body: body as T, text };
+  }
+
+  /** The same request to every instance of the service at once. */
+  everywhere<T = Json>(target: ServiceName, method: string, path: string, opts: Omit<RequestOptions, 'instance'> = {}): Promise<Answer<T>[]> {
+    return Promise.all(this.instances(target).map((_, i) => this.request<T>(target, method, path, { ...opts, instance: i })));
+  }
+
+  /** A new account, registered and signed in. */
+  async signUp(name = 'E2E User'): Promise<Account> {
+    const email = `e2e-${randomUUID()}@example.test`;
+    const password = `pw-${randomBytes(9).toString('base64url')}`;
+    const registered = await this.request('user', 'POST', '/v1/auth/register', { body: { email, password, name } });
+    if (registered.status !== 201) throw new Error(`register answered ${registered.status}: ${registered.text}`);
+    const tokens = await this.login(email, password);
+    return { id: registered.body.id, email, password, name, ...tokens };
+  }
+
+  async login(email: string, password: string): Promise<{ accessToken: string; refreshToken: string }> {
+    const res = await this.request('user', 'POST', '/v1/auth/login', { body: { email, password } });
+    if (res.status !== 200) throw new Error(`login answered ${res.status}: ${res.text}`);
+    return { accessToken: res.body.accessToken, refreshToken: res.body.refreshToken };
+  }
+
+  async createOrder(token: string, items = ITEMS, key?: string): Promise<Answer> {
+    const headers = key === undefined ? undefined : { 'idempotency-key': key };
+    return this.request('order', 'POST', '/v1/orders', { token, body: { currency: 'EUR', items }, headers });
+  }
+
+  /** An order that must be created: its id. */
+  async newOrder(token: string, items = ITEMS): Promise<string> {
+    const res = await this.createOrder(token, items);
+    if (res.status !== 201) throw new Error(`order create answered ${res.status}: ${res.text}`);
+    return res.body.id as string;
+  }
+
+  pay(token: string, orderId: string, key: string = randomUUID(), card = 'tok_visa', opts: RequestOptions = {}): Promise<Answer> {
+    return this.request('payment', 'POST', '/v1/payments', {
+      ...opts,
+      token,
+      headers: { 'idempotency-key': key, ...opts.headers },
+      body: { orderId, paymentMethod: { type: 'card', token: card } },
+    });
+  }
+
+  /** The sandbox's own record of an order's charges: where the money really moved. */
+  async charges(orderId: string): Promise<{ id: string; amount: number; status: string; refundedAmount: number }[]> {
+    const res = await this.request('sandbox', 'GET', `/v1/charges?orderId=${orderId}`);
+    if (res.status !== 200) throw new Error(`sandbox charges answered ${res.status}: ${res.text}`);
+    return res.body.data;
+  }
+}
+
+/** Polls until check() answers truthy or the time is up; answers the last value. */
+export async function eventually<T>(check: () => Promise<T>, timeoutMs = 5_000, everyMs = 50): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check().catch(() => undefined as T);
+    if (value || Date.now() > deadline) return value;
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
+  }
+}

@@ -1,0 +1,30 @@
+// Jest loads global setup outside its module system: relative imports only, no path aliases.
+import toolsGlobalSetup from '../../tools/jest/global-setup';
+import { buildApps, Platform, prepareDatabases, topologyFromBaseUrls } from './platform';
+
+/**
+ * With E2E_USER_URLS, E2E_ORDER_URLS, E2E_PAYMENT_URLS and E2E_SANDBOX_URL set, the suite
+ * targets those running instances (docker compose up) and starts nothing. Otherwise it builds
+ * the apps, prepares the schemas and starts E2E_INSTANCES (default 1) of each service as real
+ * processes against MYSQL_ADMIN_URL and REDIS_URL (testcontainers when those are unset).
+ * Test files find the platform in E2E_TOPOLOGY, which the workers inherit.
+ */
+export default async function globalSetup(): Promise<void> {
+  const given = topologyFromBaseUrls();
+  if (given) {
+    process.env['E2E_TOPOLOGY'] = JSON.stringify(given);
+    return;
+  }
+  await toolsGlobalSetup();
+  const mysqlAdminUrl = process.env['MYSQL_ADMIN_URL'] as string;
+  const redisUrl = process.env['REDIS_URL'] as string;
+  buildApps();
+  prepareDatabases(mysqlAdminUrl);
+  const instances = Number(process.env['E2E_INSTANCES'] ?? '1');
+  if (!Number.isInteger(instances) || instances < 1) throw new Error(`E2E_INSTANCES must be a positive integer, not ${process.env['E2E_INSTANCES']}`);
+  const platform = await Platform.start({ instances, mysqlAdminUrl, redisUrl });
+  (globalThis as { __e2ePlatform__?: Platform }).__e2ePlatform__ = platform;
+  process.env['E2E_TOPOLOGY'] = JSON.stringify(platform.topology());
+  const names = platform.all.map((p) => `${p.name} ${p.url}`).join(', ');
+  process.stdout.write(`\ne2e: ${names}\n`);
+}
