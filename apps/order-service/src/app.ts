@@ -48,6 +48,7 @@ export default async function orderService(app: FastifyInstance, { config, defau
     streams,
     stream: STREAMS.payments,
     group: SERVICE,
+    claimIdleMs: config.EVENTS_CLAIM_IDLE_MS,
     // Entries that are not payment events are acked and logged, never handed to the handler.
     schema: PaymentEvent,
     handler: async (event) => void (await handlePaymentEvent(event)),

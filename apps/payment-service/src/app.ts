@@ -59,6 +59,7 @@ export default async function paymentService(app: FastifyInstance, { config, def
     streams,
     stream: STREAMS.refundRequests,
     group: SERVICE,
+    claimIdleMs: config.EVENTS_CLAIM_IDLE_MS,
     schema: RefundRequested,
     handler: async (event) => void (await handleRefundRequest(event)),
   });

@@ -11,6 +11,11 @@ import type { Registry } from 'prom-client';
  */
 export const eventsEnv = () => ({
   EVENTS_REDIS_KEY_PREFIX: Type.String({ pattern: '^[A-Za-z0-9._:-]{1,64}$', default: 'events:' }),
+  /**
+   * An event pending this long with a consumer (one that crashed, or whose handler failed) is
+   * claimed by another. Longer than the slowest handler, or a slow one is run twice.
+   */
+  EVENTS_CLAIM_IDLE_MS: Type.Integer({ minimum: 100, maximum: 3_600_000, default: 60_000 }),
 });
 
 export interface EventStreamsOptions {
