@@ -62,7 +62,9 @@ export interface IdempotencyStoreOptions {
 }
 
 export const IDEMPOTENCY_DEFAULTS = Object.freeze({
-  lockTtlSeconds: 60,
+  // Three missed heartbeats (every lockTtl/3): a crashed instance holds a client's retry with
+  // 409 for at most 10 s (it was 60 s, which the chaos suite's payment-service kill exposed).
+  lockTtlSeconds: 10,
   retentionSeconds: 86_400,
   inProgressRetryAfterSeconds: 1,
 });
