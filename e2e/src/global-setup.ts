@@ -18,11 +18,11 @@ export default async function globalSetup(): Promise<void> {
   await toolsGlobalSetup();
   const mysqlAdminUrl = process.env['MYSQL_ADMIN_URL'] as string;
   const redisUrl = process.env['REDIS_URL'] as string;
-  buildApps();
-  prepareDatabases(mysqlAdminUrl);
+  const dist = buildApps();
+  prepareDatabases(mysqlAdminUrl, dist);
   const instances = Number(process.env['E2E_INSTANCES'] ?? '1');
   if (!Number.isInteger(instances) || instances < 1) throw new Error(`E2E_INSTANCES must be a positive integer, not ${process.env['E2E_INSTANCES']}`);
-  const platform = await Platform.start({ instances, mysqlAdminUrl, redisUrl });
+  const platform = await Platform.start({ dist, instances, mysqlAdminUrl, redisUrl });
   (globalThis as { __e2ePlatform__?: Platform }).__e2ePlatform__ = platform;
   process.env['E2E_TOPOLOGY'] = JSON.stringify(platform.topology());
   const names = platform.all.map((p) => `${p.name} ${p.url}`).join(', ');

@@ -1,4 +1,5 @@
 import toolsGlobalTeardown from '../../tools/jest/global-teardown';
+import { rmSync } from 'node:fs';
 import type { Platform } from './platform';
 
 /**
@@ -12,6 +13,7 @@ export default async function globalTeardown(): Promise<void> {
   holder.__e2ePlatform__ = undefined;
   if (!platform) return;
   const problems = await platform.stop();
+  rmSync(platform.opts.dist, { recursive: true, force: true });
   await toolsGlobalTeardown();
   if (problems.length > 0) throw new Error(`e2e: the platform's processes did not hold up:\n${problems.join('\n')}`);
 }

@@ -1,5 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { generateKeyPairSync, randomBytes, type JsonWebKey } from 'node:crypto';
+import { cpSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { join } from 'node:path';
 import { Balancer } from './balancer';
 import { AppProcess, APPS, freePort, ROOT, type AppName } from './processes';
 
@@ -47,6 +49,8 @@ export function topologyFromBaseUrls(env = process.env): Topology | undefined {
 }
 
 export interface PlatformOptions {
+  /** Where the built apps are (buildApps' answer). */
+  dist: string;
   /** Instances of each of user-, order- and payment-service; the sandbox is one (its ledger is in memory). */
   instances: number;
   mysqlAdminUrl: string;
@@ -64,21 +68,30 @@ export function serviceDatabaseUrl(mysqlAdminUrl: string, app: AppName): string 
   return url.toString();
 }
 
-/** Builds the apps once (`dist/apps`), as `npm start` does. */
-export function buildApps(): void {
+/**
+ * Builds the apps as `npm start` does (`dist/apps`) and answers a copy of its own under tmp/,
+ * which the run's processes start from: a later build (another run, a developer's) may then
+ * replace dist/ while this run still restarts its instances. Under the repository, so that the
+ * bundles' external packages still resolve from its node_modules.
+ */
+export function buildApps(): string {
   const built = spawnSync(process.execPath, ['scripts/build.mjs'], { cwd: ROOT, encoding: 'utf8' });
   if (built.status !== 0) throw new Error(`build failed:\n${built.stdout}${built.stderr}`);
+  mkdirSync(join(ROOT, 'tmp'), { recursive: true });
+  const dist = mkdtempSync(join(ROOT, 'tmp', 'e2e-apps-'));
+  cpSync(join(ROOT, 'dist', 'apps'), dist, { recursive: true });
+  return dist;
 }
 
 /** Schemas, accounts and migrations on the given MySQL, with the built migrate scripts. */
-export function prepareDatabases(mysqlAdminUrl: string): void {
+export function prepareDatabases(mysqlAdminUrl: string, dist: string): void {
   const tsx = require.resolve('tsx/cli', { paths: [ROOT] });
   const env = { ...process.env, MYSQL_ADMIN_URL: mysqlAdminUrl };
   const setup = spawnSync(process.execPath, [tsx, 'scripts/db-setup.ts'], { cwd: ROOT, env, encoding: 'utf8' });
   if (setup.status !== 0) throw new Error(`db:setup failed:\n${setup.stdout}${setup.stderr}`);
   for (const service of SERVICES) {
     const app = APP_OF[service];
-    const migrate = spawnSync(process.execPath, [`dist/apps/${app}/migrate.js`, 'up'], {
+    const migrate = spawnSync(process.execPath, [join(dist, app, 'migrate.js'), 'up'], {
       cwd: ROOT,
       env: { ...env, DATABASE_URL: serviceDatabaseUrl(mysqlAdminUrl, app), LOG_LEVEL: 'warn' },
       encoding: 'utf8',
@@ -150,7 +163,7 @@ export class Platform {
       const count = app === 'gateway-sandbox' ? 1 : opts.instances;
       for (let i = 0; i < count; i++) {
         const name = count === 1 ? app : `${app}#${i + 1}`;
-        this.processes[app].push(new AppProcess(app, name, await freePort(), envOf(app)));
+        this.processes[app].push(new AppProcess(app, name, join(opts.dist, app, 'main.js'), await freePort(), envOf(app)));
       }
     }
     // The sandbox and user-service first: the others fetch the JWKS and call their peers.

@@ -22,7 +22,7 @@ export function freePort(): Promise<number> {
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
- * One built app (`dist/apps/<app>/main.js`, as `npm start` and the image run it) on a port of
+ * One built app (`main.js` of its bundle, as `npm start` and the image run it) on a port of
  * its own. It keeps its port and environment across kill() and start(), as a restarted
  * instance behind a load balancer would, and its output, for failure messages.
  */
@@ -36,6 +36,8 @@ export class AppProcess {
   constructor(
     readonly app: AppName,
     readonly name: string,
+    /** The built entry point, `<dist>/<app>/main.js`. */
+    private readonly main: string,
     readonly port: number,
     private readonly env: Record<string, string>,
   ) {}
@@ -60,7 +62,7 @@ export class AppProcess {
   async start(readyTimeoutMs = 30_000): Promise<void> {
     if (this.running) return;
     this.expectingExit = false;
-    const child = spawn(process.execPath, ['--enable-source-maps', `dist/apps/${this.app}/main.js`], {
+    const child = spawn(process.execPath, ['--enable-source-maps', this.main], {
       cwd: ROOT,
       env: { ...process.env, ...this.env, PORT: String(this.port), HOST: '127.0.0.1' },
       stdio: ['ignore', 'pipe', 'pipe'],

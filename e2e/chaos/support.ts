@@ -1,0 +1,143 @@
+import { appendFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { Client, ITEMS, ITEMS_TOTAL } from '../src/client';
+import { infraFromEnv, type Infra } from '../src/infra';
+import { checkOrders, pendingEvents, type Tracked } from '../src/invariants';
+import { Platform, type PlatformOptions } from '../src/platform';
+import type { AppName } from '../src/processes';
+
+/**
+ * What every chaos file shares: its own platform on the suite's own MariaDB and Redis, a
+ * workload of paying clients, the invariants, and the figures each scenario reports.
+ */
+
+/** Limits high enough that the load itself is never throttled; the contract walk tests the limits. */
+const CHAOS_ENV = {
+  RATE_LIMIT_MAX: '1000000',
+  LOGIN_RATE_LIMIT_MAX: '1000000',
+  LOGIN_FAILURE_MAX: '1000000',
+  // A crashed consumer's events are claimed by another instance after 3 s rather than 60 s.
+  EVENTS_CLAIM_IDLE_MS: '3000',
+  // Stale payments are settled by the recovery sweep after 8 s (the whole provider budget is
+  // 2 attempts of 3 s), checked every second.
+  GATEWAY_TIMEOUT_MS: '3000',
+  GATEWAY_MAX_ATTEMPTS: '2',
+  PAYMENT_STALE_AFTER_MS: '8000',
+  PAYMENT_RECOVERY_INTERVAL_MS: '1000',
+};
+
+export async function startChaosPlatform(
+  opts: { instances?: number; env?: Record<string, string>; appEnv?: PlatformOptions['appEnv'] } = {},
+): Promise<{ platform: Platform; infra: Infra; client: Client }> {
+  const infra = infraFromEnv();
+  const platform = await Platform.start({
+    dist: process.env['CHAOS_DIST'] as string,
+    instances: opts.instances ?? 2,
+    mysqlAdminUrl: infra.mysql.adminUrl,
+    redisUrl: infra.redis.url,
+    env: { ...CHAOS_ENV, ...opts.env },
+    appEnv: opts.appEnv,
+  });
+  return { platform, infra, client: new Client(platform.topology()) };
+}
+
+export interface Figures {
+  scenario: string;
+  requests: number;
+  faults: number;
+  doubleCharges: number;
+  lostEvents: number;
+  /** Seconds from the end of a fault until the platform served again, where that is measured. */
+  recoverySeconds?: number;
+  note?: string;
+}
+
+/** Appends one scenario's figures for the global teardown to print. */
+export function report(figures: Figures): void {
+  const file = process.env['CHAOS_FIGURES'];
+  if (file) appendFileSync(file, `${JSON.stringify(figures)}\n`);
+}
+
+/** Accounts and PENDING orders to pay; requests count towards `client.sent`. */
+export async function ordersToPay(client: Client, count: number): Promise<Tracked[]> {
+  const accounts = await Promise.all(Array.from({ length: Math.ceil(count / 10) }, () => client.signUp()));
+  return Promise.all(
+    Array.from({ length: count }, async (_, i) => {
+      const token = (accounts[i % accounts.length] as { accessToken: string }).accessToken;
+      return { orderId: await client.newOrder(token, ITEMS), token, total: ITEMS_TOTAL };
+    }),
+  );
+}
+
+export interface PayOutcome {
+  /** Final status of the last attempt (0: no answer at all). */
+  status: number;
+  attempts: number;
+}
+
+/**
+ * Pays an order as a careful client does: one Idempotency-Key for the whole operation, retried
+ * on no answer, 409 in progress, 429, 502 and 503 (after Retry-After when given) until an
+ * answer that settles it or until `deadlineMs`.
+ */
+export async function payWithRetries(client: Client, t: Tracked, deadlineMs = 45_000, card = 'tok_visa'): Promise<PayOutcome> {
+  const key = randomUUID();
+  const until = Date.now() + deadlineMs;
+  let attempts = 0;
+  let status = 0;
+  for (;;) {
+    attempts++;
+    let retryAfterMs = 200;
+    try {
+      const res = await client.pay(t.token, t.orderId, key, card, { timeoutMs: 15_000 });
+      status = res.status;
+      const retryable = res.status === 502 || res.status === 503 || res.status === 429 || (res.status === 409 && res.body?.code === 'IDEMPOTENCY_REQUEST_IN_PROGRESS');
+      if (!retryable) return { status, attempts };
+      const after = Number(res.headers.get('retry-after'));
+      if (after > 0) retryAfterMs = Math.min(after * 1_000, 2_000);
+    } catch {
+      status = 0;
+    }
+    if (Date.now() > until) return { status, attempts };
+    await new Promise((resolve) => setTimeout(resolve, retryAfterMs));
+  }
+}
+
+/** Runs `work` over `items` with at most `concurrency` at a time. */
+export async function inParallel<T, R>(items: T[], concurrency: number, work: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(concurrency, items.length) }, async () => {
+      for (let i = next++; i < items.length; i = next++) results[i] = await work(items[i] as T, i);
+    }),
+  );
+  return results;
+}
+
+/**
+ * The invariants every scenario ends with: per order (charged − refunded is 0 or the total and
+ * agrees with the order; at most one succeeded charge), no event left pending in any consumer
+ * group, and every process still up. Answers the figures and fails the test on any violation.
+ */
+export async function assertInvariants(platform: Platform, client: Client, tracked: Tracked[]) {
+  const verdict = await checkOrders(client, tracked);
+  const events = await pendingEvents(platform.topology());
+  const down = platform.all.filter((p) => !p.running).map((p) => p.name);
+  expect({ violations: verdict.violations.slice(0, 10), pendingEvents: events.detail, down, crashes: platform.crashes() }).toEqual({
+    violations: [],
+    pendingEvents: [],
+    down: [],
+    crashes: [],
+  });
+  return { doubleCharges: verdict.doubleCharges, lostEvents: verdict.lostEvents + events.pending };
+}
+
+/** Stops the platform; every process must exit 0 on SIGTERM after the scenario. */
+export async function stopChaosPlatform(platform: Platform | undefined): Promise<void> {
+  if (!platform) return;
+  const problems = await platform.stop();
+  expect(problems).toEqual([]);
+}
+
+export const instancesOf = (platform: Platform, app: AppName) => platform.processes[app];
