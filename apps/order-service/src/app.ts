@@ -36,7 +36,7 @@ export default async function orderService(app: FastifyInstance, { config, defau
 
   // Events: payment outcomes in, refund requests for cancelled orders out (via the outbox).
   const streams = eventStreams({ client: app.redis, prefix: config.EVENTS_REDIS_KEY_PREFIX, registry: app.metrics, logger: app.log });
-  await registerOutboxRelay(app, { dataSource: () => app.db, streams });
+  await registerOutboxRelay(app, { dataSource: () => app.db, streams, replayWindowSeconds: config.EVENTS_REPLAY_WINDOW_SECONDS });
   const handlePaymentEvent = paymentEventHandler({
     ds: () => app.db,
     orders: repository,

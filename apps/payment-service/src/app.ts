@@ -36,7 +36,7 @@ export default async function paymentService(app: FastifyInstance, { config, def
   await app.register(idempotency);
 
   const streams = eventStreams({ client: app.redis, prefix: config.EVENTS_REDIS_KEY_PREFIX, registry: app.metrics, logger: app.log });
-  await registerOutboxRelay(app, { dataSource: () => app.db, streams });
+  await registerOutboxRelay(app, { dataSource: () => app.db, streams, replayWindowSeconds: config.EVENTS_REPLAY_WINDOW_SECONDS });
 
   const repository = paymentsRepository(() => app.db);
   const payments = createPayments({

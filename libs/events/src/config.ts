@@ -16,6 +16,11 @@ export const eventsEnv = () => ({
    * claimed by another. Longer than the slowest handler, or a slow one is run twice.
    */
   EVENTS_CLAIM_IDLE_MS: Type.Integer({ minimum: 100, maximum: 3_600_000, default: 60_000 }),
+  /**
+   * When Redis lost its data, the events sent this many seconds back are published again.
+   * Longer than consumers ever lag; at most what the streams' MAXLEN holds.
+   */
+  EVENTS_REPLAY_WINDOW_SECONDS: Type.Integer({ minimum: 1, maximum: 604_800, default: 900 }),
 });
 
 export interface EventStreamsOptions {

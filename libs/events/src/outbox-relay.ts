@@ -11,6 +11,14 @@ export const OUTBOX_RELAY_DEFAULTS = Object.freeze({
   backoffMs: 200,
   maxBackoffMs: 5_000,
   purgeEveryMs: 60_000,
+  /**
+   * When Redis lost its data (its streams' markers are gone), the rows sent this recently are
+   * published again: the ones consumers had not read yet were lost with the streams.
+   */
+  replayWindowSeconds: 900,
+  /** How often the markers are checked (and extended). */
+  lossCheckMs: 1_000,
+  markerTtlSeconds: 7 * 86_400,
   /** Rows per DELETE, and DELETEs per purge at most: the rest waits for the next purge. */
   purgeChunk: 1_000,
   purgeMaxChunks: 50,
@@ -26,6 +34,8 @@ export interface OutboxRelayOptions {
   pollMs?: number;
   batchSize?: number;
   retentionHours?: number;
+  replayWindowSeconds?: number;
+  lossCheckMs?: number;
 }
 
 export interface OutboxRelay {
@@ -50,6 +60,8 @@ const SELECT_BATCH = `SELECT id, stream, payload, TIMESTAMPDIFF(MICROSECOND, cre
   FROM outbox WHERE sent_at IS NULL ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED`;
 const markSent = (count: number) => `UPDATE outbox SET sent_at = UTC_TIMESTAMP(3) WHERE id IN (${Array(count).fill('?').join(', ')})`;
 const PURGE = 'DELETE FROM outbox WHERE sent_at < UTC_TIMESTAMP(3) - INTERVAL ? HOUR LIMIT ?';
+const RECENT_STREAMS = 'SELECT DISTINCT stream FROM outbox WHERE sent_at >= UTC_TIMESTAMP(3) - INTERVAL ? SECOND';
+const REPLAY = 'UPDATE outbox SET sent_at = NULL WHERE sent_at >= UTC_TIMESTAMP(3) - INTERVAL ? SECOND AND stream = ?';
 
 /**
  * Publishes what services wrote to their outbox table, in id order, and marks it sent.
@@ -69,8 +81,35 @@ export function startOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
   let nudged = false;
   let sleep: { wake(): void; nudgeable: boolean } | undefined;
 
+  /** Streams this outbox publishes to: those of its recent rows, then every one it relays to. */
+  let streams: Set<string> | undefined;
+  let nextLossCheckAt = 0;
+
+  /**
+   * Redis can lose its data (FLUSHALL, a restart without persistence, a failover to an empty
+   * replica). Entries consumers had not read yet went with it, while their rows here say sent.
+   * Each stream has a marker with a TTL: when it is gone, the rows sent within the replay
+   * window are marked unsent again, so that this pass and the next publish them again (at least
+   * once: consumers are idempotent), and only then is the marker written back.
+   */
+  async function replayIfRedisLost(ds: DataSource): Promise<void> {
+    if (Date.now() < nextLossCheckAt) return;
+    nextLossCheckAt = Date.now() + s.lossCheckMs;
+    streams ??= new Set(((await ds.query(RECENT_STREAMS, [s.replayWindowSeconds])) as { stream: string }[]).map((r) => r.stream));
+    for (const stream of streams) {
+      if (await s.streams.marker.touch(stream, s.markerTtlSeconds)) continue;
+      const { affectedRows } = (await ds.query(REPLAY, [s.replayWindowSeconds, stream])) as { affectedRows: number };
+      if (affectedRows > 0) {
+        metrics.replayed.inc({ stream }, affectedRows);
+        s.logger.warn({ stream, rows: affectedRows, windowSeconds: s.replayWindowSeconds }, 'the stream lost its entries in Redis; publishing the recent events again');
+      }
+      await s.streams.marker.set(stream, s.markerTtlSeconds);
+    }
+  }
+
   async function pass(): Promise<number> {
     const ds = s.dataSource();
+    await replayIfRedisLost(ds);
     // Idle most of the time: one read instead of a transaction's four round trips.
     if (((await ds.query(ANY_UNSENT)) as unknown[]).length === 0) {
       oldestUnsentAt = undefined;
@@ -83,6 +122,13 @@ export function startOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
       if (batch.length > 0) await em.query(markSent(batch.length), batch.map((r) => r.id));
       return batch;
     });
+    // A stream new to this relay exists in Redis now: mark it, so a later loss shows.
+    for (const stream of new Set(rows.map((r) => r.stream))) {
+      if (streams && !streams.has(stream)) {
+        await s.streams.marker.set(stream, s.markerTtlSeconds);
+        streams.add(stream);
+      }
+    }
     if (rows.length < s.batchSize) oldestUnsentAt = undefined;
     for (const row of rows) metrics.relayed.inc({ stream: row.stream });
     return rows.length;
@@ -169,6 +215,7 @@ export function startOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
 function relayMetrics(registry: Registry | undefined, oldest: () => number | undefined) {
   const relayed = counter(registry, 'outbox_events_relayed_total', 'Outbox rows published to their stream', ['stream'] as const);
   const errors = counter(registry, 'outbox_relay_errors_total', 'Outbox relay passes that failed (MySQL or Redis)', [] as const);
+  const replayed = counter(registry, 'outbox_events_replayed_total', 'Sent outbox rows published again because Redis lost the stream', ['stream'] as const);
   if (registry && !registry.getSingleMetric('outbox_oldest_unsent_age_seconds')) {
     new Gauge({
       name: 'outbox_oldest_unsent_age_seconds',
@@ -180,7 +227,7 @@ function relayMetrics(registry: Registry | undefined, oldest: () => number | und
       },
     });
   }
-  return { relayed, errors };
+  return { relayed, errors, replayed };
 }
 
 /** `{ pollMs: undefined }` must not override a default. */

@@ -6,7 +6,7 @@ import { dataSource, outboxDatabase, published, readyRedis, sleep, unsentCount }
 import { eventStreams } from './config';
 import { enqueue } from './outbox';
 import { startOutboxRelay, type OutboxRelay, type OutboxRelayOptions } from './outbox-relay';
-import type { RedisClient } from '@platform/redis';
+import { keySpace, type RedisClient } from '@platform/redis';
 
 let db: TestDatabase;
 let ds: DataSource;
@@ -152,6 +152,30 @@ describe('startOutboxRelay', () => {
     expect(text).toMatch(/outbox_events_relayed_total\{stream="orders"\} 3/);
     expect(text).toMatch(/outbox_relay_errors_total 0/);
     expect(text).toMatch(/outbox_oldest_unsent_age_seconds 0/);
+  });
+
+  it('when Redis loses the stream and its marker (a FLUSHALL, a restart), then the rows sent within the window are published again, once', async () => {
+    const r = await relay({ lossCheckMs: 0 });
+    await ds.transaction((tx) => Promise.all([1, 2, 3].map((n) => enqueue(tx, { stream: 'orders', payload: { n } }))));
+    expect(await r.runOnce()).toBe(3);
+    // Redis still has them: passes publish nothing again.
+    expect(await r.runOnce()).toBe(0);
+    expect(await events()).toHaveLength(3);
+    const keys = keySpace(prefix).stream('orders');
+    await redis.del(keys.stream, keys.marker);
+    expect(await r.runOnce()).toBe(3);
+    expect((await events()).map((e) => e['n'])).toEqual([1, 2, 3]);
+    expect(await r.runOnce()).toBe(0);
+    expect(warnings).toContain('the stream lost its entries in Redis; publishing the recent events again');
+  });
+
+  it('when a relay starts on a Redis that lost the streams it had published to, then it publishes the recent rows again, and not the ones older than the window', async () => {
+    await ds.transaction((tx) => Promise.all([1, 2].map((n) => enqueue(tx, { stream: 'orders', payload: { n } }))));
+    await (await relay()).stop();
+    await ds.query('UPDATE outbox SET sent_at = UTC_TIMESTAMP(3) - INTERVAL 2 HOUR WHERE JSON_EXTRACT(payload, "$.n") = 1');
+    await redis.del(keySpace(prefix).stream('orders').stream, keySpace(prefix).stream('orders').marker);
+    await relay({ replayWindowSeconds: 3_600, lossCheckMs: 0 });
+    expect((await events()).map((e) => e['n'])).toEqual([2]);
   });
 
   it('when stopped, then runOnce refuses and no pass runs any more', async () => {

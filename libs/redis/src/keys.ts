@@ -28,8 +28,11 @@ export interface KeySpace {
   idempotency(scope: string, key: string): string;
   /** A lock and its fencing counter. */
   lock(name: string): { lock: string; fence: string };
-  /** An event stream and its dead-letter stream. Streams are the only keys without a TTL. */
-  stream(name: string): { stream: string; deadLetter: string };
+  /**
+   * An event stream, its dead-letter stream, and the publishers' marker (with a TTL) whose
+   * absence tells them Redis lost its data. Streams are the only keys without a TTL.
+   */
+  stream(name: string): { stream: string; deadLetter: string; marker: string };
 }
 
 /** Hash tags must not contain braces; anything else a caller passes stays readable. */
@@ -50,6 +53,6 @@ export function keySpace(prefix: string): KeySpace {
     failures: (name: string, subject: string) => ({ log: k('fail', `${name}:${subject}`), lock: k('fail', `${name}:${subject}`, 'lock') }),
     idempotency: (scope: string, key: string) => k('idem', `${scope}:${key}`),
     lock: (name: string) => ({ lock: k('lock', name), fence: k('lock', name, 'fence') }),
-    stream: (name: string) => ({ stream: k('stream', name), deadLetter: k('stream', name, 'dead') }),
+    stream: (name: string) => ({ stream: k('stream', name), deadLetter: k('stream', name, 'dead'), marker: k('stream', name, 'marker') }),
   });
 }

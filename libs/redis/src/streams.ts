@@ -78,6 +78,15 @@ export interface Streams {
   /** Appends the event as JSON; returns the entry id. Streams are the only keys without a TTL. */
   publish(stream: string, event: object, opts?: { maxLen?: number }): Promise<string>;
   consume<T = unknown>(opts: ConsumeOptions<T>): Consumer;
+  /**
+   * The stream's marker: `touch` extends it and answers whether it was there (false after a
+   * FLUSHALL, or a restart without persistence: Redis lost the stream's entries too);
+   * `set` writes it. Publishers keep it to know when to publish again what Redis lost.
+   */
+  marker: {
+    touch(stream: string, ttlSeconds: number): Promise<boolean>;
+    set(stream: string, ttlSeconds: number): Promise<void>;
+  };
 }
 
 export interface StreamMetrics {
@@ -105,7 +114,16 @@ export function createStreams({ client, keys, registry, logger = { warn: () => u
     return startConsumer<T>(settings, { client, conn: dedicatedConnection(client, settings.blockMs), metrics, logger });
   }
 
-  return Object.freeze({ publish, consume });
+  const marker = Object.freeze({
+    async touch(stream: string, ttlSeconds: number): Promise<boolean> {
+      return (await client.expire(keys.stream(stream).marker, ttlSeconds)) === 1;
+    },
+    async set(stream: string, ttlSeconds: number): Promise<void> {
+      await client.set(keys.stream(stream).marker, '1', 'EX', ttlSeconds);
+    },
+  });
+
+  return Object.freeze({ publish, consume, marker });
 }
 
 /** `{ blockMs: undefined }` must not override a default. */
