@@ -79,7 +79,10 @@ export async function checkOrders(client: Client, tracked: Tracked[], settleMs =
       if (!state) state = await stateOf(client, order);
       const problems = problemsOf(order, state);
       if (state.succeededCharges > 1) verdict.doubleCharges++;
-      const unapplied = state.payments.some((p) => p.status === 'SUCCEEDED') && state.status === 'PENDING';
+      // payment-service's view ahead of the order's: an event that never reached order-service.
+      const paidButPending = state.payments.some((p) => p.status === 'SUCCEEDED') && state.status === 'PENDING';
+      const refundedButPaid = state.status === 'PAID' && state.payments.some((p) => p.status === 'REFUNDED') && !state.payments.some((p) => p.status === 'SUCCEEDED');
+      const unapplied = paidButPending || refundedButPaid;
       if (unapplied) verdict.lostEvents++;
       verdict.violations.push(...problems);
     }
