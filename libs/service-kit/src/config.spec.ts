@@ -33,6 +33,7 @@ describe('loadConfig', () => {
       HOST: '0.0.0.0',
       LOG_LEVEL: 'info',
       SHUTDOWN_TIMEOUT_MS: 10_000,
+      TRUST_PROXY: 'false',
       REQUEST_TIMEOUT_MS: 30_000,
       DATABASE_URL: 'mysql://order_service:order_service@127.0.0.1:3306/order_service',
       DB_POOL_SIZE: 10,
