@@ -1,5 +1,6 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
@@ -46,6 +47,32 @@ describe('createApp', () => {
     try {
       const res = await app.inject({ method: 'GET', url: '/ip', remoteAddress: '127.0.0.1', headers: { 'x-forwarded-for': '203.0.113.7' } });
       expect(res.json()).toEqual({ ip: expected });
+    } finally {
+      await app.close();
+    }
+  });
+
+  it.each([
+    ['headers over the size limit', `GET /ip HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`, 431, 'HEADERS_TOO_LARGE'],
+    ['a request line that is not HTTP', 'NOT HTTP AT ALL\r\n\r\n', 400, 'MALFORMED_REQUEST'],
+  ])('when the HTTP parser refuses %s, then the answer is problem+json with a request id', async (_what, raw, status, code) => {
+    const configSchema = Type.Object(serverEnv(3000));
+    const app = await createApp({ service: 'kit-client-error', configSchema, plugin: async () => undefined }, loadConfig(configSchema, { LOG_LEVEL: 'silent' }), { defaultMetrics: false });
+    try {
+      await app.listen({ port: 0, host: '127.0.0.1' });
+      const { port } = app.server.address() as { port: number };
+      const answer = await new Promise<string>((resolve, reject) => {
+        const socket = connect(port, '127.0.0.1', () => socket.write(raw));
+        let data = '';
+        socket.on('data', (d) => (data += d.toString()));
+        socket.on('close', () => resolve(data));
+        socket.on('error', reject);
+      });
+      const [head, body] = answer.split('\r\n\r\n') as [string, string];
+      expect(head).toMatch(new RegExp(`^HTTP/1.1 ${status} `));
+      expect(head).toMatch(/content-type: application\/problem\+json/i);
+      const requestId = /x-request-id: (\S+)/i.exec(head)?.[1];
+      expect(JSON.parse(body)).toEqual({ type: expect.any(String), title: expect.any(String), status, detail: expect.any(String), code, requestId });
     } finally {
       await app.close();
     }

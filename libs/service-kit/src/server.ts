@@ -1,12 +1,16 @@
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { TObject, TProperties, Static } from '@sinclair/typebox';
 import closeWithGrace from 'close-with-grace';
 import Fastify, { LogController, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
 import type { DestinationStream } from 'pino';
+import { v7 as uuidv7 } from 'uuid';
 import { ConfigError, loadConfig, trustProxyOption } from './config';
 import { sendProblem, toProblem } from './error-handler';
 import { loggerOptions } from './logger';
-import { genReqId } from './request-id';
+import { genReqId, REQUEST_ID_HEADER } from './request-id';
+import { PROBLEM_CONTENT_TYPE, problemBody } from './problem';
 import { createValidatorCompiler } from './validation';
 
 export const BODY_LIMIT_BYTES = 64 * 1024;
@@ -19,6 +23,31 @@ export interface ServerOptions {
   trustProxy?: string;
   /** Where log lines go instead of stdout; tests read them from here. */
   logStream?: DestinationStream;
+}
+
+/**
+ * Requests Node's HTTP parser refuses before Fastify sees them (headers over the size limit,
+ * malformed request lines, a request that took too long to arrive) are answered like every
+ * other error: problem+json with a request id in the header and the body.
+ */
+function answerClientError(this: FastifyInstance, err: NodeJS.ErrnoException, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, code, detail] =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'HEADERS_TOO_LARGE', 'The request headers are larger than the server accepts.']
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'REQUEST_TIMEOUT', 'The request did not arrive in time.']
+        : [400, 'MALFORMED_REQUEST', 'The request is not valid HTTP.'];
+  const requestId = uuidv7();
+  const body = JSON.stringify(problemBody({ status, code, detail }, requestId));
+  this.log.debug({ err, requestId }, 'client error');
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+        `${REQUEST_ID_HEADER}: ${requestId}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(err);
 }
 
 /** Fastify as every service runs it; tests build the very same instance. */
@@ -40,6 +69,7 @@ export function createServer(opts: ServerOptions) {
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     routerOptions: { maxParamLength: 256 },
+    clientErrorHandler: answerClientError,
     frameworkErrors: (error, request, reply) => {
       reply.header('x-request-id', request.id);
       return sendProblem(reply, toProblem(error));
