@@ -57,7 +57,8 @@ export const MAX_EMAIL_LENGTH = 254;
 
 export function normalizeEmail(raw: string): string {
   const email = raw.trim().toLowerCase();
-  if (email.length > MAX_EMAIL_LENGTH) {
+  // Characters (code points), as the other limits and MySQL's VARCHAR(254) count them, not UTF-16 units.
+  if ([...email].length > MAX_EMAIL_LENGTH) {
     throw new HttpProblem({
       status: 400,
       code: 'VALIDATION_FAILED',

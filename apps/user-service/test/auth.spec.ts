@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { App } from '@platform/service-kit';
 import { PASSWORD, bearer, build, login, me, newEmail, register, signUpAndIn } from './helper';
 
@@ -46,6 +47,14 @@ describe('POST /v1/auth/register', () => {
     expect(res.statusCode).toBe(400);
     expect(res.json()).toMatchObject({ code: 'VALIDATION_FAILED' });
     expect(res.json().errors.map((e: { path: string }) => e.path)).toContain(path);
+  });
+
+  it('when the email has 254 characters of which 20 lie outside the BMP, then 201: the limit counts characters, not UTF-16 units', async () => {
+    const email = `${'😀'.repeat(20)}${randomUUID().slice(0, 8)}@${'b'.repeat(221)}.com`;
+    expect([...email]).toHaveLength(254);
+    const res = await app.inject({ method: 'POST', url: '/v1/auth/register', payload: { email, password: PASSWORD, name: 'Ada' } });
+    expect(res.statusCode).toBe(201);
+    expect(res.json().email).toBe(email);
   });
 
   it('when the password has 128 characters and the name 100 (unicode), then both limits hold inclusively', async () => {
