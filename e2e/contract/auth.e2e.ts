@@ -75,6 +75,13 @@ describe('POST /v1/auth/register', () => {
     expect(res.text).not.toMatch(/password|argon2/i);
   });
 
+  it('when the email has 254 characters, some outside the BMP (UTF-16 surrogate pairs), then 201: the limit counts characters, as for name and password', async () => {
+    const email = `${'😀'.repeat(20)}${randomUUID().slice(0, 8)}@${'b'.repeat(221)}.com`;
+    expect([...email]).toHaveLength(254);
+    const res = await register(fresh(), { email, password: PASSWORD, name: 'Ada' });
+    expect([res.status, res.body?.email]).toEqual([201, email]);
+  });
+
   it('when every field is at its inclusive limit (email 254, password 8 and 128, name 1 and 100), then 201', async () => {
     const client = fresh();
     const email254 = `${randomUUID().replace(/-/g, '')}${'a'.repeat(32)}@${'b'.repeat(185)}.com`;

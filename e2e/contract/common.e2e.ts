@@ -179,6 +179,21 @@ describe.each(PROCESSES)('$label', ({ target, instance }) => {
 describe.each(TARGETS)('%s', (target) => {
   const client = new Client(topology);
 
+  it('when the request headers are larger than the server takes, then 431 problem+json with a request id like every other error', async () => {
+    const res = await client.request(target, 'GET', '/health/live', { headers: { 'x-pad': 'a'.repeat(20_000) } });
+    expect(res.status).toBe(431);
+    expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    expect(res.headers.get('x-request-id')).toMatch(SAFE_ID);
+    expect(res.body).toEqual({
+      type: expect.any(String),
+      title: expect.any(String),
+      status: 431,
+      detail: expect.any(String),
+      code: 'HEADERS_TOO_LARGE',
+      requestId: res.headers.get('x-request-id'),
+    });
+  });
+
   it('when a body is exactly 64 KiB, then it is read; one byte more, then 413 problem+json', async () => {
     const probe = PROBES[target];
     const atLimit = await post(client, target, { raw: padded(probe.valid(), BODY_LIMIT) });
