@@ -1,4 +1,5 @@
 // Jest loads global setup outside its module system: relative imports only, no path aliases.
+// eslint-disable-next-line @nx/enforce-module-boundaries
 import toolsGlobalSetup from '../../tools/jest/global-setup';
 import { buildApps, Platform, prepareDatabases, topologyFromBaseUrls } from './platform';
 

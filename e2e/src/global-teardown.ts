@@ -1,3 +1,4 @@
+// eslint-disable-next-line @nx/enforce-module-boundaries
 import toolsGlobalTeardown from '../../tools/jest/global-teardown';
 import { rmSync } from 'node:fs';
 import type { Platform } from './platform';
