@@ -1,8 +1,9 @@
 import type { MigrationClass } from '@platform/db';
 import { AccountsAndSessions1763800000000 } from './1763800000000-accounts-and-sessions';
+import { SessionsRevokedIndex1764100000000 } from './1764100000000-sessions-revoked-index';
 
 /**
  * user-service's migrations, oldest first. Each file is `<timestamp>-<name>.ts` with
  * a working `down`; add new ones at the end of this list.
  */
-export const migrations: MigrationClass[] = [AccountsAndSessions1763800000000];
+export const migrations: MigrationClass[] = [AccountsAndSessions1763800000000, SessionsRevokedIndex1764100000000];

@@ -12,6 +12,7 @@ import { ConfigSchema } from './config';
 import { authRoutes } from './routes/auth';
 import { jwksRoute } from './routes/jwks';
 import { userRoutes } from './routes/users';
+import { keepRevocations } from './tokens/revocation-keeper';
 import { sessionsRepository } from './tokens/sessions-repository';
 import { signingKeys } from './tokens/signing-keys';
 import { tokenIssuer } from './tokens/token-issuer';
@@ -43,7 +44,9 @@ export default async function userService(app: FastifyInstance, { config, defaul
     login: { limit: config.LOGIN_RATE_LIMIT_MAX, windowSeconds: config.RATE_LIMIT_WINDOW_SECONDS, failMode: 'closed' },
   });
 
-  const tokens = tokenIssuer(app, sessionsRepository(() => app.db), {
+  const sessions = sessionsRepository(() => app.db);
+  keepRevocations(app, sessions, { accessTtlSeconds: config.ACCESS_TOKEN_TTL_SECONDS });
+  const tokens = tokenIssuer(app, sessions, {
     issuer: config.JWT_ISSUER,
     audience: config.JWT_AUDIENCE,
     accessTtlSeconds: config.ACCESS_TOKEN_TTL_SECONDS,

@@ -1,4 +1,5 @@
 import type { App } from '@platform/service-kit';
+import { keySpace } from '@platform/redis';
 import { testKeyPrefix } from '@platform/testing';
 import type { Redis } from 'ioredis';
 import { badTokens, generateSigningKey, signAccessToken, startJwksServer, type TestJwksServer } from '../test';
@@ -130,6 +131,30 @@ describe('authentication plugin', () => {
       expect((await get(app, signAccessToken(key, { claims: { sub: 'u-all', iat_ms: cutoff } }))).statusCode).toBe(401);
       expect((await get(app, signAccessToken(key, { claims: { sub: 'u-all', iat_ms: cutoff + 1 } }))).statusCode).toBe(200);
     });
+
+    it.each(['closed', 'open'] as const)(
+      'when the revocation marker, once seen, vanishes (Redis lost the marks), then checks answer as Redis-down in fail mode %s until it is back',
+      async (failMode) => {
+        const prefix = testKeyPrefix('auth-marker');
+        const app = await appWith({ authKeyPrefix: prefix, markerCheckMs: 20, failMode });
+        const token = signAccessToken(key);
+        const settled = async (status: number) => {
+          for (let i = 0; i < 100 && (await get(app, token)).statusCode !== status; i++) await new Promise((r) => setTimeout(r, 20));
+          return (await get(app, token)).statusCode;
+        };
+        // Never seen yet (a Redis that user-service has not marked): checks run as usual.
+        expect((await get(app, token)).statusCode).toBe(200);
+        await app.revocation.marker.set(60);
+        await new Promise((r) => setTimeout(r, 100));
+        expect((await get(app, token)).statusCode).toBe(200);
+        await app.redis.del(keySpace(prefix).revocationMarker());
+        const whileLost = failMode === 'closed' ? 503 : 200;
+        expect(await settled(whileLost)).toBe(whileLost);
+        if (failMode === 'closed') expect((await get(app, token)).json()).toMatchObject({ code: 'DEPENDENCY_UNAVAILABLE' });
+        await app.revocation.marker.set(60);
+        expect(await settled(200)).toBe(200);
+      },
+    );
 
     it('when another instance revokes, then this one sees it: the marks are shared under the auth prefix', async () => {
       const [a, b] = await Promise.all([appWith(), appWith()]);

@@ -26,9 +26,40 @@ export interface AuthPluginOptions {
   failMode: FailMode;
   /** Routes under it need a token unless they opt out; health, metrics and docs live outside it. */
   prefix?: string;
+  /** How often the revocation marker is looked at (see watchRevocationMarker). */
+  markerCheckMs?: number;
 }
 
-export const AUTH_PLUGIN_DEFAULTS = Object.freeze({ prefix: '/v1', realm: 'order-platform' });
+export const AUTH_PLUGIN_DEFAULTS = Object.freeze({ prefix: '/v1', realm: 'order-platform', markerCheckMs: 1_000 });
+
+/**
+ * Redis can lose every revocation mark at once (FLUSHALL, a restart without persistence), and a
+ * token revoked before would pass again. user-service keeps a marker beside the marks and writes
+ * them back from MySQL when it is gone. Every instance looks at the marker each second: once
+ * seen, its disappearance makes revocation checks answer as Redis-unavailable (the fail mode
+ * decides; `closed` answers 503) until user-service has put the marks and the marker back.
+ */
+function watchRevocationMarker(app: FastifyInstance, revocation: Revocation, everyMs: number): void {
+  let seen = false;
+  let timer: NodeJS.Timeout | undefined;
+  const look = async () => {
+    const present = await revocation.marker.exists().catch(() => undefined);
+    if (present === true) {
+      revocation.setTrusted(true);
+      seen = true;
+    } else if (present === false && seen) {
+      revocation.setTrusted(false);
+      app.log.warn('the revocation marker is gone (Redis lost its data?): revocation checks fail as if Redis were down until user-service restores them');
+      seen = false;
+    }
+  };
+  app.addHook('onReady', async () => {
+    timer = setInterval(() => void look(), everyMs);
+    timer.unref();
+    await look();
+  });
+  app.addHook('onClose', async () => clearInterval(timer));
+}
 
 type Failure = 'missing' | 'invalid' | 'expired' | 'revoked';
 
@@ -62,6 +93,7 @@ async function authPlugin(app: FastifyInstance, opts: AuthPluginOptions): Promis
   const verify = createTokenVerifier(opts);
   const revocation = createRevocation({ client: app.redis, keys: keySpace(opts.keyPrefix), failMode: opts.failMode, registry: app.metrics, logger: app.log });
   app.decorate('revocation', revocation);
+  watchRevocationMarker(app, revocation, opts.markerCheckMs ?? AUTH_PLUGIN_DEFAULTS.markerCheckMs);
 
   const underPrefix = (url: string) => url === prefix || url.startsWith(`${prefix}/`);
   // Unmatched URLs (404s) need no token: there is nothing to protect.

@@ -12,6 +12,8 @@ export interface AuthAppOptions {
   redisUrl?: string;
   /** The shared revocation prefix; one per test file, so files do not see each other's marks. */
   authKeyPrefix: string;
+  /** How often the revocation marker is looked at; the plugin's default otherwise. */
+  markerCheckMs?: number;
   /** Requests per minute of the default policy; 0: no rate-limit plugin at all. */
   limit?: number;
   logStream?: DestinationStream;
@@ -36,6 +38,7 @@ export async function authApp(opts: AuthAppOptions): Promise<App> {
     audience: TEST_AUDIENCE,
     keyPrefix: opts.authKeyPrefix,
     failMode: opts.failMode ?? 'closed',
+    markerCheckMs: opts.markerCheckMs,
   });
   const limit = opts.limit ?? 100;
   if (limit > 0) {

@@ -33,6 +33,8 @@ export interface KeySpace {
    * absence tells them Redis lost its data. Streams are the only keys without a TTL.
    */
   stream(name: string): { stream: string; deadLetter: string; marker: string };
+  /** Written by user-service once Redis holds every revocation still in force (see revocation.ts). */
+  revocationMarker(): string;
 }
 
 /** Hash tags must not contain braces; anything else a caller passes stays readable. */
@@ -49,6 +51,7 @@ export function keySpace(prefix: string): KeySpace {
     revokedToken: (userId: string, jti: string) => k('rev', `user:${userId}`, `jti:${jti}`),
     revokedSession: (userId: string, sessionId: string) => k('rev', `user:${userId}`, `sid:${sessionId}`),
     revokedBefore: (userId: string) => k('rev', `user:${userId}`, 'before'),
+    revocationMarker: () => k('rev', 'marker'),
     rateLimit: (policy: string, subject: string) => k('rl', subject, policy),
     failures: (name: string, subject: string) => ({ log: k('fail', `${name}:${subject}`), lock: k('fail', `${name}:${subject}`, 'lock') }),
     idempotency: (scope: string, key: string) => k('idem', `${scope}:${key}`),

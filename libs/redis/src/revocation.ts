@@ -64,6 +64,22 @@ export interface Revocation {
    * request-guard.ts); the returned function reads its reply, in this fail mode.
    */
   queue(pipeline: ChainableCommander, query: RevocationQuery): (reply: PipelineReply) => boolean;
+  /**
+   * The marker user-service keeps while Redis holds every revocation still in force. Redis can
+   * lose them all at once (FLUSHALL, a restart without persistence), and with them the marker:
+   * `touch` extends it and answers whether it was there, `set` writes it, `exists` reads it.
+   */
+  marker: {
+    touch(ttlSeconds: number): Promise<boolean>;
+    set(ttlSeconds: number): Promise<void>;
+    exists(): Promise<boolean>;
+  };
+  /**
+   * While untrusted (the marker was seen, then vanished: Redis lost the marks, and user-service
+   * has not written them back yet), every check answers as if Redis could not be asked, so the
+   * fail mode decides: `closed` refuses (503) rather than accept a token revoked before the loss.
+   */
+  setTrusted(trusted: boolean): void;
 }
 
 /** One command's entry in `pipeline.exec()`'s answer; undefined when the pipeline itself failed. */
@@ -104,6 +120,7 @@ export function createRevocation(opts: RevocationOptions): Revocation {
     'fail_mode',
   ]);
   const throttle = logThrottle();
+  let trusted = true;
 
   function failed(err: unknown): boolean {
     failures.inc({ fail_mode: failMode });
@@ -148,6 +165,7 @@ export function createRevocation(opts: RevocationOptions): Revocation {
     },
 
     async isRevoked(query: RevocationQuery): Promise<boolean> {
+      if (!trusted) return failed(lostMarks());
       let values: (string | null)[];
       try {
         values = await client.mget(keysOf(query));
@@ -159,10 +177,26 @@ export function createRevocation(opts: RevocationOptions): Revocation {
 
     queue(pipeline: ChainableCommander, query: RevocationQuery) {
       pipeline.mget(keysOf(query));
-      return (reply: PipelineReply) =>
-        !reply || reply[0] ? failed(reply?.[0] ?? new Error('pipeline failed')) : decide(reply[1] as (string | null)[], query.issuedAtMs);
+      return (reply: PipelineReply) => {
+        if (!trusted) return failed(lostMarks());
+        return !reply || reply[0] ? failed(reply?.[0] ?? new Error('pipeline failed')) : decide(reply[1] as (string | null)[], query.issuedAtMs);
+      };
+    },
+
+    marker: Object.freeze({
+      touch: async (ttlSeconds: number) => (await client.expire(keys.revocationMarker(), ttlSeconds)) === 1,
+      set: async (ttlSeconds: number) => void (await client.set(keys.revocationMarker(), '1', 'EX', ttlSeconds)),
+      exists: async () => (await client.exists(keys.revocationMarker())) === 1,
+    }),
+
+    setTrusted(value: boolean): void {
+      trusted = value;
     },
   });
+
+  function lostMarks(): Error {
+    return new Error('Redis lost the revocation marks; waiting for user-service to write them back');
+  }
 
   /** In the order `decide` reads them. */
   function keysOf({ userId, jti, sessionId }: RevocationQuery): string[] {

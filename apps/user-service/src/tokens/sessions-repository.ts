@@ -84,6 +84,12 @@ export function sessionsRepository(ds: () => DataSource) {
       ]);
     },
 
+    /** Sessions revoked at or after `since`, whatever the reason. */
+    async revokedSince(since: Date): Promise<{ userId: string; sessionId: string; revokedAt: Date }[]> {
+      const rows = (await ds().query('SELECT id, user_id, revoked_at FROM sessions WHERE revoked_at >= ?', [since])) as { id: Buffer; user_id: Buffer; revoked_at: Date }[];
+      return rows.map((r) => ({ userId: binaryToUuid(r.user_id), sessionId: binaryToUuid(r.id), revokedAt: r.revoked_at }));
+    },
+
     async revokeAll(userId: string, reason: string): Promise<void> {
       await ds().query('UPDATE sessions SET revoked_at = ?, revoked_reason = ? WHERE user_id = ? AND revoked_at IS NULL', [
         new Date(),
