@@ -30,12 +30,12 @@ export interface AuthPluginOptions {
   markerCheckMs?: number;
 }
 
-export const AUTH_PLUGIN_DEFAULTS = Object.freeze({ prefix: '/v1', realm: 'order-platform', markerCheckMs: 1_000 });
+export const AUTH_PLUGIN_DEFAULTS = Object.freeze({ prefix: '/v1', realm: 'order-platform', markerCheckMs: 250 });
 
 /**
  * Redis can lose every revocation mark at once (FLUSHALL, a restart without persistence), and a
  * token revoked before would pass again. user-service keeps a marker beside the marks and writes
- * them back from MySQL when it is gone. Every instance looks at the marker each second: once
+ * them back from MySQL when it is gone. Every instance looks at the marker four times a second: once
  * seen, its disappearance makes revocation checks answer as Redis-unavailable (the fail mode
  * decides; `closed` answers 503) until user-service has put the marks and the marker back.
  */

@@ -1,4 +1,4 @@
-import type { ChainableCommander } from 'ioredis';
+import { Cluster, type ChainableCommander } from 'ioredis';
 import type { Registry } from 'prom-client';
 import type { RedisClient } from './client';
 import { RedisUnavailableError } from './errors';
@@ -121,6 +121,11 @@ export function createRevocation(opts: RevocationOptions): Revocation {
   ]);
   const throttle = logThrottle();
   let trusted = true;
+  /** Whether this instance has seen user-service's marker: only then does its absence mean a loss. */
+  let markerSeen = false;
+  // On a standalone Redis the marker is read in the same MGET as the marks, so a loss shows on the
+  // very next check; a cluster refuses an MGET across slots, and there only the watcher sees it.
+  const markerInline = !(client instanceof Cluster);
 
   function failed(err: unknown): boolean {
     failures.inc({ fail_mode: failMode });
@@ -165,7 +170,7 @@ export function createRevocation(opts: RevocationOptions): Revocation {
     },
 
     async isRevoked(query: RevocationQuery): Promise<boolean> {
-      if (!trusted) return failed(lostMarks());
+      if (!trusted && !markerInline) return failed(lostMarks());
       let values: (string | null)[];
       try {
         values = await client.mget(keysOf(query));
@@ -178,7 +183,7 @@ export function createRevocation(opts: RevocationOptions): Revocation {
     queue(pipeline: ChainableCommander, query: RevocationQuery) {
       pipeline.mget(keysOf(query));
       return (reply: PipelineReply) => {
-        if (!trusted) return failed(lostMarks());
+        if (!trusted && !markerInline) return failed(lostMarks());
         return !reply || reply[0] ? failed(reply?.[0] ?? new Error('pipeline failed')) : decide(reply[1] as (string | null)[], query.issuedAtMs);
       };
     },
@@ -191,6 +196,7 @@ export function createRevocation(opts: RevocationOptions): Revocation {
 
     setTrusted(value: boolean): void {
       trusted = value;
+      if (value) markerSeen = true;
     },
   });
 
@@ -200,10 +206,20 @@ export function createRevocation(opts: RevocationOptions): Revocation {
 
   /** In the order `decide` reads them. */
   function keysOf({ userId, jti, sessionId }: RevocationQuery): string[] {
-    return [keys.revokedToken(userId, jti), keys.revokedSession(userId, sessionId), keys.revokedBefore(userId)];
+    const marks = [keys.revokedToken(userId, jti), keys.revokedSession(userId, sessionId), keys.revokedBefore(userId)];
+    return markerInline ? [...marks, keys.revocationMarker()] : marks;
   }
 
-  function decide([token, session, cutoff]: (string | null)[], issuedAtMs: number): boolean {
+  function decide([token, session, cutoff, marker]: (string | null)[], issuedAtMs: number): boolean {
+    if (markerInline) {
+      if (marker != null) {
+        markerSeen = true;
+        trusted = true;
+      } else if (markerSeen) {
+        trusted = false;
+        return failed(lostMarks());
+      }
+    }
     const revoked = token != null || session != null || (cutoff != null && issuedAtMs <= Number(cutoff));
     checks.inc({ result: revoked ? 'revoked' : 'valid' });
     return revoked;

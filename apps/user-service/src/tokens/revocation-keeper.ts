@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { SessionsRepository } from './sessions-repository';
 
 export const REVOCATION_KEEPER_DEFAULTS = Object.freeze({
-  checkEveryMs: 1_000,
+  checkEveryMs: 250,
   /** The marker outlives any pause of the keeper; each check extends it. */
   markerTtlSeconds: 7 * 86_400,
 });
@@ -33,7 +33,7 @@ export function keepRevocations(app: FastifyInstance, sessions: SessionsReposito
 
   const tick = () => {
     running ??= check()
-      .catch((err: unknown) => app.log.warn({ err }, 'revocation keeper: check failed; retried next second'))
+      .catch((err: unknown) => app.log.warn({ err }, 'revocation keeper: check failed; retried shortly'))
       .finally(() => (running = undefined));
   };
   app.addHook('onReady', async () => {
