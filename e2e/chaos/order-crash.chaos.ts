@@ -18,15 +18,23 @@ it('when an order-service instance is SIGKILLed while payment events stream in, 
   const victim = platform.processes['order-service'][0];
   if (!victim) throw new Error('no order-service instance');
   let killedAt = 0;
+  let paid = 0;
+  let third = () => undefined as void;
   const fault = (async () => {
-    await sleep(1_500);
+    // Once a third of the orders are paid: the kill lands while events stream in.
+    await new Promise<void>((resolve) => (third = resolve));
     await victim.kill();
     killedAt = Date.now();
     // An orchestrator starts a replacement a little later; it joins the group under a new name.
     await sleep(3_000);
     await victim.start();
   })();
-  const outcomes = await inParallel(tracked, 8, (t) => payWithRetries(client, t));
+  const outcomes = await inParallel(tracked, 8, async (t) => {
+    const outcome = await payWithRetries(client, t);
+    if (++paid >= tracked.length / 3) third();
+    return outcome;
+  });
+  third();
   await fault;
   expect(outcomes.filter((o) => o.status !== 201)).toEqual([]);
   const { doubleCharges, lostEvents } = await assertInvariants(platform, client, tracked);
