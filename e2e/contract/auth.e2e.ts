@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Client, type Answer } from '../src/client';
 import { topologyFromEnv, type ServiceName } from '../src/platform';
 import { badTokens, parts, reSigned, type BadToken } from '../src/tokens';
+import { expectProblem } from '../src/expect';
 
 /**
  * CONTRACT.md, Authentication: every row of the table over HTTP, as an outside client sees it,
@@ -17,11 +18,6 @@ const PASSWORD = 'correct horse battery staple';
 const fresh = () => new Client(topology);
 const newEmail = () => `e2e-${randomUUID()}@example.test`;
 
-function expectProblem(res: Answer, status: number, code: string): void {
-  expect([res.status, res.body?.code]).toEqual([status, code]);
-  expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-  expect(res.body).toMatchObject({ type: expect.any(String), title: expect.any(String), status, detail: expect.any(String), requestId: res.headers.get('x-request-id') });
-}
 
 const paths = (res: Answer): string[] => (res.body?.errors ?? []).map((e: { path: string }) => e.path);
 

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { Client, ITEMS, ITEMS_TOTAL, type Answer } from '../src/client';
+import { ITEMS, ITEMS_TOTAL, type Answer } from '../src/client';
 import { topologyFromEnv, type ServiceName } from '../src/platform';
+import { expectProblem, signedUp as signUpOn, type Caller } from '../src/expect';
 
 /**
  * CONTRACT.md, Idempotency keys, on the three routes that honour them, across instances:
@@ -8,19 +9,9 @@ import { topologyFromEnv, type ServiceName } from '../src/platform';
  * see it (the user's orders, the sandbox provider's ledger).
  */
 const topology = topologyFromEnv();
+const signedUp = () => signUpOn(topology);
 
-/** A new account on a client of its own (one address each, so logins are never throttled). */
-async function signedUp() {
-  const client = new Client(topology);
-  const user = await client.signUp();
-  return { client, user, token: user.accessToken };
-}
-type Caller = Awaited<ReturnType<typeof signedUp>>;
 
-function expectProblem(res: Answer, status: number, code: string): void {
-  expect([res.status, res.body?.code]).toEqual([status, code]);
-  expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-}
 
 const replayed = (res: Answer) => res.headers.get('idempotent-replayed');
 

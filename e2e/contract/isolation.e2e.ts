@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { Client, eventually, ITEMS_TOTAL, type Answer } from '../src/client';
+import { eventually, ITEMS_TOTAL, type Answer } from '../src/client';
 import { topologyFromEnv } from '../src/platform';
+import { signedUp as signUpOn, type Caller } from '../src/expect';
 
 /**
  * OWASP API1 (broken object level authorisation): another user's ids on every :id route
@@ -9,14 +10,8 @@ import { topologyFromEnv } from '../src/platform';
  * answered write or processed event.
  */
 const topology = topologyFromEnv();
+const signedUp = () => signUpOn(topology);
 
-/** A new account on a client of its own (one address each, so logins are never throttled). */
-async function signedUp() {
-  const client = new Client(topology);
-  const user = await client.signUp();
-  return { client, user, token: user.accessToken };
-}
-type Caller = Awaited<ReturnType<typeof signedUp>>;
 
 /** The problem without its request id: what must be the same for someone else's id and a missing one. */
 const problemOf = (res: Answer) => ({ status: res.status, contentType: res.headers.get('content-type'), body: { ...res.body, requestId: undefined } });

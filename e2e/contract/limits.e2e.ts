@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Client, type Answer } from '../src/client';
 import { topologyFromEnv } from '../src/platform';
+import { expectProblem } from '../src/expect';
 
 /**
  * CONTRACT.md, Rate limits, at their defaults (RATE_LIMIT_MAX 100, LOGIN_RATE_LIMIT_MAX 10 per
@@ -18,11 +19,6 @@ const LOGIN = { q: 10, w: 60 };
 const LOGIN_FAILURES = { max: 5, windowSeconds: 900 };
 const PASSWORD = 'correct horse battery staple';
 
-function expectProblem(res: Answer, status: number, code: string): void {
-  expect([res.status, res.body?.code]).toEqual([status, code]);
-  expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-  expect(res.body).toMatchObject({ type: expect.any(String), title: expect.any(String), status, detail: expect.any(String), requestId: res.headers.get('x-request-id') });
-}
 
 /** The draft's fields on one answer: the policy's name, its quota and window, what remains and when it is all back. */
 function fields(res: Answer): { name: string; q: number; w: number; r: number; t: number } {

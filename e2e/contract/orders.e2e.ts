@@ -1,29 +1,20 @@
 import { randomUUID } from 'node:crypto';
-import { Client, eventually, ITEMS, ITEMS_TOTAL, type Answer } from '../src/client';
+import { eventually, ITEMS, ITEMS_TOTAL, type Answer, type Client } from '../src/client';
 import { topologyFromEnv } from '../src/platform';
+import { expectProblem, signedUp as signUpOn } from '../src/expect';
 
 /**
  * CONTRACT.md, Orders: every row of the table over HTTP, as an outside client sees it.
  * Consecutive requests land on different order-service instances when there are several.
  */
 const topology = topologyFromEnv();
+const signedUp = () => signUpOn(topology);
 const ORDER_FIELDS = ['createdAt', 'currency', 'id', 'items', 'status', 'totalAmount', 'updatedAt', 'userId'];
 const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const ITEM = ITEMS[0] as (typeof ITEMS)[number];
 const item = (over: Record<string, unknown>) => ({ ...ITEM, ...over });
 
-/** A new account on a client of its own (one address each, so logins are never throttled). */
-async function signedUp() {
-  const client = new Client(topology);
-  const user = await client.signUp();
-  return { client, user, token: user.accessToken };
-}
 
-function expectProblem(res: Answer, status: number, code: string): void {
-  expect([res.status, res.body?.code]).toEqual([status, code]);
-  expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-  expect(res.body).toMatchObject({ type: expect.any(String), title: expect.any(String), status, detail: expect.any(String), requestId: res.headers.get('x-request-id') });
-}
 
 const paths = (res: Answer): string[] => (res.body?.errors ?? []).map((e: { path: string }) => e.path);
 

@@ -1,28 +1,18 @@
 import { randomUUID } from 'node:crypto';
-import { Client, eventually, ITEMS_TOTAL, type Answer } from '../src/client';
+import { eventually, ITEMS_TOTAL } from '../src/client';
 import { topologyFromEnv } from '../src/platform';
+import { expectProblem, signedUp as signUpOn, type Caller } from '../src/expect';
 
 /**
  * CONTRACT.md, Payments: every row of the table over HTTP, with the sandbox provider's own
  * ledger (GET /v1/charges?orderId=) as the witness of where money moved.
  */
 const topology = topologyFromEnv();
+const signedUp = () => signUpOn(topology);
 const PAYMENT_FIELDS = ['amount', 'createdAt', 'currency', 'failureCode', 'id', 'orderId', 'refundedAmount', 'status', 'updatedAt', 'userId'];
 const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
-/** A new account on a client of its own (one address each, so logins are never throttled). */
-async function signedUp() {
-  const client = new Client(topology);
-  const user = await client.signUp();
-  return { client, user, token: user.accessToken };
-}
-type Caller = Awaited<ReturnType<typeof signedUp>>;
 
-function expectProblem(res: Answer, status: number, code: string): void {
-  expect([res.status, res.body?.code]).toEqual([status, code]);
-  expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-  expect(res.body).toMatchObject({ type: expect.any(String), title: expect.any(String), status, detail: expect.any(String), requestId: res.headers.get('x-request-id') });
-}
 
 const orderOf = ({ client, token }: Caller, id: string) => client.request('order', 'GET', `/v1/orders/${id}`, { token });
 const paymentOf = ({ client, token }: Caller, id: string) => client.request('payment', 'GET', `/v1/payments/${id}`, { token });

@@ -1,5 +1,6 @@
 import { Client, type Account, type Answer } from '../src/client';
 import { topologyFromEnv } from '../src/platform';
+import { expectProblem } from '../src/expect';
 
 /**
  * CONTRACT.md, Authentication (`/v1/users/me`) and Caching: the signed-in user's own account
@@ -7,11 +8,6 @@ import { topologyFromEnv } from '../src/platform';
  */
 const topology = topologyFromEnv();
 
-function expectProblem(res: Answer, status: number, code: string): void {
-  expect([res.status, res.body?.code]).toEqual([status, code]);
-  expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-  expect(res.body).toMatchObject({ type: expect.any(String), title: expect.any(String), status, detail: expect.any(String), requestId: res.headers.get('x-request-id') });
-}
 
 const paths = (res: Answer): string[] => (res.body?.errors ?? []).map((e: { path: string }) => e.path);
 
