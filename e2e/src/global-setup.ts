@@ -1,13 +1,16 @@
 // Jest loads global setup outside its module system: relative imports only, no path aliases.
 // eslint-disable-next-line @nx/enforce-module-boundaries
 import toolsGlobalSetup from '../../tools/jest/global-setup';
+// eslint-disable-next-line @nx/enforce-module-boundaries
+import { startRedisCluster, type LocalRedisCluster } from '../../libs/testing/src/redis-cluster';
 import { buildApps, Platform, prepareDatabases, topologyFromBaseUrls } from './platform';
 
 /**
  * With E2E_USER_URLS, E2E_ORDER_URLS, E2E_PAYMENT_URLS and E2E_SANDBOX_URL set, the suite
  * targets those running instances (docker compose up) and starts nothing. Otherwise it builds
  * the apps, prepares the schemas and starts E2E_INSTANCES (default 1) of each service as real
- * processes against MYSQL_ADMIN_URL and REDIS_URL (testcontainers when those are unset).
+ * processes against MYSQL_ADMIN_URL and REDIS_URL (testcontainers when those are unset), or,
+ * with E2E_REDIS_CLUSTER=1, against a 3-master Redis Cluster it starts from redis-server.
  * Test files find the platform in E2E_TOPOLOGY, which the workers inherit.
  */
 export default async function globalSetup(): Promise<void> {
@@ -23,9 +26,15 @@ export default async function globalSetup(): Promise<void> {
   prepareDatabases(mysqlAdminUrl, dist);
   const instances = Number(process.env['E2E_INSTANCES'] ?? '1');
   if (!Number.isInteger(instances) || instances < 1) throw new Error(`E2E_INSTANCES must be a positive integer, not ${process.env['E2E_INSTANCES']}`);
-  const platform = await Platform.start({ dist, instances, mysqlAdminUrl, redisUrl });
+  let env: Record<string, string> | undefined;
+  if (process.env['E2E_REDIS_CLUSTER'] === '1') {
+    const cluster = await startRedisCluster();
+    (globalThis as { __e2eRedisCluster__?: LocalRedisCluster }).__e2eRedisCluster__ = cluster;
+    env = { REDIS_CLUSTER_NODES: cluster.nodes };
+  }
+  const platform = await Platform.start({ dist, instances, mysqlAdminUrl, redisUrl, env });
   (globalThis as { __e2ePlatform__?: Platform }).__e2ePlatform__ = platform;
   process.env['E2E_TOPOLOGY'] = JSON.stringify(platform.topology());
   const names = platform.all.map((p) => `${p.name} ${p.url}`).join(', ');
-  process.stdout.write(`\ne2e: ${names}\n`);
+  process.stdout.write(`\ne2e: ${names}${env ? `, on the Redis Cluster ${env['REDIS_CLUSTER_NODES']}` : ''}\n`);
 }

@@ -1,6 +1,8 @@
 // eslint-disable-next-line @nx/enforce-module-boundaries
 import toolsGlobalTeardown from '../../tools/jest/global-teardown';
 import { rmSync } from 'node:fs';
+// eslint-disable-next-line @nx/enforce-module-boundaries
+import type { LocalRedisCluster } from '../../libs/testing/src/redis-cluster';
 import type { Platform } from './platform';
 
 /**
@@ -15,6 +17,9 @@ export default async function globalTeardown(): Promise<void> {
   if (!platform) return;
   const problems = await platform.stop();
   rmSync(platform.opts.dist, { recursive: true, force: true });
+  const cluster = globalThis as { __e2eRedisCluster__?: LocalRedisCluster };
+  await cluster.__e2eRedisCluster__?.stop();
+  cluster.__e2eRedisCluster__ = undefined;
   await toolsGlobalTeardown();
   if (problems.length > 0) throw new Error(`e2e: the platform's processes did not hold up:\n${problems.join('\n')}`);
 }
