@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { ChainableCommander } from 'ioredis';
 import type { Registry } from 'prom-client';
 import type { RedisClient } from './client';
 import { RedisUnavailableError } from './errors';
@@ -108,9 +109,20 @@ export interface Cache<V = unknown> {
   set(key: string, value: V, ttlSeconds?: number): Promise<void>;
   /** Invalidates after a change; the next read loads. Rejects with RedisUnavailableError. */
   delete(key: string): Promise<void>;
-  /** The cached value, or the loader's (stored unless a write intervened). `undefined` is never stored. */
-  getOrLoad(key: string, loader: () => Promise<V>, opts?: { ttlSeconds?: number }): Promise<V>;
+  /**
+   * The cached value, or the loader's (stored unless a write intervened). `undefined` is never
+   * stored. `prefetched` is this key's GET already read in another pipeline (see `queueGet`).
+   */
+  getOrLoad(key: string, loader: () => Promise<V>, opts?: { ttlSeconds?: number; prefetched?: Prefetched }): Promise<V>;
+  /**
+   * Queues the key's GET on someone else's pipeline (the request guard's, so a hit costs no round
+   * trip of its own); the returned function turns the pipeline's reply into `prefetched`.
+   */
+  queueGet(pipeline: ChainableCommander, key: string): (reply: [Error | null, unknown] | undefined) => Prefetched | undefined;
 }
+
+/** A GET read ahead: the raw value or null (a miss); a failed read is not a Prefetched (read again). */
+export type Prefetched = { raw: string | null };
 
 type Result = 'hit' | 'miss' | 'error';
 interface Outcome<V> {
@@ -224,12 +236,15 @@ export function createCache<V = unknown>(options: CacheOptions): Cache<V> {
     return outcome.value;
   }
 
-  /** Our own look: one GET; on a miss, join or start the flight (which began after this read did). */
-  async function read(key: string, loader: () => Promise<V>, ttlMs: number): Promise<V> {
+  /**
+   * Our own look: one GET (or the one read ahead in the guard's pipeline); on a miss, join or
+   * start the flight (which began after this read did).
+   */
+  async function read(key: string, loader: () => Promise<V>, ttlMs: number, prefetched?: Prefetched): Promise<V> {
     const k = keysOf(key);
     let run = () => fill(k, loader, ttlMs);
     try {
-      const raw = await client.get(k.value);
+      const raw = prefetched ? prefetched.raw : await client.get(k.value);
       if (raw !== null) return hit(raw);
     } catch (err) {
       run = () => failOpen(err, 'get', loader);
@@ -277,15 +292,23 @@ export function createCache<V = unknown>(options: CacheOptions): Cache<V> {
     },
 
     /** A hit is one GET and nothing else; misses (and fail-open loads) share one flight per key. */
-    async getOrLoad(key: string, loader: () => Promise<V>, opts: { ttlSeconds?: number } = {}): Promise<V> {
+    async getOrLoad(key: string, loader: () => Promise<V>, opts: { ttlSeconds?: number; prefetched?: Prefetched } = {}): Promise<V> {
       const ttlMs = opts.ttlSeconds === undefined ? defaultTtlMs : toMs(opts.ttlSeconds);
+      // A value read ahead in this request's own pipeline is as fresh as a GET now would be.
+      if (opts.prefetched?.raw != null) return hit(opts.prefetched.raw);
       const joined = flights.get(key);
       if (joined) {
         const outcome = await joined;
         // A write (on another instance, maybe answered before this read began) beat that load: read again.
         if (!outcome.invalidated) return counted(outcome);
+        return read(key, loader, ttlMs);
       }
-      return read(key, loader, ttlMs);
+      return read(key, loader, ttlMs, opts.prefetched);
+    },
+
+    queueGet(pipeline: ChainableCommander, key: string) {
+      pipeline.get(keysOf(key).value);
+      return (reply: [Error | null, unknown] | undefined) => (reply && !reply[0] ? { raw: reply[1] as string | null } : undefined);
     },
   });
 }

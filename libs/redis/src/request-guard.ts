@@ -1,3 +1,4 @@
+import { Cluster, type ChainableCommander } from 'ioredis';
 import { coalesceWrites, type RedisClient } from './client';
 import type { RateLimiter, RateLimitResult } from './rate-limiter';
 import type { PipelineReply, Revocation, RevocationQuery } from './revocation';
@@ -9,16 +10,26 @@ import type { PipelineReply, Revocation, RevocationQuery } from './revocation';
  * and the pipeline is still one round trip.
  */
 export interface RequestGuard {
-  check(query: RevocationQuery, policy: string): Promise<{ revoked: boolean; limit: RateLimitResult }>;
+  /**
+   * `prefetch` queues the route's own reads (e.g. a cache GET) in the same pipeline and reads
+   * their replies, so a cached read costs no second round trip. Standalone Redis only: a cluster
+   * refuses a pipeline across slots, and there the route reads on its own (prefetch is skipped).
+   */
+  check(query: RevocationQuery, policy: string, prefetch?: Prefetch): Promise<{ revoked: boolean; limit: RateLimitResult }>;
 }
+
+/** Queues commands on the guard's pipeline and answers the reader of their (one) reply. */
+export type Prefetch = (pipeline: ChainableCommander) => (reply: PipelineReply) => void;
 
 export function createRequestGuard(opts: { client: RedisClient; revocation: Revocation; limiter: RateLimiter }): RequestGuard {
   const { client, revocation, limiter } = opts;
+  const joinable = !(client instanceof Cluster);
   return Object.freeze({
-    async check(query: RevocationQuery, policy: string) {
+    async check(query: RevocationQuery, policy: string, prefetch?: Prefetch) {
       const pipeline = client.pipeline();
       const revoked = revocation.queue(pipeline, query);
       const limit = limiter.queue(pipeline, policy, `user:${query.userId}`);
+      const prefetched = prefetch && joinable ? prefetch(pipeline) : undefined;
       let replies: PipelineReply[] = [];
       if (pipeline.length > 0) {
         // Concurrent requests' pipelines share write system calls (client.ts).
@@ -26,6 +37,7 @@ export function createRequestGuard(opts: { client: RedisClient; revocation: Revo
         // exec() rejects only when the pipeline could not be sent at all: every reply failed.
         replies = (await pipeline.exec().catch(() => null)) ?? [];
       }
+      prefetched?.(replies[2]);
       return { revoked: revoked(replies[0]), limit: limit(replies[1]) };
     },
   });

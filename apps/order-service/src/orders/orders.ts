@@ -1,7 +1,7 @@
 import { isUuid, newId, uuidTime } from '@platform/db';
-import { createCache, keySpace } from '@platform/redis';
+import { createCache, keySpace, type Prefetch, type Prefetched } from '@platform/redis';
 import { HttpProblem } from '@platform/service-kit';
-import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify';
 import type { CreateOrderBody, ListOrdersQuery, OrderPage, OrderView } from '../schemas';
 import { decodeCursor, encodeCursor } from './cursor';
 import type { Order, OrderItem, OrdersRepository } from './orders-repository';
@@ -94,13 +94,21 @@ export function createOrders(app: FastifyInstance, orders: OrdersRepository, s: 
   const invalidation = invalidator((id) => cache.delete(id), app.log, s.cacheTtlSeconds * 1000);
   app.addHook('onClose', async () => invalidation.close());
 
+  /** Cache reads made in a request's guard pipeline (see `prefetch`), for its handler. */
+  const readAhead = new WeakMap<FastifyRequest, Prefetched>();
+
   /** The order if it exists and is the user's; another user's is exactly as absent as a missing one. */
-  async function owned(userId: string, id: string): Promise<OrderView> {
+  async function owned(userId: string, id: string, request?: FastifyRequest): Promise<OrderView> {
     if (!isUuid(id)) throw notFound();
-    const order = await cache.getOrLoad(id, async () => {
-      const found = await orders.findById(id);
-      return found && toView(found);
-    });
+    const prefetched = request && readAhead.get(request);
+    const order = await cache.getOrLoad(
+      id,
+      async () => {
+        const found = await orders.findById(id);
+        return found && toView(found);
+      },
+      { prefetched },
+    );
     if (!order || order.userId !== userId) throw notFound();
     return order;
   }
@@ -118,6 +126,21 @@ export function createOrders(app: FastifyInstance, orders: OrdersRepository, s: 
     },
 
     get: owned,
+
+    /**
+     * The order's cache GET, to go out in the request's revocation and rate-limit pipeline: a
+     * cached read then costs one Redis round trip in all and no SQL (the owner check runs on it).
+     */
+    prefetch(request: FastifyRequest, id: string): Prefetch | undefined {
+      if (!isUuid(id)) return undefined;
+      return (pipeline) => {
+        const read = cache.queueGet(pipeline, id);
+        return (reply) => {
+          const value = read(reply);
+          if (value) readAhead.set(request, value);
+        };
+      };
+    },
 
     async list(userId: string, query: ListOrdersQuery): Promise<OrderPage> {
       const { limit, status } = query;

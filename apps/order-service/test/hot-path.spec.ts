@@ -1,0 +1,67 @@
+import { Socket } from 'node:net';
+import type { App } from '@platform/service-kit';
+import { bearer, buildSignedIn, createOrder, type Built } from './helper';
+
+/**
+ * The platform's hot path: an authenticated, rate-limited, cached GET /v1/orders/{id} costs one
+ * Redis round trip in all (revocation, limit and the cache read in one pipeline) and no SQL.
+ * Counted on the wire: every socket write of the process during one request, kept when it
+ * carries this user's or this order's id (Redis) or reads the orders tables (MySQL), so the
+ * background loops (relay, consumer, marker watcher) cannot blur the count.
+ */
+let app: App;
+let tokenFor: Built['tokenFor'];
+beforeAll(async () => {
+  ({ app, tokenFor } = await buildSignedIn());
+});
+afterAll(() => app?.close());
+
+async function writesDuring(run: () => Promise<unknown>, ...needles: string[]) {
+  const writes: string[] = [];
+  const original = Socket.prototype.write;
+  const spy = jest.spyOn(Socket.prototype, 'write').mockImplementation(function (this: Socket, ...args: unknown[]) {
+    const chunk = args[0];
+    writes.push(Buffer.isBuffer(chunk) ? chunk.toString('latin1') : String(chunk));
+    return (original as (...a: unknown[]) => boolean).apply(this, args);
+  });
+  try {
+    await run();
+  } finally {
+    spy.mockRestore();
+  }
+  return {
+    redis: writes.filter((w) => w.startsWith('*') && needles.some((n) => w.includes(n))),
+    sql: writes.filter((w) => /FROM orders|FROM order_items/i.test(w)),
+  };
+}
+
+it('when an order is read from the cache, then the request costs one Redis round trip carrying the token check, the limit and the read, and no SQL', async () => {
+  const { userId, token } = tokenFor();
+  const order = await createOrder(app, token);
+  // Fill the cache, and the verified-token cache, first.
+  expect((await app.inject({ method: 'GET', url: `/v1/orders/${order.id}`, headers: bearer(token) })).statusCode).toBe(200);
+  let status = 0;
+  const { redis, sql } = await writesDuring(async () => {
+    status = (await app.inject({ method: 'GET', url: `/v1/orders/${order.id}`, headers: bearer(token) })).statusCode;
+  }, userId, order.id);
+  expect(status).toBe(200);
+  expect(sql).toEqual([]);
+  expect(redis).toHaveLength(1);
+  // The one write holds the revocation MGET, the limiter's script and the cache GET.
+  expect(redis[0]).toMatch(/\bmget\b/i);
+  expect(redis[0]).toMatch(/\bevalsha\b/i);
+  expect(redis[0]).toContain(`orders:${order.id}`);
+});
+
+it('when the order is not cached, then it is read from MySQL once and the next read is the one round trip again', async () => {
+  const { userId, token } = tokenFor();
+  const order = await createOrder(app, token);
+  const miss = await writesDuring(async () => {
+    expect((await app.inject({ method: 'GET', url: `/v1/orders/${order.id}`, headers: bearer(token) })).statusCode).toBe(200);
+  }, userId, order.id);
+  expect(miss.sql.length).toBeGreaterThan(0);
+  const hit = await writesDuring(async () => {
+    expect((await app.inject({ method: 'GET', url: `/v1/orders/${order.id}`, headers: bearer(token) })).statusCode).toBe(200);
+  }, userId, order.id);
+  expect([hit.redis.length, hit.sql.length]).toEqual([1, 0]);
+});
