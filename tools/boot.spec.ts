@@ -1,7 +1,6 @@
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { eventually, testKeyPrefix } from '@platform/testing';
+import { eventually, freePorts, testKeyPrefix } from '@platform/testing';
 
 /**
  * The built processes, as `npm start` and the Docker image run them: each boots against
@@ -17,17 +16,6 @@ interface Running {
   url: string;
   output: string[];
   exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 function serviceDatabaseUrl(app: AppName): string | undefined {
@@ -65,7 +53,7 @@ beforeAll(async () => {
   execFileSync(process.execPath, ['scripts/build.mjs'], { cwd: root, stdio: 'pipe' });
   execFileSync(process.execPath, ['scripts/migrate-all.mjs', 'up', '--built'], { cwd: root, stdio: 'pipe' });
   for (const app of APPS) {
-    const env: Record<string, string> = { PORT: String(await freePort()), HOST: '127.0.0.1', LOG_LEVEL: 'info' };
+    const env: Record<string, string> = { PORT: String((await freePorts(1))[0]), HOST: '127.0.0.1', LOG_LEVEL: 'info' };
     const db = serviceDatabaseUrl(app);
     if (db) Object.assign(env, { DATABASE_URL: db, REDIS_KEY_PREFIX: testKeyPrefix(app) });
     running.set(app, run(`dist/apps/${app}/main.js`, env));

@@ -1,23 +1,15 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
+// eslint-disable-next-line @nx/enforce-module-boundaries
+import { freePorts } from '../../libs/testing/src/redis-server';
 
 export const ROOT = join(__dirname, '../..');
 
 export const APPS = ['user-service', 'order-service', 'payment-service', 'gateway-sandbox'] as const;
 export type AppName = (typeof APPS)[number];
 
-/** A free port of 127.0.0.1 at the time of asking. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
+/** A free port of 127.0.0.1 at the time of asking (libs/testing's, by path: global setups load this file). */
+export const freePort = async (): Promise<number> => (await freePorts(1))[0] as number;
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
