@@ -79,6 +79,27 @@ describe('createRedisClient', () => {
     }
   });
 
+  it('when commands are sent from two callbacks of one event-loop turn, then they leave in one write', async () => {
+    const flushes = countFlushes(client.stream);
+    try {
+      // Two timers due together run in one timers phase, each its own callback (as two requests' reads are).
+      const sent = await new Promise<Promise<string>[]>((resolve) => {
+        const replies: Promise<string>[] = [];
+        const send = (label: string) => () => {
+          coalesceWrites(client);
+          replies.push(client.echo(label));
+          if (replies.length === 2) resolve(replies);
+        };
+        setTimeout(send('first'), 0);
+        setTimeout(send('second'), 0);
+      });
+      expect(await Promise.all(sent)).toEqual(['first', 'second']);
+      expect(flushes.count()).toBe(1);
+    } finally {
+      flushes.restore();
+    }
+  });
+
   it('when one command is sent and awaited alone, then it is not held back', async () => {
     coalesceWrites(client);
     await expect(client.echo('alone')).resolves.toBe('alone');
