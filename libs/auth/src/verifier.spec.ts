@@ -1,5 +1,5 @@
 import { badTokens, generateSigningKey, signAccessToken, staticKeys, TEST_AUDIENCE, TEST_ISSUER } from '../test';
-import { createTokenVerifier, InvalidTokenError } from './verifier';
+import { createTokenVerifier, InvalidTokenError, VERIFIER_DEFAULTS } from './verifier';
 
 const key = generateSigningKey('k1');
 const stranger = generateSigningKey('k-stranger');
@@ -34,6 +34,67 @@ describe('access-token verifier', () => {
     await counting(token);
     await counting(token);
     expect(lookups).toBe(1);
+  });
+
+  describe('the verified-token cache', () => {
+    afterEach(() => jest.restoreAllMocks());
+
+    function counted() {
+      const seen = { lookups: 0 };
+      const verifier = createTokenVerifier({
+        keys: {
+          key: (kid) => {
+            seen.lookups++;
+            return staticKeys([key]).key(kid);
+          },
+        },
+        issuer: TEST_ISSUER,
+        audience: TEST_AUDIENCE,
+      });
+      return { verifier, seen };
+    }
+
+    it('when a cached token expires, then it is refused as expired, not answered from the cache', async () => {
+      const { verifier } = counted();
+      const token = signAccessToken(key, { claims: { exp: Math.floor(Date.now() / 1000) + 2 } });
+      await expect(verifier(token)).resolves.toMatchObject({ userId: expect.any(String) });
+      const later = Date.now() + 2_000 + 5_000 + 1_000; // past exp and the clock tolerance
+      jest.spyOn(Date, 'now').mockReturnValue(later);
+      await expect(verifier(token)).rejects.toMatchObject({ reason: 'expired' });
+    });
+
+    it('when a cached verification is older than the cache TTL, then the token is verified again with its key', async () => {
+      const { verifier, seen } = counted();
+      const token = signAccessToken(key);
+      await verifier(token);
+      jest.spyOn(Date, 'now').mockReturnValue(Date.now() + VERIFIER_DEFAULTS.cacheTtlMs + 1);
+      await verifier(token);
+      expect(seen.lookups).toBe(2);
+    });
+
+    it('when a token differs from a cached one in one character of its signature, then it is checked in full and refused', async () => {
+      const { verifier } = counted();
+      const token = signAccessToken(key);
+      await verifier(token);
+      // Not the last character: its low bits are padding, and a change there decodes to the same signature.
+      const at = token.length - 10;
+      const forged = `${token.slice(0, at)}${token[at] === 'A' ? 'B' : 'A'}${token.slice(at + 1)}`;
+      await expect(verifier(forged)).rejects.toMatchObject({ reason: 'signature' });
+    });
+
+    it('when the cache size is 0, then every verification looks the key up', async () => {
+      const seen = { lookups: 0 };
+      const verifier = createTokenVerifier({
+        keys: { key: (kid) => (seen.lookups++, staticKeys([key]).key(kid)) },
+        issuer: TEST_ISSUER,
+        audience: TEST_AUDIENCE,
+        cacheSize: 0,
+      });
+      const token = signAccessToken(key);
+      await verifier(token);
+      await verifier(token);
+      expect(seen.lookups).toBe(2);
+    });
   });
 
   it.each(badTokens(key, stranger).map((b) => [b.name, b] as const))('when the token is bad (%s), then InvalidTokenError says why', async (_name, bad) => {

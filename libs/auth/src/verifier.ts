@@ -33,6 +33,8 @@ export interface VerifierOptions {
   keys: KeySource;
   issuer: string;
   audience: string;
+  /** Verified tokens remembered (VERIFIER_DEFAULTS.cacheSize); 0 verifies every token in full. */
+  cacheSize?: number;
 }
 
 export type TokenVerifier = (token: string) => Promise<VerifiedToken>;
@@ -86,6 +88,40 @@ function translate(err: unknown): unknown {
   return new InvalidTokenError(REASON_BY_CODE[err.code] ?? 'malformed');
 }
 
+/**
+ * Tokens that verified, by the whole token string (an exact match, no digest to collide or to
+ * compute: fast-jwt's own cache hashed every token with SHA-256, a twentieth of a cached read's
+ * CPU). An entry is dropped once its token expires, so an expired token always meets the full
+ * check and its `expired` answer; and after cacheTtlMs, so a key withdrawn from the JWKS stops
+ * working. The oldest entry goes first when it is full.
+ */
+class VerifiedTokens {
+  private readonly entries = new Map<string, { verified: VerifiedToken; until: number }>();
+
+  constructor(
+    private readonly size: number,
+    private readonly ttlMs: number,
+  ) {}
+
+  get(token: string, now: number): VerifiedToken | undefined {
+    const entry = this.entries.get(token);
+    if (entry === undefined) return undefined;
+    if (entry.until > now) return entry.verified;
+    this.entries.delete(token);
+    return undefined;
+  }
+
+  set(token: string, verified: VerifiedToken, now: number): void {
+    if (this.size === 0) return;
+    if (this.entries.size >= this.size) {
+      const oldest = this.entries.keys().next().value;
+      if (oldest !== undefined) this.entries.delete(oldest);
+    }
+    const expires = verified.expiresAt * 1000 + VERIFIER_DEFAULTS.clockToleranceMs;
+    this.entries.set(token, { verified, until: Math.min(now + this.ttlMs, expires) });
+  }
+}
+
 const isId = (value: unknown): value is string => typeof value === 'string' && value.length > 0 && value.length <= 128;
 
 export function createTokenVerifier(opts: VerifierOptions): TokenVerifier {
@@ -95,8 +131,8 @@ export function createTokenVerifier(opts: VerifierOptions): TokenVerifier {
     allowedAud: opts.audience,
     checkTyp: 'at+jwt',
     requiredClaims: REQUIRED_CLAIMS,
-    cache: VERIFIER_DEFAULTS.cacheSize,
-    cacheTTL: VERIFIER_DEFAULTS.cacheTtlMs,
+    // Verified tokens are cached below, ahead of fast-jwt.
+    cache: false,
     clockTolerance: VERIFIER_DEFAULTS.clockToleranceMs,
     key: async ({ header }: { header: { alg?: unknown; kid?: unknown } }) => {
       // Checked before any lookup, so a forged header cannot make us fetch the JWKS.
@@ -108,7 +144,11 @@ export function createTokenVerifier(opts: VerifierOptions): TokenVerifier {
     },
   });
 
+  const verified = new VerifiedTokens(opts.cacheSize ?? VERIFIER_DEFAULTS.cacheSize, VERIFIER_DEFAULTS.cacheTtlMs);
+
   return async (token: string): Promise<VerifiedToken> => {
+    const cached = verified.get(token, Date.now());
+    if (cached) return cached;
     let claims: Record<string, unknown>;
     try {
       claims = (await verify(token)) as Record<string, unknown>;
@@ -121,6 +161,8 @@ export function createTokenVerifier(opts: VerifierOptions): TokenVerifier {
     }
     // iat is iat_ms in whole seconds; a token where they disagree was not made by our issuer.
     if (iat !== Math.floor((issuedAtMs as number) / 1000)) throw new InvalidTokenError('claims');
-    return { userId: sub, sessionId: sid, tokenId: jti, expiresAt: exp as number, issuedAtMs: issuedAtMs as number };
+    const result = Object.freeze({ userId: sub, sessionId: sid, tokenId: jti, expiresAt: exp as number, issuedAtMs: issuedAtMs as number });
+    verified.set(token, result, Date.now());
+    return result;
   };
 }
