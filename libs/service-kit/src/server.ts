@@ -3,13 +3,14 @@ import type { Socket } from 'node:net';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { TObject, TProperties, Static } from '@sinclair/typebox';
 import closeWithGrace from 'close-with-grace';
-import Fastify, { LogController, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyPluginAsync, type FastifyServerOptions } from 'fastify';
 import type { DestinationStream } from 'pino';
 import { v7 as uuidv7 } from 'uuid';
 import { ConfigError, loadConfig, trustProxyOption } from './config';
 import { sendProblem, toProblem } from './error-handler';
 import { loggerOptions } from './logger';
 import { genReqId, REQUEST_ID_HEADER } from './request-id';
+import { requestLogger } from './request-logger';
 import { PROBLEM_CONTENT_TYPE, problemBody } from './problem';
 import { createValidatorCompiler } from './validation';
 
@@ -56,6 +57,8 @@ export function createServer(opts: ServerOptions) {
     logger: { ...loggerOptions({ service: opts.service, level: opts.logLevel }), stream: opts.logStream },
     genReqId,
     requestIdHeader: false,
+    // Made on the first line a request logs, not up front for every request.
+    childLoggerFactory: requestLogger as unknown as FastifyServerOptions['childLoggerFactory'],
     logController: new LogController({
       requestIdLogLabel: 'requestId',
       // Probes and scrapes arrive every few seconds; their lines would drown the rest.
@@ -85,8 +88,10 @@ export function createServer(opts: ServerOptions) {
   app.addHook('preClose', async () => {
     closing = true;
   });
-  app.addHook('onSend', async (_request, reply) => {
+  // A callback hook: an async one costs every request a promise.
+  app.addHook('onSend', (_request, reply, payload, done) => {
     if (closing) reply.header('connection', 'close');
+    done(null, payload);
   });
   return app;
 }
