@@ -4,7 +4,7 @@ import { bearer, buildSignedIn, createOrder, type Built } from './helper';
 
 /**
  * The platform's hot path: an authenticated, rate-limited, cached GET /v1/orders/{id} costs one
- * Redis round trip in all (revocation, limit and the cache read in one pipeline) and no SQL.
+ * Redis command in all (revocation, limit and the cache read in one script) and no SQL.
  * Counted on the wire: every socket write of the process during one request, kept when it
  * carries this user's or this order's id (Redis) or reads the orders tables (MySQL), so the
  * background loops (relay, consumer, marker watcher) cannot blur the count.
@@ -35,7 +35,30 @@ async function writesDuring(run: () => Promise<unknown>, ...needles: string[]) {
   };
 }
 
-it('when an order is read from the cache, then the request costs one Redis round trip carrying the token check, the limit and the read, and no SQL', async () => {
+/** The commands of one write in Redis's protocol (arrays of bulk strings), each as its arguments. */
+function commandsOf(write: string): string[][] {
+  const commands: string[][] = [];
+  let at = 0;
+  const line = () => {
+    const end = write.indexOf('\r\n', at);
+    const text = write.slice(at, end);
+    at = end + 2;
+    return text;
+  };
+  while (at < write.length) {
+    const count = Number(line().slice(1));
+    const args: string[] = [];
+    for (let i = 0; i < count; i++) {
+      const length = Number(line().slice(1));
+      args.push(write.slice(at, at + length));
+      at += length + 2;
+    }
+    commands.push(args);
+  }
+  return commands;
+}
+
+it('when an order is read from the cache, then the request costs one Redis command carrying the token check, the limit and the read, and no SQL', async () => {
   const { userId, token } = tokenFor();
   const order = await createOrder(app, token);
   // Fill the cache, and the verified-token cache, first.
@@ -47,10 +70,16 @@ it('when an order is read from the cache, then the request costs one Redis round
   expect(status).toBe(200);
   expect(sql).toEqual([]);
   expect(redis).toHaveLength(1);
-  // The one write holds the revocation MGET, the limiter's script and the cache GET.
-  expect(redis[0]).toMatch(/\bmget\b/i);
-  expect(redis[0]).toMatch(/\bevalsha\b/i);
-  expect(redis[0]).toContain(`orders:${order.id}`);
+  // The one write is one command: the guard's script, given the revocation marks, the user's
+  // rate-limit key and the order's cache entry.
+  const commands = commandsOf(redis[0] as string);
+  expect(commands).toHaveLength(1);
+  const [name, , keyCount, ...rest] = commands[0] as string[];
+  expect(name?.toLowerCase()).toBe('evalsha');
+  const keys = rest.slice(0, Number(keyCount));
+  expect(keys.filter((k) => k.includes(`rev:{user:${userId}}`))).toHaveLength(3);
+  expect(keys.filter((k) => k.includes(`rl:{user:${userId}}`))).toHaveLength(1);
+  expect(keys.filter((k) => k.includes(`cache:{orders:${order.id}}`))).toHaveLength(1);
 });
 
 it('when the order is not cached, then it is read from MySQL once and the next read is the one round trip again', async () => {

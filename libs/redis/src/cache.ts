@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import type { ChainableCommander } from 'ioredis';
 import type { Registry } from 'prom-client';
 import type { RedisClient } from './client';
 import { RedisUnavailableError } from './errors';
@@ -111,17 +110,17 @@ export interface Cache<V = unknown> {
   delete(key: string): Promise<void>;
   /**
    * The cached value, or the loader's (stored unless a write intervened). `undefined` is never
-   * stored. `prefetched` is this key's GET already read in another pipeline (see `queueGet`).
+   * stored. `prefetched` is this key's value already read by someone else's command (see `valueKey`).
    */
   getOrLoad(key: string, loader: () => Promise<V>, opts?: { ttlSeconds?: number; prefetched?: Prefetched }): Promise<V>;
   /**
-   * Queues the key's GET on someone else's pipeline (the request guard's, so a hit costs no round
-   * trip of its own); the returned function turns the pipeline's reply into `prefetched`.
+   * The Redis key holding the key's value, for a caller that reads it with a command of its own
+   * (the request guard's, so a hit costs no round trip of its own) and passes what it read as `prefetched`.
    */
-  queueGet(pipeline: ChainableCommander, key: string): (reply: [Error | null, unknown] | undefined) => Prefetched | undefined;
+  valueKey(key: string): string;
 }
 
-/** A GET read ahead: the raw value or null (a miss); a failed read is not a Prefetched (read again). */
+/** A value read ahead: the raw value or null (a miss); a failed read is not a Prefetched (read again). */
 export type Prefetched = { raw: string | null };
 
 type Result = 'hit' | 'miss' | 'error';
@@ -306,9 +305,8 @@ export function createCache<V = unknown>(options: CacheOptions): Cache<V> {
       return read(key, loader, ttlMs, opts.prefetched);
     },
 
-    queueGet(pipeline: ChainableCommander, key: string) {
-      pipeline.get(keysOf(key).value);
-      return (reply: [Error | null, unknown] | undefined) => (reply && !reply[0] ? { raw: reply[1] as string | null } : undefined);
+    valueKey(key: string): string {
+      return keysOf(key).value;
     },
   });
 }

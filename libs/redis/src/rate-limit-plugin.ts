@@ -43,11 +43,24 @@ export const RATE_LIMIT_PLUGIN_DEFAULTS = Object.freeze({ defaultPolicy: 'defaul
 /** A structured-field string (RFC 8941): the policy names are ours, but quote them properly anyway. */
 const sfString = (value: string) => `"${value.replace(/[\\"]/g, '\\$&')}"`;
 
+/** A policy's name as a structured-field string, and its RateLimit-Policy field: the same on every answer, so built once. */
+const fieldsOf = new WeakMap<RateLimitPolicy, { name: string; quoted: string; policy: string }>();
+function policyFields(name: string, policy: RateLimitPolicy): { quoted: string; policy: string } {
+  let fields = fieldsOf.get(policy);
+  if (fields?.name !== name) {
+    const quoted = sfString(name);
+    fields = { name, quoted, policy: `${quoted};q=${policy.limit};w=${policy.windowSeconds}` };
+    fieldsOf.set(policy, fields);
+  }
+  return fields;
+}
+
 /** The draft-ietf-httpapi-ratelimit-headers fields for one policy and one answer. */
 export function rateLimitHeaders(name: string, policy: RateLimitPolicy, result: RateLimitResult): Record<string, string> {
-  const headers: Record<string, string> = { 'ratelimit-policy': `${sfString(name)};q=${policy.limit};w=${policy.windowSeconds}` };
+  const { quoted, policy: policyField } = policyFields(name, policy);
+  const headers: Record<string, string> = { 'ratelimit-policy': policyField };
   // Failing open, Redis gave no figures; saying nothing beats making some up.
-  if (!result.degraded) headers['ratelimit'] = `${sfString(name)};r=${result.remaining};t=${result.resetSeconds}`;
+  if (!result.degraded) headers['ratelimit'] = `${quoted};r=${result.remaining};t=${result.resetSeconds}`;
   if (!result.allowed) headers['retry-after'] = String(result.retryAfterSeconds);
   return headers;
 }

@@ -1,12 +1,10 @@
-import { createHash } from 'node:crypto';
-import type { ChainableCommander } from 'ioredis';
 import type { Registry } from 'prom-client';
 import { coalesceWrites, type RedisClient } from './client';
 import { RateLimitedError, RedisUnavailableError } from './errors';
 import type { KeySpace } from './keys';
 import { counter } from './metrics';
-import { defineScripts, logThrottle } from './scripts';
-import type { FailMode, PipelineReply, WarnLogger } from './revocation';
+import { logThrottle, rawScript, runScript } from './scripts';
+import type { FailMode, WarnLogger } from './revocation';
 
 /**
  * Named rate-limit policies enforced with GCRA (generic cell rate algorithm): one key
@@ -57,61 +55,60 @@ export interface RateLimiter<P extends string = string> {
   /** `check` for code outside a route hook: a refusal throws RateLimitedError. */
   enforce(policy: P, subject: string): Promise<RateLimitResult>;
   /**
-   * Queues the check on `pipeline`, to share a round trip with other commands (see
-   * request-guard.ts); the returned function reads its reply. A subject in the local
-   * deny cache queues nothing.
+   * The check as part of another script (request-guard.ts), which runs `gcra` (GCRA_FUNCTION_LUA)
+   * on the step's key and arguments and hands the answer to `settle`.
    */
-  queue(pipeline: ChainableCommander, policy: P, subject: string): (reply: PipelineReply) => RateLimitResult;
+  prepare(policy: P, subject: string): PreparedLimit;
+}
+
+export interface PreparedLimit {
+  /** What the script runs; undefined when the local deny cache answers and Redis need not be asked. */
+  step?: { key: string; intervalMs: number; capacityMs: number };
+  /** The result from the step's answer; with `failure`, Redis could not answer (the policy's fail mode decides). */
+  settle(answer: number | undefined, failure?: unknown): RateLimitResult;
 }
 
 export const RATE_LIMITER_DEFAULTS = Object.freeze({ denyCacheSize: 10_000 });
 
-const GCRA_LUA = `
--- KEYS[1]: the subject's state; its expiry is the TAT, its value is unused
--- ARGV[1]: emission interval in ms (the cost of one request)
--- ARGV[2]: capacity in ms (limit * interval: how far the TAT may run ahead of now)
--- Returns one integer, cheaper to build and parse than a table: TAT - now in ms after
--- this request when allowed (>= interval > 0), or -(TAT - now) - 1 when refused (< 0).
-local interval = tonumber(ARGV[1])
-local capacity = tonumber(ARGV[2])
--- -2 (no key: a full quota) and -1 (no expiry, never written by this script) both count as now.
-local pttl = redis.call('PTTL', KEYS[1])
-local ahead = pttl
-if ahead < 0 then ahead = 0 end
-local nextAhead = ahead + interval
-if nextAhead > capacity then
-  return -ahead - 1
+/**
+ * One GCRA step as a Lua function, for this limiter's own script and for scripts that check a
+ * limit among other things (the request guard's).
+ * gcra(key, interval, capacity): key is the subject's state, its expiry the TAT, its value
+ * unused; interval is the emission interval in ms (the cost of one request), capacity is
+ * limit * interval (how far the TAT may run ahead of now). Returns one integer, cheaper to
+ * build and parse than a table: TAT - now in ms after this request when allowed
+ * (>= interval > 0), or -(TAT - now) - 1 when refused (< 0).
+ */
+export const GCRA_FUNCTION_LUA = `
+local function gcra(key, interval, capacity)
+  -- -2 (no key: a full quota) and -1 (no expiry, never written by this script) both count as now.
+  local pttl = redis.call('PTTL', key)
+  local ahead = pttl
+  if ahead < 0 then ahead = 0 end
+  local nextAhead = ahead + interval
+  if nextAhead > capacity then
+    return -ahead - 1
+  end
+  -- An existing key only moves its expiry (no new value object on the server); only a
+  -- missing one (-2) is created. -1 cannot happen for our keys, but SET repairs it too.
+  if pttl > 0 then
+    redis.call('PEXPIRE', key, nextAhead)
+  else
+    redis.call('SET', key, '1', 'PX', nextAhead)
+  end
+  return nextAhead
 end
--- An existing key only moves its expiry (no new value object on the server); only a
--- missing one (-2) is created. -1 cannot happen for our keys, but SET repairs it too.
-if pttl > 0 then
-  redis.call('PEXPIRE', KEYS[1], nextAhead)
-else
-  redis.call('SET', KEYS[1], '1', 'PX', nextAhead)
-end
-return nextAhead
 `;
 
-const GCRA = 'platformRateLimitGcra';
-const GCRA_SHA = createHash('sha1').update(GCRA_LUA).digest('hex');
+const GCRA = rawScript(`${GCRA_FUNCTION_LUA}
+-- KEYS[1]: the subject's state. ARGV: interval and capacity in ms.
+return gcra(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]))
+`);
 
-/**
- * The check calls EVALSHA itself, and EVAL (which also caches the script) only after a
- * NOSCRIPT (a restarted or flushed Redis): ioredis's defineCommand wrapper costs a
- * measurable share of a check on this hot path, and so does every extra promise, hence
- * plain `then` chains below rather than nested async functions. Pipelines (the request
- * guard) still use the defined command, which loads the script as a pipeline needs.
- */
 function runGcra(client: RedisClient, key: string, cost: Cost): Promise<number> {
   coalesceWrites(client);
-  return (client.evalsha(GCRA_SHA, 1, key, cost.intervalMs, cost.capacityMs) as Promise<number>).catch((err: unknown) => {
-    if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
-    return client.eval(GCRA_LUA, 1, key, cost.intervalMs, cost.capacityMs) as Promise<number>;
-  });
+  return runScript(client, GCRA, [key], [cost.intervalMs, cost.capacityMs]) as Promise<number>;
 }
-
-type WithGcra = { [GCRA](key: string, intervalMs: number, capacityMs: number): Promise<number> };
-
 
 interface Cost {
   /**
@@ -185,7 +182,6 @@ class DenyCache {
 
 export function createRateLimiter<P extends string>(opts: RateLimiterOptions<P>): RateLimiter<P> {
   const { client, keys } = opts;
-  defineScripts<WithGcra>(client, { [GCRA]: { numberOfKeys: 1, lua: GCRA_LUA } });
   const names = Object.keys(opts.policies) as P[];
   const policies = Object.freeze(Object.fromEntries(names.map((n) => [n, Object.freeze({ ...opts.policies[n] })]))) as Record<P, RateLimitPolicy>;
   const costs = new Map(names.map((n) => [n, costOf(n, policies[n])] as const));
@@ -243,14 +239,14 @@ export function createRateLimiter<P extends string>(opts: RateLimiterOptions<P>)
     );
   }
 
-  function queue(pipeline: ChainableCommander, name: P, subject: string): (reply: PipelineReply) => RateLimitResult {
+  function prepare(name: P, subject: string): PreparedLimit {
     const { policy, cost, key, known } = lookup(name, subject);
-    if (known) return () => deniedLocally(name, policy, known, Date.now());
-    (pipeline as unknown as WithGcra)[GCRA](key, cost.intervalMs, cost.capacityMs);
-    return (reply) =>
-      !reply || reply[0]
-        ? failed(name, policy, reply?.[0] ?? new Error('pipeline failed'))
-        : settle(name, policy, cost, key, reply[1] as number);
+    if (known) return { settle: () => deniedLocally(name, policy, known, Date.now()) };
+    return {
+      step: { key, intervalMs: cost.intervalMs, capacityMs: cost.capacityMs },
+      settle: (answer, failure) =>
+        failure !== undefined || answer === undefined ? failed(name, policy, failure ?? new Error('no answer')) : settle(name, policy, cost, key, answer),
+    };
   }
 
   function settle(name: P, policy: RateLimitPolicy, cost: Cost, key: string, answer: number): RateLimitResult {
@@ -272,5 +268,5 @@ export function createRateLimiter<P extends string>(opts: RateLimiterOptions<P>)
     return result;
   }
 
-  return Object.freeze({ policies, check, enforce, queue });
+  return Object.freeze({ policies, check, enforce, prepare });
 }

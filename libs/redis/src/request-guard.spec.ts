@@ -44,14 +44,14 @@ describe('request guard (revocation + rate limit)', () => {
     expect((await guard.check(token('u2', 'kept', 's-kept'), 'default')).revoked).toBe(true);
   });
 
-  it('when it checks, then the revocation and limiter keys share one slot, so the pipeline is one round trip on a cluster too', () => {
+  it('when it checks, then the revocation and limiter keys share one slot, so the script runs on one node of a cluster too', () => {
     const { keys } = guardOn(client);
     // Redis Cluster hashes only what is inside the first {...}: one tag, one slot.
     const tags = [keys.revokedToken('u3', 'j'), keys.revokedSession('u3', 's'), keys.revokedBefore('u3'), keys.rateLimit('default', 'user:u3')].map((k) => /\{([^}]*)\}/.exec(k)?.[1]);
     expect(new Set(tags)).toEqual(new Set(['user:u3']));
   });
 
-  (process.env['REDIS_CLUSTER_NODES'] ? it.skip : it)('when it checks on standalone Redis, then it writes to the socket once: one round trip', async () => {
+  (process.env['REDIS_CLUSTER_NODES'] ? it.skip : it)('when it checks on standalone Redis, then it writes to the socket once: one command', async () => {
     const { guard } = guardOn(client);
     const stream = (client as Redis).stream;
     const write = jest.spyOn(stream, 'write');
@@ -61,6 +61,33 @@ describe('request guard (revocation + rate limit)', () => {
     } finally {
       write.mockRestore();
     }
+  });
+
+  (process.env['REDIS_CLUSTER_NODES'] ? it.skip : it)('when a route declares reads, then their values come back with the check, in order, null for a missing key', async () => {
+    const { guard, keys } = guardOn(client);
+    const [present, missing] = [`${keys.cache('orders:a').value}`, `${keys.cache('orders:b').value}`];
+    await client.set(present, '{"id":"a"}', 'EX', 60);
+    const taken: ((string | null)[] | undefined)[] = [];
+    const answer = await guard.check(token('u6'), 'default', { keys: [present, missing], take: (values) => taken.push(values) });
+    expect(answer).toMatchObject({ revoked: false, limit: { allowed: true, remaining: 2 } });
+    expect(taken).toEqual([['{"id":"a"}', null]]);
+  });
+
+  (process.env['REDIS_CLUSTER_NODES'] ? it : it.skip)('when a route declares reads on a cluster, then they are not joined (their keys live elsewhere) and the check still answers', async () => {
+    const { guard, keys } = guardOn(client);
+    const take = jest.fn();
+    const answer = await guard.check(token('u6'), 'default', { keys: [keys.cache('orders:a').value], take });
+    expect(answer).toMatchObject({ revoked: false, limit: { allowed: true } });
+    expect(take).not.toHaveBeenCalled();
+  });
+
+  it('when the user is over the limit (answered by the local deny cache), then the script still checks revocation', async () => {
+    const { guard, revocation } = guardOn(client);
+    for (let i = 0; i < 4; i++) await guard.check(token('u7'), 'default');
+    await revocation.revokeToken('u7', 'late', Math.floor(Date.now() / 1000) + 60);
+    const denied = await guard.check(token('u7', 'late'), 'default');
+    expect(denied).toMatchObject({ revoked: true, limit: { allowed: false, remaining: 0 } });
+    expect((await guard.check(token('u7', 'other'), 'default')).revoked).toBe(false);
   });
 
   it('when Redis is down, then the guard answers at once in each fail mode', async () => {

@@ -1,44 +1,73 @@
-import { Cluster, type ChainableCommander } from 'ioredis';
+import { Cluster } from 'ioredis';
 import { coalesceWrites, type RedisClient } from './client';
-import type { RateLimiter, RateLimitResult } from './rate-limiter';
-import type { PipelineReply, Revocation, RevocationQuery } from './revocation';
+import { GCRA_FUNCTION_LUA, type RateLimiter, type RateLimitResult } from './rate-limiter';
+import type { Revocation, RevocationQuery } from './revocation';
+import { rawScript, runScript } from './scripts';
 
 /**
- * The Redis part of an authenticated, rate-limited request in ONE round trip: the
- * revocation check (MGET) and the limiter's script go out in a single pipeline. Their
- * keys share the `{user:<id>}` hash tag, so on Redis Cluster they live on one node
- * and the pipeline is still one round trip.
+ * The Redis part of an authenticated, rate-limited request in ONE command: a script that
+ * reads the revocation marks (MGET), takes the user's rate-limit step and reads what the
+ * route declared (e.g. its cache entry). The marks and the limit share the `{user:<id>}` hash
+ * tag, so on Redis Cluster the script runs on that node; the route's reads join it on a
+ * standalone Redis only (their keys are tagged otherwise), and on a cluster the route reads
+ * on its own.
  */
 export interface RequestGuard {
-  /**
-   * `prefetch` queues the route's own reads (e.g. a cache GET) in the same pipeline and reads
-   * their replies, so a cached read costs no second round trip. Standalone Redis only: a cluster
-   * refuses a pipeline across slots, and there the route reads on its own (prefetch is skipped).
-   */
   check(query: RevocationQuery, policy: string, prefetch?: Prefetch): Promise<{ revoked: boolean; limit: RateLimitResult }>;
 }
 
-/** Queues commands on the guard's pipeline and answers the reader of their (one) reply. */
-export type Prefetch = (pipeline: ChainableCommander) => (reply: PipelineReply) => void;
+/**
+ * A route's reads ahead: GETs of `keys`, sent with the guard's script. `take` gets their values
+ * in order (null for a missing key), or undefined when they were not read (Redis failed, or a
+ * cluster). They run for a token that verified, before it is known to be unrevoked: what they
+ * read may be used only if the request goes on.
+ */
+export interface Prefetch {
+  keys: readonly string[];
+  take(values: (string | null)[] | undefined): void;
+}
+
+const GUARD = rawScript(`${GCRA_FUNCTION_LUA}
+-- KEYS: the revocation keys (ARGV[1] of them), the rate-limit key unless ARGV[2] is '0', then the route's reads.
+-- ARGV: how many revocation keys; the limit's interval and capacity in ms ('0' when the local deny cache answered).
+-- Returns the revocation values, the limit's answer (false when not taken), then the route's values.
+local marks = tonumber(ARGV[1])
+local out = redis.call('MGET', unpack(KEYS, 1, marks))
+local nextKey = marks + 1
+if ARGV[2] ~= '0' then
+  out[marks + 1] = gcra(KEYS[nextKey], tonumber(ARGV[2]), tonumber(ARGV[3]))
+  nextKey = nextKey + 1
+else
+  out[marks + 1] = false
+end
+for i = nextKey, #KEYS do out[#out + 1] = redis.call('GET', KEYS[i]) end
+return out
+`);
 
 export function createRequestGuard(opts: { client: RedisClient; revocation: Revocation; limiter: RateLimiter }): RequestGuard {
   const { client, revocation, limiter } = opts;
   const joinable = !(client instanceof Cluster);
   return Object.freeze({
-    async check(query: RevocationQuery, policy: string, prefetch?: Prefetch) {
-      const pipeline = client.pipeline();
-      const revoked = revocation.queue(pipeline, query);
-      const limit = limiter.queue(pipeline, policy, `user:${query.userId}`);
-      const prefetched = prefetch && joinable ? prefetch(pipeline) : undefined;
-      let replies: PipelineReply[] = [];
-      if (pipeline.length > 0) {
-        // Concurrent requests' pipelines share write system calls (client.ts).
-        coalesceWrites(client);
-        // exec() rejects only when the pipeline could not be sent at all: every reply failed.
-        replies = (await pipeline.exec().catch(() => null)) ?? [];
-      }
-      prefetched?.(replies[2]);
-      return { revoked: revoked(replies[0]), limit: limit(replies[1]) };
+    check(query: RevocationQuery, policy: string, prefetch?: Prefetch) {
+      const marks = revocation.prepare(query);
+      const limit = limiter.prepare(policy, `user:${query.userId}`);
+      const reads = prefetch && joinable ? prefetch.keys : [];
+      const keys = limit.step ? [...marks.keys, limit.step.key, ...reads] : [...marks.keys, ...reads];
+      const args = [marks.keys.length, limit.step?.intervalMs ?? 0, limit.step?.capacityMs ?? 0];
+      // Concurrent requests' scripts share write system calls (client.ts).
+      coalesceWrites(client);
+      return runScript(client, GUARD, keys, args).then(
+        (reply) => {
+          const values = reply as (string | number | null)[];
+          const n = marks.keys.length;
+          if (prefetch && joinable) prefetch.take(values.slice(n + 1) as (string | null)[]);
+          return { revoked: marks.decide(values.slice(0, n) as (string | null)[]), limit: limit.settle((values[n] ?? undefined) as number | undefined) };
+        },
+        (err: unknown) => {
+          prefetch?.take(undefined);
+          return { revoked: marks.decide(undefined, err), limit: limit.settle(undefined, err) };
+        },
+      );
     },
   });
 }

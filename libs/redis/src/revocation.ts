@@ -1,4 +1,4 @@
-import { Cluster, type ChainableCommander } from 'ioredis';
+import { Cluster } from 'ioredis';
 import type { Registry } from 'prom-client';
 import type { RedisClient } from './client';
 import { RedisUnavailableError } from './errors';
@@ -60,10 +60,11 @@ export interface Revocation {
   cutoff(userId: string): Promise<number | null>;
   isRevoked(query: RevocationQuery): Promise<boolean>;
   /**
-   * Queues the check on `pipeline`, to share a round trip with other commands (see
-   * request-guard.ts); the returned function reads its reply, in this fail mode.
+   * The check as part of another script (request-guard.ts): the keys it reads with one MGET,
+   * in this order, and `decide` on their values. With `failure`, Redis could not answer
+   * (the fail mode decides: `closed` throws RedisUnavailableError).
    */
-  queue(pipeline: ChainableCommander, query: RevocationQuery): (reply: PipelineReply) => boolean;
+  prepare(query: RevocationQuery): { keys: string[]; decide(values: (string | null)[] | undefined, failure?: unknown): boolean };
   /**
    * The marker user-service keeps while Redis holds every revocation still in force. Redis can
    * lose them all at once (FLUSHALL, a restart without persistence), and with them the marker:
@@ -81,9 +82,6 @@ export interface Revocation {
    */
   setTrusted(trusted: boolean): void;
 }
-
-/** One command's entry in `pipeline.exec()`'s answer; undefined when the pipeline itself failed. */
-export type PipelineReply = [Error | null, unknown] | undefined;
 
 export const REVOCATION_DEFAULTS = Object.freeze({
   failMode: 'closed' as FailMode,
@@ -180,11 +178,13 @@ export function createRevocation(opts: RevocationOptions): Revocation {
       return decide(values, query.issuedAtMs);
     },
 
-    queue(pipeline: ChainableCommander, query: RevocationQuery) {
-      pipeline.mget(keysOf(query));
-      return (reply: PipelineReply) => {
-        if (!trusted && !markerInline) return failed(lostMarks());
-        return !reply || reply[0] ? failed(reply?.[0] ?? new Error('pipeline failed')) : decide(reply[1] as (string | null)[], query.issuedAtMs);
+    prepare(query: RevocationQuery) {
+      return {
+        keys: keysOf(query),
+        decide: (values: (string | null)[] | undefined, failure?: unknown) => {
+          if (!trusted && !markerInline) return failed(lostMarks());
+          return failure !== undefined || values === undefined ? failed(failure ?? new Error('no answer')) : decide(values, query.issuedAtMs);
+        },
       };
     },
 

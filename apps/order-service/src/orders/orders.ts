@@ -128,17 +128,16 @@ export function createOrders(app: FastifyInstance, orders: OrdersRepository, s: 
     get: owned,
 
     /**
-     * The order's cache GET, to go out in the request's revocation and rate-limit pipeline: a
-     * cached read then costs one Redis round trip in all and no SQL (the owner check runs on it).
+     * The order's cache entry, read by the request's revocation and rate-limit script: a cached
+     * read then costs one Redis command in all and no SQL (the owner check runs on it).
      */
     prefetch(request: FastifyRequest, id: string): Prefetch | undefined {
       if (!isUuid(id)) return undefined;
-      return (pipeline) => {
-        const read = cache.queueGet(pipeline, id);
-        return (reply) => {
-          const value = read(reply);
-          if (value) readAhead.set(request, value);
-        };
+      return {
+        keys: [cache.valueKey(id)],
+        take: (values) => {
+          if (values) readAhead.set(request, { raw: values[0] ?? null });
+        },
       };
     },
 
