@@ -21,8 +21,8 @@ declare module 'fastify' {
     /** `false`: a route under the prefix that anyone may call (register, login, JWKS). */
     auth?: boolean;
     /**
-     * The route's own Redis reads, queued in the pipeline of the revocation and rate-limit
-     * check, so that e.g. a cache hit costs the request no second round trip. Runs for a token
+     * The route's own Redis reads, made by the script of the revocation and rate-limit
+     * check, so that e.g. a cache hit costs the request no second command. Runs for a token
      * that verified, before it is known to be unrevoked: what it reads is used only if the
      * request goes on. Undefined: nothing to read ahead for this request.
      */
@@ -104,7 +104,7 @@ function bearerToken(header: string | undefined): string | undefined {
  * Verifies the Bearer token of every route under the prefix and sets `request.auth`.
  * One Redis round trip per request: when the rate-limit plugin (registered after this
  * one, so its hook runs second) limits the route, the revocation check and the user's
- * limit go out in one pipeline and the plugin answers from the result left on the request.
+ * limit go out in one script call and the plugin answers from the result left on the request.
  */
 async function authPlugin(app: FastifyInstance, opts: AuthPluginOptions): Promise<void> {
   const prefix = opts.prefix ?? AUTH_PLUGIN_DEFAULTS.prefix;

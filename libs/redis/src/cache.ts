@@ -236,7 +236,7 @@ export function createCache<V = unknown>(options: CacheOptions): Cache<V> {
   }
 
   /**
-   * Our own look: one GET (or the one read ahead in the guard's pipeline); on a miss, join or
+   * Our own look: one GET (or the one read ahead by the guard's script); on a miss, join or
    * start the flight (which began after this read did).
    */
   async function read(key: string, loader: () => Promise<V>, ttlMs: number, prefetched?: Prefetched): Promise<V> {
@@ -293,7 +293,7 @@ export function createCache<V = unknown>(options: CacheOptions): Cache<V> {
     /** A hit is one GET and nothing else; misses (and fail-open loads) share one flight per key. */
     async getOrLoad(key: string, loader: () => Promise<V>, opts: { ttlSeconds?: number; prefetched?: Prefetched } = {}): Promise<V> {
       const ttlMs = opts.ttlSeconds === undefined ? defaultTtlMs : toMs(opts.ttlSeconds);
-      // A value read ahead in this request's own pipeline is as fresh as a GET now would be.
+      // A value read ahead by this request's own guard is as fresh as a GET now would be.
       if (opts.prefetched?.raw != null) return hit(opts.prefetched.raw);
       const joined = flights.get(key);
       if (joined) {

@@ -13,7 +13,7 @@ export interface KeySpace {
   cache(name: string): { value: string; generation: string; fill: string };
   /**
    * A revoked access token. Tagged `{user:<id>}`, like the user's revoked sessions, cutoff
-   * and rate-limit state (subject `user:<id>`), so one pipeline checks them all on one node.
+   * and rate-limit state (subject `user:<id>`), so one script checks them all on one node.
    */
   revokedToken(userId: string, jti: string): string;
   /** A revoked sign-in session (refresh-token family): every access token carrying its `sid`. */

@@ -94,7 +94,7 @@ export function createOrders(app: FastifyInstance, orders: OrdersRepository, s: 
   const invalidation = invalidator((id) => cache.delete(id), app.log, s.cacheTtlSeconds * 1000);
   app.addHook('onClose', async () => invalidation.close());
 
-  /** Cache reads made in a request's guard pipeline (see `prefetch`), for its handler. */
+  /** Cache reads made by a request's guard script (see `prefetch`), for its handler. */
   const readAhead = new WeakMap<FastifyRequest, Prefetched>();
 
   /** The order if it exists and is the user's; another user's is exactly as absent as a missing one. */

@@ -34,7 +34,7 @@ export const orderRoutes: FastifyPluginAsyncTypebox<{ orders: Orders }> = async 
   });
 
   app.get('/v1/orders/:id', {
-    // The cache read joins the token and limit checks' pipeline: one Redis round trip for a hit.
+    // The cache read joins the token and limit checks' script: one Redis command for a hit.
     config: { prefetch: (request) => orders.prefetch(request, (request.params as { id: string }).id) },
     schema: { ...common, summary: 'One order (cached 10 minutes)', params: OrderIdParams, response: { 200: OrderView, ...problemResponses(401, 404, 429) } },
     handler: async (request) => orders.get(userId(request), request.params.id, request),
