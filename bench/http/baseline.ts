@@ -9,11 +9,20 @@ export interface Baseline {
 }
 
 /** The bare Fastify app (baseline-server.ts) on a free port, answering `body`; resolves once it does. */
-export async function startBaseline(body: string): Promise<Baseline> {
+export function startBaseline(body: string): Promise<Baseline> {
+  return startReference('baseline-server.ts', 'the baseline app', { BENCH_BASELINE_BODY: body });
+}
+
+/** The one-command floor (floor-server.ts) on a free port and `redisUrl`, answering `body`; resolves once it does. */
+export function startFloor(body: string, redisUrl: string): Promise<Baseline> {
+  return startReference('floor-server.ts', 'the floor app', { BENCH_BASELINE_BODY: body, REDIS_URL: redisUrl });
+}
+
+async function startReference(file: string, what: string, env: Record<string, string>): Promise<Baseline> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', join(__dirname, 'baseline-server.ts')], {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(__dirname, file)], {
     cwd: ROOT,
-    env: { ...process.env, PORT: String(port), BENCH_BASELINE_BODY: body },
+    env: { ...process.env, ...env, PORT: String(port) },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   const url = `http://127.0.0.1:${port}`;
@@ -24,12 +33,12 @@ export async function startBaseline(body: string): Promise<Baseline> {
     await exited;
   };
   for (const deadline = Date.now() + 30_000; ; await sleep(100)) {
-    if (child.exitCode !== null) throw new Error(`the baseline app exited with ${child.exitCode} before it answered`);
+    if (child.exitCode !== null) throw new Error(`${what} exited with ${child.exitCode} before it answered`);
     const res = await fetch(`${url}/v1/orders/x`).catch(() => undefined);
     if (res?.status === 200) return { url, stop };
     if (Date.now() > deadline) {
       await stop();
-      throw new Error('the baseline app did not answer within 30 s');
+      throw new Error(`${what} did not answer within 30 s`);
     }
   }
 }

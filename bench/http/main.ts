@@ -21,7 +21,7 @@ import { ROOT } from '../../e2e/src/processes';
 import { adminUrl } from '../orders/schema';
 import { median } from '../redis/measure';
 import { runBench, writeResults } from '../run';
-import { startBaseline } from './baseline';
+import { startBaseline, startFloor } from './baseline';
 import { barChart } from './chart';
 import { Probe } from './counters';
 import { SMALL, seedList, type ListData } from './lists';
@@ -44,8 +44,8 @@ const SETTINGS: Settings = {
 };
 const LARGE = int('BENCH_ORDERS', 1_000_000, SMALL + 1);
 const USERS = 8;
-/** Seven scenarios of rounds twice as long as their wrk runs (with the baseline's), plus ten minutes for the rest. */
-const DEADLINE_MS = (7 * (SETTINGS.rounds * 2 * (SETTINGS.wrk.seconds + 3) + SETTINGS.warmupSeconds + 20) + 600) * 1000;
+/** Eight scenarios (seven and the floor) of rounds twice as long as their wrk runs (with the baseline's), plus ten minutes for the rest. */
+const DEADLINE_MS = (8 * (SETTINGS.rounds * 2 * (SETTINGS.wrk.seconds + 3) + SETTINGS.warmupSeconds + 20) + 600) * 1000;
 
 const closers: (() => Promise<unknown>)[] = [];
 async function release(): Promise<void> {
@@ -98,7 +98,18 @@ async function measureAll(): Promise<{ info: RunInfo; outcomes: Outcome[]; error
   closers.push(() => probe.close());
   const cleanup = (close: () => Promise<unknown>) => closers.push(close);
 
-  const run = await scenarios({ settings: SETTINGS, admin, redisUrl: redis.url, dir, probe, lists, users: USERS, cleanup, startBaseline });
+  const run = await scenarios({
+    settings: SETTINGS,
+    admin,
+    redisUrl: redis.url,
+    dir,
+    probe,
+    lists,
+    users: USERS,
+    cleanup,
+    startBaseline,
+    startFloor: (body) => startFloor(body, redis.url),
+  });
   const info: RunInfo = {
     date: new Date().toISOString().slice(0, 10),
     versions: { node: process.version, mariadb: await probe.mysqlVersion(), redis: await probe.redisVersion(), wrk },

@@ -11,7 +11,10 @@ import { Runner, summary, type Outcome, type Settings, type Target } from './mea
 import { startOrderServiceOn, startPlatform, signUpUsers, urlOf, type Cleanup } from './platform';
 import { deleteUsersData, growPool, POOL_ITEM, seedPool } from './pools';
 
-/** The seven scenarios of issue #8, in order: the reads first, so that the pools can be sized from what the platform just did. */
+/**
+ * The seven scenarios of issue #8, in order (the reads first, so that the pools can be sized from what the
+ * platform just did), and after the cache hit a reference: the floor of its one-command design (floor-server.ts).
+ */
 
 export interface Context {
   settings: Settings;
@@ -24,6 +27,7 @@ export interface Context {
   users: number;
   cleanup: Cleanup;
   startBaseline(body: string): Promise<Baseline>;
+  startFloor(body: string): Promise<Baseline>;
 }
 
 export interface Scenarios {
@@ -33,6 +37,9 @@ export interface Scenarios {
   baselineBytes: number;
   pools: Record<string, number>;
 }
+
+/** The floor's row: not a route of the platform, but what the cache hit's design costs by itself. */
+export const FLOOR_SCENARIO = 'reference: bare Fastify + the guard’s one EVALSHA';
 
 const orderBody = (items: number) =>
   JSON.stringify({ currency: 'EUR', items: Array.from({ length: items }, (_, i) => ({ ...POOL_ITEM, sku: `BENCH-${i + 1}`, name: `Bench item ${i + 1}` })) });
@@ -119,6 +126,9 @@ export async function scenarios(ctx: Context): Promise<Scenarios> {
     url: `${ordersUrl}${hit.path}`,
     script: staticScript(dir, 'hit', { method: 'GET', headers: bearer(user.accessToken) }),
   });
+  const floor = await ctx.startFloor(hit.body);
+  ctx.cleanup(() => floor.stop());
+  await measure(FLOOR_SCENARIO, { url: `${floor.url}${hit.path}`, script: staticScript(dir, 'floor', { method: 'GET', headers: {} }) });
   // A miss does all a hit does, and more.
   const unread = await pooled(ctx, owners, 'miss', hitRate, (n) => (pools['cache miss'] = n));
   const missRate = await measure('GET /v1/orders/{id}, cache miss', {

@@ -27,7 +27,8 @@ export interface Prefetch {
   take(values: (string | null)[] | undefined): void;
 }
 
-const GUARD = rawScript(`${GCRA_FUNCTION_LUA}
+/** The guard's script; exported for bench:http's hand-written reference, which runs the very same Lua. */
+export const REQUEST_GUARD_LUA = `${GCRA_FUNCTION_LUA}
 -- KEYS: the revocation keys (ARGV[1] of them), the rate-limit key unless ARGV[2] is '0', then the route's reads.
 -- ARGV: how many revocation keys; the limit's interval and capacity in ms ('0' when the local deny cache answered).
 -- Returns the revocation values, the limit's answer (false when not taken), then the route's values.
@@ -42,7 +43,9 @@ else
 end
 for i = nextKey, #KEYS do out[#out + 1] = redis.call('GET', KEYS[i]) end
 return out
-`);
+`;
+
+const GUARD = rawScript(REQUEST_GUARD_LUA);
 
 export function createRequestGuard(opts: { client: RedisClient; revocation: Revocation; limiter: RateLimiter }): RequestGuard {
   const { client, revocation, limiter } = opts;
