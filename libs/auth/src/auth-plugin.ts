@@ -11,7 +11,7 @@ import {
   type RevocationQuery,
 } from '@platform/redis';
 import { HttpProblem, type AuthContext } from '@platform/service-kit';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyContextConfig, FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { KeySource } from './key-source';
 import { createTokenVerifier, InvalidTokenError } from './verifier';
@@ -115,8 +115,8 @@ async function authPlugin(app: FastifyInstance, opts: AuthPluginOptions): Promis
 
   const underPrefix = (url: string) => url === prefix || url.startsWith(`${prefix}/`);
   // Unmatched URLs (404s) need no token: there is nothing to protect.
-  const requiresAuth = (request: FastifyRequest) =>
-    request.routeOptions.url !== undefined && request.routeOptions.config.auth !== false && underPrefix(request.routeOptions.url);
+  // routeOptions is a getter that builds a new object on every read: read it once.
+  const requiresAuth = ({ url, config }: FastifyRequest['routeOptions']) => url !== undefined && config.auth !== false && underPrefix(url);
 
   // The rate-limit plugin is registered after this one: look for it once everything is.
   let guard: RequestGuard | undefined;
@@ -140,16 +140,17 @@ async function authPlugin(app: FastifyInstance, opts: AuthPluginOptions): Promis
     throw unauthorized(failure, rateLimitHeaders(policy, limits, result));
   }
 
-  async function isRevoked(request: FastifyRequest, query: RevocationQuery): Promise<boolean> {
+  async function isRevoked(request: FastifyRequest, config: FastifyContextConfig, query: RevocationQuery): Promise<boolean> {
     const policy = guard ? app.rateLimitPolicyOf(request) : undefined;
     if (!guard || policy === undefined) return revocation.isRevoked(query);
-    const { revoked, limit } = await guard.check(query, policy, request.routeOptions.config.prefetch?.(request));
+    const { revoked, limit } = await guard.check(query, policy, config.prefetch?.(request));
     request.rateLimitResult = { policy, result: limit };
     return revoked;
   }
 
   app.addHook('onRequest', async (request) => {
-    if (!requiresAuth(request)) return;
+    const route = request.routeOptions;
+    if (!requiresAuth(route)) return;
     const token = bearerToken(request.headers.authorization);
     if (token === undefined) return reject(request, 'missing');
     let verified;
@@ -162,7 +163,7 @@ async function authPlugin(app: FastifyInstance, opts: AuthPluginOptions): Promis
     }
     const { userId, sessionId, tokenId, expiresAt, issuedAtMs } = verified;
     // A revoked token was counted against its user in the same round trip: no second one by address.
-    if (await isRevoked(request, { userId, sessionId, jti: tokenId, issuedAtMs })) throw unauthorized('revoked');
+    if (await isRevoked(request, route.config, { userId, sessionId, jti: tokenId, issuedAtMs })) throw unauthorized('revoked');
     request.auth = { userId, sessionId, tokenId, expiresAt } satisfies AuthContext;
   });
 }

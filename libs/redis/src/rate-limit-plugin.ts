@@ -101,11 +101,13 @@ async function rateLimitPlugin(app: FastifyInstance, opts: RateLimitPluginOption
   });
 
   function policyOf(request: FastifyRequest): string | undefined {
-    const chosen = request.routeOptions.config.rateLimit;
+    // routeOptions is a getter that builds a new object on every read: read it once.
+    const route = request.routeOptions;
+    const chosen = route.config.rateLimit;
     if (chosen === false) return undefined;
     if (chosen !== undefined) return chosen;
     // Unmatched URLs under the prefix count too: a scan of 404s is still traffic.
-    const path = request.routeOptions.url ?? request.url;
+    const path = route.url ?? request.url;
     return path === prefix || path.startsWith(`${prefix}/`) ? defaultPolicy : undefined;
   }
 
@@ -113,22 +115,24 @@ async function rateLimitPlugin(app: FastifyInstance, opts: RateLimitPluginOption
   app.decorate('rateLimitPolicyOf', policyOf);
   app.decorateRequest('rateLimitResult', undefined);
 
-  app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
+  // A callback hook: most requests were checked by the token hook already, and an async hook
+  // would cost each of them a promise for nothing.
+  app.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void) => {
     // Checked already by an earlier hook, for this very policy: one check per request.
     const settled = request.rateLimitResult;
     const name = settled?.policy ?? policyOf(request);
-    if (name === undefined) return;
+    if (name === undefined) return done();
     const policy = policies[name];
-    if (!policy) throw new Error(`route ${request.routeOptions.url ?? request.url} names unknown rate-limit policy "${name}"`);
-    let result: RateLimitResult;
-    try {
-      result = settled?.result ?? (await limiter.check(name, rateLimitSubject(request)));
-    } catch (err) {
-      if (err instanceof RedisUnavailableError) throw new DependencyUnavailableError('redis', { cause: err });
-      throw err;
-    }
-    if (!result.allowed) throw rateLimitedProblem(name, policy, result);
-    reply.headers(rateLimitHeaders(name, policy, result));
+    if (!policy) return done(new Error(`route ${request.routeOptions.url ?? request.url} names unknown rate-limit policy "${name}"`));
+    const answer = (result: RateLimitResult) => {
+      if (!result.allowed) return done(rateLimitedProblem(name, policy, result));
+      reply.headers(rateLimitHeaders(name, policy, result));
+      done();
+    };
+    if (settled) return answer(settled.result);
+    limiter.check(name, rateLimitSubject(request)).then(answer, (err: unknown) => {
+      done(err instanceof RedisUnavailableError ? new DependencyUnavailableError('redis', { cause: err }) : (err as Error));
+    });
   });
 }
 

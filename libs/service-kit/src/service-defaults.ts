@@ -19,8 +19,10 @@ export interface ServiceDefaultsOptions {
  * OpenAPI docs and health endpoints. Registered first, before any route.
  */
 async function serviceDefaultsPlugin(app: FastifyInstance, opts: ServiceDefaultsOptions): Promise<void> {
-  app.addHook('onRequest', async (request, reply) => {
+  // A callback hook: an async one costs every request a promise.
+  app.addHook('onRequest', (request, reply, done) => {
     reply.header(REQUEST_ID_HEADER, request.id);
+    done();
   });
   await app.register(errorHandler);
   await app.register(metrics, { service: opts.service, defaultMetrics: opts.defaultMetrics });
