@@ -1,7 +1,6 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { freePort, ROOT } from '../../e2e/src/processes';
-import { sleep } from './counters';
+import { freePort, ROOT, sleep } from '../../e2e/src/processes';
 
 export interface Baseline {
   url: string;

@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis';
 import { createConnection, type Connection } from 'mysql2/promise';
+import { sleep } from '../../e2e/src/processes';
 import { readCounters } from '../redis/stats';
 
 /**
@@ -29,8 +30,6 @@ export interface Work {
   questions: number;
   calls: Map<string, number>;
 }
-
-export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export class Probe {
   private seq = 0;
