@@ -59,6 +59,20 @@ describe('authentication plugin', () => {
     expect(res.headers['www-authenticate']).toBe(REALM);
   });
 
+  it('when a token already verified comes again in another spelling of the header, then it is judged as the first time', async () => {
+    const app = await appWith();
+    const token = signAccessToken(key);
+    expect((await get(app, token)).statusCode).toBe(200);
+    const as = async (authorization: string) => (await app.inject({ method: 'GET', url: '/v1/echo', headers: { authorization } })).statusCode;
+    // The pattern's other spellings still pass; anything more than the token after `Bearer ` does not.
+    expect(await as(`bearer ${token}`)).toBe(200);
+    expect(await as(`Bearer   ${token}  `)).toBe(200);
+    expect(await as(`Bearer ${token}x`)).toBe(401);
+    expect(await as(`Bearer ${token}.`)).toBe(401);
+    expect(await as(`Bearer ${token} extra`)).toBe(401);
+    expect(await as(`Bearer${token}`)).toBe(401);
+  });
+
   it.each(badTokens(key, stranger).map((b) => [b.name, b] as const))('when the token is bad (%s), then 401 invalid_token', async (_name, bad) => {
     const app = await appWith();
     const res = await get(app, bad.token);

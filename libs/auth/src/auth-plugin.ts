@@ -151,15 +151,19 @@ async function authPlugin(app: FastifyInstance, opts: AuthPluginOptions): Promis
   app.addHook('onRequest', async (request) => {
     const route = request.routeOptions;
     if (!requiresAuth(route)) return;
-    const token = bearerToken(request.headers.authorization);
-    if (token === undefined) return reject(request, 'missing');
-    let verified;
-    try {
-      verified = await verify(token);
-    } catch (err) {
-      if (!(err instanceof InvalidTokenError)) throw err;
-      request.log.info({ reason: err.reason }, 'access token refused');
-      return reject(request, err.reason === 'expired' ? 'expired' : 'invalid');
+    const header = request.headers.authorization;
+    // A remembered token is one that verified, so `Bearer <it>` passed bearerToken then: no promise, no pattern.
+    let verified = header?.startsWith('Bearer ') ? verify.cached(header.slice(7)) : undefined;
+    if (verified === undefined) {
+      const token = bearerToken(header);
+      if (token === undefined) return reject(request, 'missing');
+      try {
+        verified = await verify(token);
+      } catch (err) {
+        if (!(err instanceof InvalidTokenError)) throw err;
+        request.log.info({ reason: err.reason }, 'access token refused');
+        return reject(request, err.reason === 'expired' ? 'expired' : 'invalid');
+      }
     }
     const { userId, sessionId, tokenId, expiresAt, issuedAtMs } = verified;
     // A revoked token was counted against its user in the same round trip: no second one by address.

@@ -63,6 +63,18 @@ describe('access-token verifier', () => {
       await expect(verifier(token)).rejects.toMatchObject({ reason: 'expired' });
     });
 
+    it('when a token is asked for without a promise (cached), then only one that verified, still within its life, is answered', async () => {
+      const { verifier } = counted();
+      const token = signAccessToken(key, { claims: { exp: Math.floor(Date.now() / 1000) + 2 } });
+      expect(verifier.cached(token)).toBeUndefined();
+      const verified = await verifier(token);
+      expect(verifier.cached(token)).toBe(verified);
+      expect(verifier.cached(`${token} `)).toBeUndefined();
+      expect(verifier.cached(token.slice(0, -1))).toBeUndefined();
+      jest.spyOn(Date, 'now').mockReturnValue(Date.now() + 2_000 + 5_000 + 1_000);
+      expect(verifier.cached(token)).toBeUndefined();
+    });
+
     it('when a cached verification is older than the cache TTL, then the token is verified again with its key', async () => {
       const { verifier, seen } = counted();
       const token = signAccessToken(key);

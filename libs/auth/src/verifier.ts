@@ -37,7 +37,11 @@ export interface VerifierOptions {
   cacheSize?: number;
 }
 
-export type TokenVerifier = (token: string) => Promise<VerifiedToken>;
+export interface TokenVerifier {
+  (token: string): Promise<VerifiedToken>;
+  /** The token's verification if it is remembered and still good, without a promise; undefined otherwise (verify it). */
+  cached(token: string): VerifiedToken | undefined;
+}
 
 export const VERIFIER_DEFAULTS = Object.freeze({
   /** Verified tokens remembered; a hit skips the signature check, never the revocation check. */
@@ -146,9 +150,10 @@ export function createTokenVerifier(opts: VerifierOptions): TokenVerifier {
 
   const verified = new VerifiedTokens(opts.cacheSize ?? VERIFIER_DEFAULTS.cacheSize, VERIFIER_DEFAULTS.cacheTtlMs);
 
-  return async (token: string): Promise<VerifiedToken> => {
-    const cached = verified.get(token, Date.now());
-    if (cached) return cached;
+  const cached = (token: string) => verified.get(token, Date.now());
+  return Object.assign(async (token: string): Promise<VerifiedToken> => {
+    const known = cached(token);
+    if (known) return known;
     let claims: Record<string, unknown>;
     try {
       claims = (await verify(token)) as Record<string, unknown>;
@@ -164,5 +169,5 @@ export function createTokenVerifier(opts: VerifierOptions): TokenVerifier {
     const result = Object.freeze({ userId: sub, sessionId: sid, tokenId: jti, expiresAt: exp as number, issuedAtMs: issuedAtMs as number });
     verified.set(token, result, Date.now());
     return result;
-  };
+  }, { cached });
 }
