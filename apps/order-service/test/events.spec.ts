@@ -73,14 +73,23 @@ const statusBecomes = (token: string, id: string, status: string, timeoutMs = 5_
 async function drained(): Promise<void> {
   const { token } = tokenFor();
   const marker = await createOrder(app, token);
-  await publish(succeeded(marker));
+  const entry = await publish(succeeded(marker));
   if (!(await statusBecomes(token, marker.id, 'PAID'))) throw new Error('the consumer did not reach the marker event');
+  // The consumer acks after the update and the cache drop, so a read can see PAID first: wait for the marker's ack too.
+  if (!(await eventually(async () => !(await pendingIds()).includes(entry), 5_000, 25))) throw new Error('the marker event was never acked');
 }
+
+const paymentsStream = () => keySpace(eventsPrefix).stream(STREAMS.payments).stream;
 
 /** Entries delivered to the group but not acked: a handler that threw leaves its entry here. */
 async function pendingEntries(): Promise<number> {
-  const [count] = (await redis.xpending(keySpace(eventsPrefix).stream(STREAMS.payments).stream, 'order-service')) as [number];
+  const [count] = (await redis.xpending(paymentsStream(), 'order-service')) as [number];
   return Number(count);
+}
+
+async function pendingIds(): Promise<string[]> {
+  const entries = (await redis.xpending(paymentsStream(), 'order-service', '-', '+', 1_000)) as [string, ...unknown[]][];
+  return entries.map(([id]) => id);
 }
 
 async function refundRequests(orderId?: string): Promise<{ orderId: string; paymentId: string; reason: string; type: string; userId: string }[]> {
