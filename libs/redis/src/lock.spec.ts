@@ -72,9 +72,10 @@ describe('createLock', () => {
   });
 
   it('when the holder lets the lock expire, then another instance acquires it, waiting if asked', async () => {
-    const first = await locks[0].acquire('expiring', { ttlMs: 150 });
+    // Long enough that a pause of the machine between the first two calls cannot expire it (150 ms once did).
+    const first = await locks[0].acquire('expiring', { ttlMs: 1_000 });
     await expect(locks[1].acquire('expiring', { ttlMs: 1_000 })).rejects.toBeInstanceOf(LockNotAcquiredError);
-    const second = await locks[1].acquire('expiring', { ttlMs: 1_000, waitMs: 1_000 });
+    const second = await locks[1].acquire('expiring', { ttlMs: 1_000, waitMs: 3_000 });
     expect(second.fence).toBeGreaterThan(first.fence);
     await expect(locks[0].extend(first, 1_000)).rejects.toBeInstanceOf(LockLostError);
   });
