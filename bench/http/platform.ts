@@ -59,16 +59,7 @@ export async function signUpUsers(platform: Platform, count: number): Promise<Ac
  */
 export async function startOrderServiceOn(platform: Platform, databaseUrl: string, label: string): Promise<AppProcess> {
   const run = `${platform.prefixes.order}${label}:`;
-  const env = {
-    LOG_LEVEL: 'warn',
-    REDIS_URL: platform.opts.redisUrl,
-    DATABASE_URL: databaseUrl,
-    REDIS_KEY_PREFIX: `${run}order:`,
-    EVENTS_REDIS_KEY_PREFIX: `${run}events:`,
-    AUTH_REDIS_KEY_PREFIX: platform.prefixes.auth,
-    USER_SERVICE_URL: urlOf(platform, 'user-service'),
-    ...ROOMY,
-  };
+  const env = platform.envOf('order-service', { DATABASE_URL: databaseUrl, REDIS_KEY_PREFIX: `${run}order:`, EVENTS_REDIS_KEY_PREFIX: `${run}events:` });
   const main = join(platform.opts.dist, 'order-service', 'main.js');
   const instance = new AppProcess('order-service', `order-service (${label})`, main, await freePort(), env);
   await instance.start(60_000);

@@ -110,6 +110,8 @@ export class Platform {
   private readonly balancers: Balancer[] = [];
   readonly signingKey: JsonWebKey & { kid: string };
   readonly prefixes: NonNullable<Topology['local']>['prefixes'];
+  /** What every app's environment holds (set by boot: the peers' balancers come first). */
+  private common: Record<string, string> = {};
 
   private constructor(readonly opts: PlatformOptions) {
     const run = `e2e${randomBytes(4).toString('hex')}:`;
@@ -142,7 +144,7 @@ export class Platform {
       ORDER_SERVICE_URL: await balance('order-service'),
       PAYMENT_GATEWAY_URL: await balance('gateway-sandbox'),
     };
-    const common = {
+    this.common = {
       LOG_LEVEL: 'warn',
       REDIS_URL: opts.redisUrl,
       AUTH_REDIS_KEY_PREFIX: this.prefixes.auth,
@@ -152,24 +154,27 @@ export class Platform {
       ...peers,
       ...opts.env,
     };
-    const envOf = (app: AppName): Record<string, string> => {
-      if (app === 'gateway-sandbox') return { ...common, ...opts.appEnv?.[app] };
-      const service = app.split('-')[0] as ServiceName;
-      const own: Record<string, string> = { DATABASE_URL: serviceDatabaseUrl(opts.mysqlAdminUrl, app), REDIS_KEY_PREFIX: this.prefixes[service] };
-      if (app === 'user-service') own['JWT_SIGNING_KEYS'] = JSON.stringify([this.signingKey]);
-      return { ...common, ...own, ...opts.appEnv?.[app] };
-    };
     for (const app of APPS) {
       const count = app === 'gateway-sandbox' ? 1 : opts.instances;
       for (let i = 0; i < count; i++) {
         const name = count === 1 ? app : `${app}#${i + 1}`;
-        this.processes[app].push(new AppProcess(app, name, join(opts.dist, app, 'main.js'), await freePort(), envOf(app)));
+        this.processes[app].push(new AppProcess(app, name, join(opts.dist, app, 'main.js'), await freePort(), this.envOf(app)));
       }
     }
     // The sandbox and user-service first: the others fetch the JWKS and call their peers.
     for (const group of [['gateway-sandbox', 'user-service'], ['order-service'], ['payment-service']] as AppName[][]) {
       await Promise.all(group.flatMap((app) => this.processes[app].map((p) => p.start(60_000))));
     }
+  }
+
+  /** The environment an instance of `app` is started with, `overrides` last (e.g. another schema for one more instance). */
+  envOf(app: AppName, overrides: Record<string, string> = {}): Record<string, string> {
+    const { opts } = this;
+    if (app === 'gateway-sandbox') return { ...this.common, ...opts.appEnv?.[app], ...overrides };
+    const service = app.split('-')[0] as ServiceName;
+    const own: Record<string, string> = { DATABASE_URL: serviceDatabaseUrl(opts.mysqlAdminUrl, app), REDIS_KEY_PREFIX: this.prefixes[service] };
+    if (app === 'user-service') own['JWT_SIGNING_KEYS'] = JSON.stringify([this.signingKey]);
+    return { ...this.common, ...own, ...opts.appEnv?.[app], ...overrides };
   }
 
   get all(): AppProcess[] {
