@@ -81,6 +81,24 @@ describe('token revocation', () => {
     expect(await client.expiretime(keys.revokedSession('u1', 's-gone'))).toBe(until);
   });
 
+  it('when the same token is checked again after each kind of revocation, then each check asks Redis anew (its keys are kept, never its answer)', async () => {
+    const keys = testKeys('rev');
+    const check = createRevocation({ client: other, keys });
+    const writer = createRevocation({ client, keys });
+    const token = { userId: 'u1', jti: 'same', sessionId: 's1', issuedAtMs: Date.now() - 1000 };
+    expect(await check.isRevoked(token)).toBe(false);
+    expect(await check.isRevoked(token)).toBe(false);
+    await writer.revokeSession('u1', 's1', nowSeconds() + 60);
+    expect(await check.isRevoked(token)).toBe(true);
+    // The same jti under another user and session: its own keys, not the ones kept for the first.
+    expect(await check.isRevoked({ ...token, userId: 'u2', sessionId: 's2' })).toBe(false);
+    await writer.revokeToken('u2', 'same', nowSeconds() + 60);
+    expect(await check.isRevoked({ ...token, userId: 'u2', sessionId: 's2' })).toBe(true);
+    expect(await check.isRevoked({ ...token, userId: 'u3', sessionId: 's3' })).toBe(false);
+    await writer.revokeAllBefore('u3');
+    expect(await check.isRevoked({ ...token, userId: 'u3', sessionId: 's3' })).toBe(true);
+  });
+
   it('when a session is revoked with a time already past, then nothing is written', async () => {
     const keys = testKeys('rev');
     await createRevocation({ client, keys }).revokeSession('u1', 'old', nowSeconds() - 1);

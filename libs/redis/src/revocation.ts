@@ -64,7 +64,7 @@ export interface Revocation {
    * in this order, and `decide` on their values. With `failure`, Redis could not answer
    * (the fail mode decides: `closed` throws RedisUnavailableError).
    */
-  prepare(query: RevocationQuery): { keys: string[]; decide(values: (string | null)[] | undefined, failure?: unknown): boolean };
+  prepare(query: RevocationQuery): { keys: readonly string[]; decide(values: (string | null)[] | undefined, failure?: unknown): boolean };
   /**
    * The marker user-service keeps while Redis holds every revocation still in force. Redis can
    * lose them all at once (FLUSHALL, a restart without persistence), and with them the marker:
@@ -82,6 +82,9 @@ export interface Revocation {
    */
   setTrusted(trusted: boolean): void;
 }
+
+/** Tokens whose keys are kept (see keysOf): as many as the verifier keeps verified tokens. */
+const RECENT_TOKENS = 10_000;
 
 export const REVOCATION_DEFAULTS = Object.freeze({
   failMode: 'closed' as FailMode,
@@ -124,6 +127,15 @@ export function createRevocation(opts: RevocationOptions): Revocation {
   // On a standalone Redis the marker is read in the same MGET as the marks, so a loss shows on the
   // very next check; a cluster refuses an MGET across slots, and there only the watcher sees it.
   const markerInline = !(client instanceof Cluster);
+
+  /**
+   * A token's keys, kept for its next requests (the verifier keeps the token's claims, so its
+   * jti is the same string each time, and finding it costs no hashing). A key built by
+   * concatenation is a rope, and ioredis's byte count of each argument flattens it: built anew
+   * on every request, the keys cost that copy every time.
+   */
+  const recent = new Map<string, { userId: string; sessionId: string; keys: readonly string[] }>();
+  const markerKey = keys.revocationMarker();
 
   function failed(err: unknown): boolean {
     failures.inc({ fail_mode: failMode });
@@ -171,7 +183,7 @@ export function createRevocation(opts: RevocationOptions): Revocation {
       if (!trusted && !markerInline) return failed(lostMarks());
       let values: (string | null)[];
       try {
-        values = await client.mget(keysOf(query));
+        values = await client.mget(...keysOf(query));
       } catch (err) {
         return failed(err);
       }
@@ -189,9 +201,9 @@ export function createRevocation(opts: RevocationOptions): Revocation {
     },
 
     marker: Object.freeze({
-      touch: async (ttlSeconds: number) => (await client.expire(keys.revocationMarker(), ttlSeconds)) === 1,
-      set: async (ttlSeconds: number) => void (await client.set(keys.revocationMarker(), '1', 'EX', ttlSeconds)),
-      exists: async () => (await client.exists(keys.revocationMarker())) === 1,
+      touch: async (ttlSeconds: number) => (await client.expire(markerKey, ttlSeconds)) === 1,
+      set: async (ttlSeconds: number) => void (await client.set(markerKey, '1', 'EX', ttlSeconds)),
+      exists: async () => (await client.exists(markerKey)) === 1,
     }),
 
     setTrusted(value: boolean): void {
@@ -204,10 +216,15 @@ export function createRevocation(opts: RevocationOptions): Revocation {
     return new Error('Redis lost the revocation marks; waiting for user-service to write them back');
   }
 
-  /** In the order `decide` reads them. */
-  function keysOf({ userId, jti, sessionId }: RevocationQuery): string[] {
+  /** In the order `decide` reads them; callers copy the array, never change it. */
+  function keysOf({ userId, jti, sessionId }: RevocationQuery): readonly string[] {
+    const known = recent.get(jti);
+    if (known !== undefined && known.userId === userId && known.sessionId === sessionId) return known.keys;
     const marks = [keys.revokedToken(userId, jti), keys.revokedSession(userId, sessionId), keys.revokedBefore(userId)];
-    return markerInline ? [...marks, keys.revocationMarker()] : marks;
+    const built = Object.freeze(markerInline ? [...marks, markerKey] : marks);
+    if (recent.size >= RECENT_TOKENS) recent.delete(recent.keys().next().value as string);
+    recent.set(jti, { userId, sessionId, keys: built });
+    return built;
   }
 
   function decide([token, session, cutoff, marker]: (string | null)[], issuedAtMs: number): boolean {
