@@ -26,10 +26,14 @@ export interface Target {
   pool?: Pool;
   /** Called after the warm-up with its rate, to make the pool big enough for the rounds. */
   refill?(perSecond: number): Promise<void>;
+  /** Rounds of this scenario, when not Settings.rounds. */
+  rounds?: number;
 }
 
 export interface Settings {
   rounds: number;
+  /** Rounds of the cache hit and of its reference: cheap, and the ratio the hot path is judged by, so more of them. */
+  hitRounds: number;
   wrk: WrkSettings;
   warmupSeconds: number;
   /** The platform left alone before each scenario, to learn what it does anyway. */
@@ -108,7 +112,7 @@ export class Runner {
     const results: WrkResult[] = [];
     const baselines: WrkResult[] = [];
     const works: Work[] = [];
-    for (let round = 1; round <= this.s.rounds; round++) {
+    for (let round = 1; round <= (t.rounds ?? this.s.rounds); round++) {
       baselines.push(await this.wrk(this.baseline, this.s.wrk.seconds, errors, `${name}, baseline round ${round}`));
       const before = await this.probe.read();
       const r = await this.wrk(t, this.s.wrk.seconds, errors, `${name}, round ${round}`);

@@ -37,7 +37,9 @@ function header(r: RunInfo): string {
       `Redis ${r.versions.redis} (a private redis-server the bench started) · wrk ${r.versions.wrk}. One run of ${fmt(r.runSeconds / 60, 1)} min, ` +
       `1-minute load average ${fmt(r.loadAtStart, 1)} at its start and ${fmt(load(), 1)} at its end. Apps built from ${r.commit}${dirty}.`,
     '',
-    `**Settings.** ${s.rounds} round${s.rounds === 1 ? '' : 's'} of ${s.wrk.seconds} s per scenario, interleaved with as many of the baseline (baseline, scenario, baseline, …), ` +
+    `**Settings.** ${s.rounds} round${s.rounds === 1 ? '' : 's'} of ${s.wrk.seconds} s per scenario (${s.hitRounds} for the cache hit and its reference: ` +
+      'they take little time, and the hot path is judged by their ratio, which moves from round to round on a shared machine), ' +
+      'interleaved with as many of the baseline (baseline, scenario, baseline, …), ' +
       `after a ${s.warmupSeconds} s warm-up of each; \`wrk -t ${s.wrk.threads} -c ${s.wrk.connections} --timeout 30s --latency\`: ${s.wrk.connections} connections, ` +
       'each sending its next request when the last one is answered, so req/s is the most the platform serves here and p50/p99 include the ' +
       'queueing at that load (wrk, not wrk2: no correction for coordinated omission). Figures are medians over the rounds; `÷ baseline` is the ' +

@@ -125,10 +125,11 @@ export async function scenarios(ctx: Context): Promise<Scenarios> {
   const hitRate = await measure('GET /v1/orders/{id}, cache hit', {
     url: `${ordersUrl}${hit.path}`,
     script: staticScript(dir, 'hit', { method: 'GET', headers: bearer(user.accessToken) }),
+    rounds: ctx.settings.hitRounds,
   });
   const floor = await ctx.startFloor(hit.body);
   ctx.cleanup(() => floor.stop());
-  await measure(FLOOR_SCENARIO, { url: `${floor.url}${hit.path}`, script: staticScript(dir, 'floor', { method: 'GET', headers: {} }) });
+  await measure(FLOOR_SCENARIO, { url: `${floor.url}${hit.path}`, script: staticScript(dir, 'floor', { method: 'GET', headers: {} }), rounds: ctx.settings.hitRounds });
   // A miss does all a hit does, and more.
   const unread = await pooled(ctx, owners, 'miss', hitRate, (n) => (pools['cache miss'] = n));
   const missRate = await measure('GET /v1/orders/{id}, cache miss', {
