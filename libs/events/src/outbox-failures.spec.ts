@@ -128,6 +128,49 @@ describe('outbox relay under concurrency and failures', () => {
     expect(handled.map((e) => e.data)).toEqual([{ eventId: 'e-1' }, { eventId: 'e-1' }]);
   });
 
+  it('when the relay is backing off after failed passes and a commit nudges it, then it tries again within the first step (200 ms), not at the back-off’s end', async () => {
+    let down = true;
+    let asked = 0;
+    const r = relay({
+      dataSource: () => {
+        asked++;
+        if (down) throw new Error('MySQL has not answered yet');
+        return ds;
+      },
+    });
+    // Failed passes at about 0, 0.2, 0.6 and 1.4 s; the wait after the fourth is 1.6 s.
+    expect(await eventually(async () => asked === 4, 5_000, 5)).toBe(true);
+    await sleep(100);
+    down = false;
+    await enqueueMany(1);
+    const nudged = Date.now();
+    r.nudge();
+    expect(await eventually(async () => (await unsentCount(ds)) === 0, 1_000, 20)).toBe(true);
+    expect(Date.now() - nudged).toBeLessThan(1_000);
+    expect(await published(redis, prefix, 'orders')).toEqual([{ n: 1 }]);
+  });
+
+  it('when passes keep failing and commits keep nudging, then the relay still tries at most about once per first step', async () => {
+    let asked = 0;
+    const r = relay({
+      dataSource: () => {
+        asked++;
+        throw new Error('MySQL is down');
+      },
+    });
+    await sleep(1_500);
+    const before = asked;
+    const started = Date.now();
+    // A nudge every 10 ms for a second: a pass per nudge would be about 100 passes.
+    for (let i = 0; i < 100; i++) {
+      r.nudge();
+      await sleep(10);
+    }
+    const steps = (Date.now() - started) / 200;
+    expect(asked - before).toBeGreaterThanOrEqual(1);
+    expect(asked - before).toBeLessThanOrEqual(Math.ceil(steps) + 1);
+  });
+
   it('when Redis is unreachable, then rows stay unsent, failures are counted, logged once and backed off, and all go out in order once it returns', async () => {
     const proxy = await TcpProxy.forUrl(REDIS_URL()).start();
     cleanup.push(() => proxy.stop());

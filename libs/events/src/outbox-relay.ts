@@ -41,7 +41,7 @@ export interface OutboxRelayOptions {
 export interface OutboxRelay {
   /** One pass now, after any pass in flight: resolves to the rows relayed, rejects if the pass failed. */
   runOnce(): Promise<number>;
-  /** Runs a pass at once rather than at the next poll; call it after committing a transaction that enqueued. */
+  /** Runs a pass at once rather than at the next poll (after failed passes: within backoffMs); call it after committing a transaction that enqueued. */
   nudge(): void;
   /** Waits for a pass in flight, then ends the loop. */
   stop(): Promise<void>;
@@ -79,7 +79,7 @@ export function startOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
   let tail: Promise<unknown> = Promise.resolve();
   let stopping = false;
   let nudged = false;
-  let sleep: { wake(): void; nudgeable: boolean } | undefined;
+  let sleep: { wake(): void; nudge(): void } | undefined;
 
   /** Streams this outbox publishes to: those of its recent rows, then every one it relays to. */
   let streams: Set<string> | undefined;
@@ -161,17 +161,33 @@ export function startOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
     if (log) s.logger.warn({ err, suppressed }, msg);
   }
 
-  /** Resolves after ms or on stop(); a poll (not a back-off) also ends on nudge(). */
-  function pause(ms: number, nudgeable: boolean): Promise<void> {
+  /**
+   * Resolves after ms or on stop(). A poll ends on nudge(). A back-off does not, or a failing
+   * dependency would be tried once per commit; but a nudge means a transaction just committed,
+   * so the back-off ends within its first step (backoffMs) of the first nudge: a relay that
+   * failed while the service started, or while Redis was away, does not hold the next events for
+   * up to maxBackoffMs, and a relay that keeps failing still tries at most once per step.
+   */
+  function pause(ms: number, onNudge: 'wake' | 'shorten'): Promise<void> {
     return new Promise((resolve) => {
-      const timer = setTimeout(wake, ms);
+      const until = Date.now() + ms;
+      let timer = setTimeout(wake, ms);
       timer.unref();
+      let shortened = false;
       function wake() {
         clearTimeout(timer);
         sleep = undefined;
         resolve();
       }
-      sleep = { wake, nudgeable };
+      function nudge() {
+        if (onNudge === 'wake') return wake();
+        if (shortened || until - Date.now() <= s.backoffMs) return;
+        shortened = true;
+        clearTimeout(timer);
+        timer = setTimeout(wake, s.backoffMs);
+        timer.unref();
+      }
+      sleep = { wake, nudge };
     });
   }
 
@@ -190,8 +206,8 @@ export function startOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
         warn(err, 'outbox relay pass failed; its rows stay unsent and are retried');
       }
       if (stopping) break;
-      if (failures > 0) await pause(Math.min(s.backoffMs * 2 ** (failures - 1), s.maxBackoffMs), false);
-      else if (!full && !nudged) await pause(s.pollMs, true);
+      if (failures > 0) await pause(Math.min(s.backoffMs * 2 ** (failures - 1), s.maxBackoffMs), 'shorten');
+      else if (!full && !nudged) await pause(s.pollMs, 'wake');
     }
   }
 
@@ -201,7 +217,7 @@ export function startOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
     runOnce: () => (stopping ? Promise.reject(new Error('the outbox relay is stopped')) : exclusive()),
     nudge() {
       nudged = true;
-      if (sleep?.nudgeable) sleep.wake();
+      sleep?.nudge();
     },
     async stop() {
       stopping = true;
