@@ -4,19 +4,38 @@
 //                             then three on a Redis Cluster (REDIS_CLUSTER_NODES)
 //   node e2e/run.mjs chaos    the chaos suite, one file at a time (each starts its own platform)
 import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const [mode, ...rest] = process.argv.slice(2);
 const args = mode === 'chaos' ? rest : process.argv.slice(2);
+const LOGS = join(root, 'e2e', 'artifacts', 'logs');
 const jest = (config, env = {}, extra = []) => {
+  // The contract passes' teardown leaves the processes' logs here; the chaos suite prints its own.
+  const logs = config === 'e2e/jest.config.cjs';
+  if (logs) rmSync(LOGS, { recursive: true, force: true });
   const run = spawnSync(process.execPath, ['node_modules/jest/bin/jest.js', '-c', config, ...extra, ...args], {
     cwd: root,
     stdio: 'inherit',
     env: { ...process.env, ...env },
   });
-  if (run.status !== 0) process.exit(run.status ?? 1);
+  if (run.status !== 0) {
+    if (logs) printLogs();
+    process.exit(run.status ?? 1);
+  }
 };
+
+/** The failed pass's process logs (written by the global teardown to e2e/artifacts/logs), their last lines each. */
+function printLogs() {
+  if (!existsSync(LOGS)) return;
+  for (const file of readdirSync(LOGS).sort()) {
+    const lines = readFileSync(join(LOGS, file), 'utf8').split('\n').filter(Boolean);
+    console.log(`\n== ${file}: the last ${Math.min(lines.length, 40)} of ${lines.length} lines logged (e2e/artifacts/logs)`);
+    console.log(lines.slice(-40).join('\n'));
+  }
+}
 
 if (mode === 'chaos') {
   jest('e2e/jest.chaos.config.cjs', {}, ['--runInBand']);

@@ -1,6 +1,7 @@
 // eslint-disable-next-line @nx/enforce-module-boundaries
 import toolsGlobalTeardown from '../../tools/jest/global-teardown';
-import { rmSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 // eslint-disable-next-line @nx/enforce-module-boundaries
 import type { LocalRedisCluster } from '../../libs/testing/src/redis-cluster';
 import type { Platform } from './platform';
@@ -16,10 +17,20 @@ export default async function globalTeardown(): Promise<void> {
   holder.__e2ePlatform__ = undefined;
   if (!platform) return;
   const problems = await platform.stop();
+  writeLogs(platform);
   rmSync(platform.opts.dist, { recursive: true, force: true });
   const cluster = globalThis as { __e2eRedisCluster__?: LocalRedisCluster };
   await cluster.__e2eRedisCluster__?.stop();
   cluster.__e2eRedisCluster__ = undefined;
   await toolsGlobalTeardown();
   if (problems.length > 0) throw new Error(`e2e: the platform's processes did not hold up:\n${problems.join('\n')}`);
+}
+
+/** Where each pass leaves what its processes logged (LOG_LEVEL=warn: the warnings and errors); e2e/run.mjs prints them when the pass failed. */
+const LOGS_DIR = join(__dirname, '..', 'artifacts', 'logs');
+
+function writeLogs(platform: Platform): void {
+  rmSync(LOGS_DIR, { recursive: true, force: true });
+  mkdirSync(LOGS_DIR, { recursive: true });
+  for (const p of platform.all) writeFileSync(join(LOGS_DIR, `${p.name.replace(/[^\w.-]+/g, '_')}.log`), `${p.output(1_000)}\n`);
 }
