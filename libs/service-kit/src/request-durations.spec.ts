@@ -57,6 +57,15 @@ describe('RequestDurations', () => {
     expect(await ours.metrics()).toBe(`# HELP ${NAME} ${HELP}\n# TYPE ${NAME} histogram\n`);
   });
 
+  it('when a duration is not a finite number, then it is dropped, and the series stays as it was', async () => {
+    const { ours, durations } = pair([['GET', '/x', 200, 0.002]]);
+    durations.observe('GET', '/x', 200, Number.NaN);
+    durations.observe('GET', '/x', 200, Number.POSITIVE_INFINITY);
+    const text = await ours.metrics();
+    expect(text).toContain(`${NAME}_count{service="svc",method="GET",route="/x",status_code="200"} 1`);
+    expect(text).toContain(`${NAME}_sum{service="svc",method="GET",route="/x",status_code="200"} 0.002`);
+  });
+
   it('when the bounds are not increasing, then it refuses them', () => {
     expect(() => new RequestDurations(NAME, HELP, [0.1, 0.1])).toThrow(RangeError);
     expect(() => new RequestDurations(NAME, HELP, [0.1, Infinity])).toThrow(RangeError);

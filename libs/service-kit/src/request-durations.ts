@@ -42,8 +42,9 @@ export class RequestDurations {
     }
   }
 
-  /** One request's duration; `route` is the route pattern (or a fixed word), never the URL. */
+  /** One request's duration; `route` is the route pattern (or a fixed word), never the URL. A duration that is not a finite number is dropped. */
   observe(method: string, route: string, status: number, seconds: number): void {
+    if (!Number.isFinite(seconds)) return;
     let byMethod = this.series.get(route);
     if (byMethod === undefined) this.series.set(route, (byMethod = new Map()));
     let byStatus = byMethod.get(method);
