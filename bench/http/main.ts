@@ -4,7 +4,7 @@
  * Fastify app serving the same JSON (the baseline), and the Redis round trips, Redis
  * commands and SQL statements each request costs, from the servers' counters. Writes
  * bench/results/http.md and http.svg, and exits 1 without writing them if wrk counted any
- * non-2xx answer or socket error. Local only (127.0.0.1), about ten minutes, not part of
+ * non-2xx answer or socket error. Local only (127.0.0.1), about fifteen minutes, not part of
  * `npm test`. Installs Debian's wrk when it is missing and the bench runs as root.
  *
  * Tuning: BENCH_ROUNDS (3), BENCH_HIT_ROUNDS (7: the cache hit and its reference), BENCH_ROUND_SECONDS (10), BENCH_WARMUP_SECONDS (5),
