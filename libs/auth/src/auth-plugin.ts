@@ -11,7 +11,7 @@ import {
   type RevocationQuery,
 } from '@platform/redis';
 import { HttpProblem, type AuthContext } from '@platform/service-kit';
-import type { FastifyContextConfig, FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { KeySource } from './key-source';
 import { createTokenVerifier, InvalidTokenError } from './verifier';
@@ -140,10 +140,10 @@ async function authPlugin(app: FastifyInstance, opts: AuthPluginOptions): Promis
     throw unauthorized(failure, rateLimitHeaders(policy, limits, result));
   }
 
-  async function isRevoked(request: FastifyRequest, config: FastifyContextConfig, query: RevocationQuery): Promise<boolean> {
-    const policy = guard ? app.rateLimitPolicyOf(request) : undefined;
+  async function isRevoked(request: FastifyRequest, route: FastifyRequest['routeOptions'], query: RevocationQuery): Promise<boolean> {
+    const policy = guard ? app.rateLimitPolicyOf(request, route) : undefined;
     if (!guard || policy === undefined) return revocation.isRevoked(query);
-    const { revoked, limit } = await guard.check(query, policy, config.prefetch?.(request));
+    const { revoked, limit } = await guard.check(query, policy, route.config.prefetch?.(request));
     request.rateLimitResult = { policy, result: limit };
     return revoked;
   }
@@ -167,7 +167,7 @@ async function authPlugin(app: FastifyInstance, opts: AuthPluginOptions): Promis
     }
     const { userId, sessionId, tokenId, expiresAt, issuedAtMs } = verified;
     // A revoked token was counted against its user in the same round trip: no second one by address.
-    if (await isRevoked(request, route.config, { userId, sessionId, jti: tokenId, issuedAtMs })) throw unauthorized('revoked');
+    if (await isRevoked(request, route, { userId, sessionId, jti: tokenId, issuedAtMs })) throw unauthorized('revoked');
     request.auth = { userId, sessionId, tokenId, expiresAt } satisfies AuthContext;
   });
 }

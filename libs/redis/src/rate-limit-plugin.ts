@@ -12,8 +12,11 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** The limiter behind the plugin, for a hook that checks the limit itself (see `rateLimitResult`). */
     rateLimiter: RateLimiter;
-    /** The policy that applies to this request, or undefined when it is not limited. */
-    rateLimitPolicyOf(request: FastifyRequest): string | undefined;
+    /**
+     * The policy that applies to this request, or undefined when it is not limited. `route` is
+     * the request's routeOptions when the caller has read them already (a getter that builds them anew).
+     */
+    rateLimitPolicyOf(request: FastifyRequest, route?: FastifyRequest['routeOptions']): string | undefined;
   }
   interface FastifyRequest {
     /**
@@ -100,9 +103,8 @@ async function rateLimitPlugin(app: FastifyInstance, opts: RateLimitPluginOption
     }
   });
 
-  function policyOf(request: FastifyRequest): string | undefined {
-    // routeOptions is a getter that builds a new object on every read: read it once.
-    const route = request.routeOptions;
+  // routeOptions is a getter that builds a new object on every read: read it once.
+  function policyOf(request: FastifyRequest, route: FastifyRequest['routeOptions'] = request.routeOptions): string | undefined {
     const chosen = route.config.rateLimit;
     if (chosen === false) return undefined;
     if (chosen !== undefined) return chosen;
