@@ -82,7 +82,9 @@ describe('createRedisClient', () => {
   it('when commands are sent from two callbacks of one event-loop turn, then they leave in one write', async () => {
     const flushes = countFlushes(client.stream);
     try {
-      // Two timers due together run in one timers phase, each its own callback (as two requests' reads are).
+      // Two immediates queued together run in one check phase of the loop, each its own callback (as two
+      // requests' reads are in one poll phase). Two timers were not always due in the same turn: a
+      // millisecond could pass between setting them (one clean-clone CI run saw 2 writes).
       const sent = await new Promise<Promise<string>[]>((resolve) => {
         const replies: Promise<string>[] = [];
         const send = (label: string) => () => {
@@ -90,8 +92,8 @@ describe('createRedisClient', () => {
           replies.push(client.echo(label));
           if (replies.length === 2) resolve(replies);
         };
-        setTimeout(send('first'), 0);
-        setTimeout(send('second'), 0);
+        setImmediate(send('first'));
+        setImmediate(send('second'));
       });
       expect(await Promise.all(sent)).toEqual(['first', 'second']);
       expect(flushes.count()).toBe(1);
