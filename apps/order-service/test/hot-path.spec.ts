@@ -1,5 +1,8 @@
 import { Socket } from 'node:net';
+import { keySpace } from '@platform/redis';
 import type { App } from '@platform/service-kit';
+import { testKeyPrefix } from '@platform/testing';
+import { Redis } from 'ioredis';
 import { bearer, buildSignedIn, createOrder, type Built } from './helper';
 
 /**
@@ -11,10 +14,15 @@ import { bearer, buildSignedIn, createOrder, type Built } from './helper';
  */
 let app: App;
 let tokenFor: Built['tokenFor'];
+const prefix = testKeyPrefix('order');
+const redis = new Redis(process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379');
 beforeAll(async () => {
-  ({ app, tokenFor } = await buildSignedIn());
+  ({ app, tokenFor } = await buildSignedIn({ REDIS_KEY_PREFIX: prefix }));
 });
-afterAll(() => app?.close());
+afterAll(async () => {
+  redis.disconnect();
+  await app?.close();
+});
 
 async function writesDuring(run: () => Promise<unknown>, ...needles: string[]) {
   const writes: string[] = [];
@@ -93,4 +101,28 @@ it('when the order is not cached, then it is read from MySQL once and the next r
     expect((await app.inject({ method: 'GET', url: `/v1/orders/${order.id}`, headers: bearer(token) })).statusCode).toBe(200);
   }, userId, order.id);
   expect([hit.redis.length, hit.sql.length]).toEqual([1, 0]);
+});
+
+it('when an order is read from the cache, then the answer is byte for byte the one its miss gave, with the same content type', async () => {
+  const { token } = tokenFor();
+  const order = await createOrder(app, token);
+  const read = () => app.inject({ method: 'GET', url: `/v1/orders/${order.id}`, headers: bearer(token) });
+  const miss = await read();
+  const hit = await read();
+  expect([miss.statusCode, hit.statusCode]).toEqual([200, 200]);
+  expect(hit.body).toBe(miss.body);
+  expect(hit.headers['content-type']).toBe(miss.headers['content-type']);
+  expect(hit.headers['content-length']).toBe(miss.headers['content-length']);
+});
+
+it("when the cached entry is the user's order, then it is answered as stored, not parsed and serialised again", async () => {
+  const { userId, token } = tokenFor();
+  const order = await createOrder(app, token);
+  // The entry as the cache keeps it, but spaced: only an answer that copies the stored bytes keeps the spaces.
+  const stored = `{"id":"${order.id}","userId":"${userId}", "status": "PENDING" , "currency":"EUR","totalAmount":${order.totalAmount},"items":${JSON.stringify(order.items)},"createdAt":"${order.createdAt}","updatedAt":"${order.updatedAt}"}`;
+  await redis.set(keySpace(prefix).cache(`orders:${order.id}`).value, stored, 'EX', 60);
+  const res = await app.inject({ method: 'GET', url: `/v1/orders/${order.id}`, headers: bearer(token) });
+  expect(res.statusCode).toBe(200);
+  expect(res.body).toBe(stored);
+  expect(res.json()).toEqual(order);
 });

@@ -118,6 +118,11 @@ export interface Cache<V = unknown> {
    * (the request guard's, so a hit costs no round trip of its own) and passes what it read as `prefetched`.
    */
   valueKey(key: string): string;
+  /**
+   * Counts a hit that its caller served itself, from a value read ahead, without getOrLoad (as
+   * the JSON stored, unparsed): the metrics then count it as getOrLoad would have.
+   */
+  countHit(): void;
 }
 
 /** A value read ahead: the raw value or null (a miss); a failed read is not a Prefetched (read again). */
@@ -307,6 +312,10 @@ export function createCache<V = unknown>(options: CacheOptions): Cache<V> {
 
     valueKey(key: string): string {
       return keysOf(key).value;
+    },
+
+    countHit(): void {
+      requests.hit.inc();
     },
   });
 }
