@@ -2,19 +2,19 @@ import {
   createRequestGuard,
   createRevocation,
   keySpace,
+  logThrottle,
   rateLimitHeaders,
   rateLimitedProblem,
   type FailMode,
   type Prefetch,
   type RequestGuard,
   type Revocation,
-  type RevocationQuery,
 } from '@platform/redis';
 import { HttpProblem, type AuthContext } from '@platform/service-kit';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { KeySource } from './key-source';
-import { createTokenVerifier, InvalidTokenError } from './verifier';
+import { createTokenVerifier, InvalidTokenError, type VerifiedToken } from './verifier';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -121,7 +121,13 @@ async function authPlugin(app: FastifyInstance, opts: AuthPluginOptions): Promis
   // The rate-limit plugin is registered after this one: look for it once everything is.
   let guard: RequestGuard | undefined;
   app.addHook('onReady', async () => {
-    if (app.hasDecorator('rateLimiter')) guard = createRequestGuard({ client: app.redis, revocation, limiter: app.rateLimiter });
+    if (!app.hasDecorator('rateLimiter')) return;
+    const throttle = logThrottle();
+    const onLaneError = (err: Error) => {
+      const { log, suppressed } = throttle();
+      if (log) app.log.warn({ err, suppressed }, 'Redis lane connection error; the request checks use the main connection meanwhile');
+    };
+    guard = createRequestGuard({ client: app.redis, revocation, limiter: app.rateLimiter, onLaneError });
   });
 
   // The OpenAPI document says which routes want the token (the kit declares `bearerAuth`).
@@ -140,35 +146,52 @@ async function authPlugin(app: FastifyInstance, opts: AuthPluginOptions): Promis
     throw unauthorized(failure, rateLimitHeaders(policy, limits, result));
   }
 
-  async function isRevoked(request: FastifyRequest, route: FastifyRequest['routeOptions'], query: RevocationQuery): Promise<boolean> {
+  type Done = (err?: Error) => void;
+
+  /** The revocation check (with the user's limit and the route's reads when the route is limited), then request.auth. */
+  function admit(request: FastifyRequest, route: FastifyRequest['routeOptions'], verified: VerifiedToken, done: Done): void {
+    const { userId, sessionId, tokenId, expiresAt, issuedAtMs } = verified;
+    const query = { userId, sessionId, jti: tokenId, issuedAtMs };
+    const settle = (revoked: boolean) => {
+      // A revoked token was counted against its user in the same round trip: no second one by address.
+      if (revoked) return done(unauthorized('revoked'));
+      request.auth = { userId, sessionId, tokenId, expiresAt } satisfies AuthContext;
+      done();
+    };
     const policy = guard ? app.rateLimitPolicyOf(request, route) : undefined;
-    if (!guard || policy === undefined) return revocation.isRevoked(query);
-    const { revoked, limit } = await guard.check(query, policy, route.config.prefetch?.(request));
-    request.rateLimitResult = { policy, result: limit };
-    return revoked;
+    if (!guard || policy === undefined) {
+      revocation.isRevoked(query).then(settle, done);
+      return;
+    }
+    guard.checkThen(query, policy, route.config.prefetch?.(request), (err, answer) => {
+      if (err || !answer) return done(err ?? undefined);
+      request.rateLimitResult = { policy, result: answer.limit };
+      settle(answer.revoked);
+    });
   }
 
-  app.addHook('onRequest', async (request) => {
+  /** A token not verified before: its signature and claims, or the request's refusal. */
+  async function verifyHeader(request: FastifyRequest, header: string | undefined): Promise<VerifiedToken> {
+    const token = bearerToken(header);
+    if (token === undefined) return reject(request, 'missing');
+    try {
+      return await verify(token);
+    } catch (err) {
+      if (!(err instanceof InvalidTokenError)) throw err;
+      request.log.info({ reason: err.reason }, 'access token refused');
+      return reject(request, err.reason === 'expired' ? 'expired' : 'invalid');
+    }
+  }
+
+  // A callback hook: a token verified before and its one script call wait on no promise.
+  app.addHook('onRequest', (request: FastifyRequest, _reply: FastifyReply, done: Done) => {
     const route = request.routeOptions;
-    if (!requiresAuth(route)) return;
+    if (!requiresAuth(route)) return done();
     const header = request.headers.authorization;
     // A remembered token is one that verified, so `Bearer <it>` passed bearerToken then: no promise, no pattern.
-    let verified = header?.startsWith('Bearer ') ? verify.cached(header.slice(7)) : undefined;
-    if (verified === undefined) {
-      const token = bearerToken(header);
-      if (token === undefined) return reject(request, 'missing');
-      try {
-        verified = await verify(token);
-      } catch (err) {
-        if (!(err instanceof InvalidTokenError)) throw err;
-        request.log.info({ reason: err.reason }, 'access token refused');
-        return reject(request, err.reason === 'expired' ? 'expired' : 'invalid');
-      }
-    }
-    const { userId, sessionId, tokenId, expiresAt, issuedAtMs } = verified;
-    // A revoked token was counted against its user in the same round trip: no second one by address.
-    if (await isRevoked(request, route, { userId, sessionId, jti: tokenId, issuedAtMs })) throw unauthorized('revoked');
-    request.auth = { userId, sessionId, tokenId, expiresAt } satisfies AuthContext;
+    const verified = header?.startsWith('Bearer ') ? verify.cached(header.slice(7)) : undefined;
+    if (verified !== undefined) return admit(request, route, verified, done);
+    verifyHeader(request, header).then((checked) => admit(request, route, checked, done), done);
   });
 }
 

@@ -1,5 +1,6 @@
 export * from './cache';
 export * from './client';
+export * from './command-lane';
 export * from './errors';
 export * from './failure-lockout';
 export * from './idempotency';

@@ -1,6 +1,8 @@
+import { Socket } from 'node:net';
 import type { Redis } from 'ioredis';
-import { closeAll, deadRedis, testKeys, testRedis } from '../test/redis';
+import { closeAll, deadRedis, settled, testKeys, testRedis } from '../test/redis';
 import type { RedisClient } from './client';
+import { laneOf } from './command-lane';
 import { RedisUnavailableError } from './errors';
 import { createRateLimiter } from './rate-limiter';
 import { createRequestGuard } from './request-guard';
@@ -51,15 +53,35 @@ describe('request guard (revocation + rate limit)', () => {
     expect(new Set(tags)).toEqual(new Set(['user:u3']));
   });
 
-  (process.env['REDIS_CLUSTER_NODES'] ? it.skip : it)('when it checks on standalone Redis, then it writes to the socket once: one command', async () => {
+  (process.env['REDIS_CLUSTER_NODES'] ? it.skip : it)('when it checks on standalone Redis, then it writes to the socket once: one command, on the lane beside the client', async () => {
     const { guard } = guardOn(client);
-    const stream = (client as Redis).stream;
-    const write = jest.spyOn(stream, 'write');
+    const lane = laneOf(client as Redis);
+    await settled(() => lane.ready);
+    const write = jest.spyOn(Socket.prototype, 'write');
     try {
       await guard.check(token('u4'), 'default');
-      expect(write).toHaveBeenCalledTimes(1);
+      const ours = write.mock.contexts.filter((_, i) => String(write.mock.calls[i]?.[0]).includes('{user:u4}'));
+      expect(ours).toHaveLength(1);
+      expect(ours[0]).not.toBe((client as Redis).stream);
     } finally {
       write.mockRestore();
+    }
+  });
+
+  (process.env['REDIS_CLUSTER_NODES'] ? it.skip : it)('when its lane is not connected yet, then the check goes over the client itself, with the same answer', async () => {
+    const fresh = await testRedis();
+    try {
+      const { guard } = guardOn(fresh);
+      expect(laneOf(fresh as Redis).ready).toBe(false);
+      const write = jest.spyOn((fresh as Redis).stream, 'write');
+      try {
+        expect(await guard.check(token('u8'), 'default')).toMatchObject({ revoked: false, limit: { allowed: true, remaining: 2 } });
+        expect(write).toHaveBeenCalledTimes(1);
+      } finally {
+        write.mockRestore();
+      }
+    } finally {
+      await closeAll(fresh);
     }
   });
 

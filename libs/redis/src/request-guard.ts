@@ -1,5 +1,6 @@
 import { Cluster } from 'ioredis';
 import { coalesceWrites, type RedisClient } from './client';
+import { laneOf } from './command-lane';
 import { GCRA_FUNCTION_LUA, type RateLimiter, type RateLimitResult } from './rate-limiter';
 import type { Revocation, RevocationQuery } from './revocation';
 import { rawScript, runScript } from './scripts';
@@ -13,7 +14,17 @@ import { rawScript, runScript } from './scripts';
  * on its own.
  */
 export interface RequestGuard {
-  check(query: RevocationQuery, policy: string, prefetch?: Prefetch): Promise<{ revoked: boolean; limit: RateLimitResult }>;
+  check(query: RevocationQuery, policy: string, prefetch?: Prefetch): Promise<GuardAnswer>;
+  /**
+   * The same check, answered to a callback: the request path's hooks then wait on no promise. The
+   * error, when there is one, is the fail mode's (RedisUnavailableError when `closed`).
+   */
+  checkThen(query: RevocationQuery, policy: string, prefetch: Prefetch | undefined, callback: (err: Error | null, answer?: GuardAnswer) => void): void;
+}
+
+export interface GuardAnswer {
+  revoked: boolean;
+  limit: RateLimitResult;
 }
 
 /**
@@ -46,31 +57,50 @@ return out
 `;
 
 const GUARD = rawScript(REQUEST_GUARD_LUA);
+const NO_READS: readonly string[] = Object.freeze([]);
 
-export function createRequestGuard(opts: { client: RedisClient; revocation: Revocation; limiter: RateLimiter }): RequestGuard {
+/**
+ * On a standalone Redis the script goes over the client's CommandLane (command-lane.ts), a
+ * connection of its own that answers to callbacks; while the lane is not connected (at start-up,
+ * after a drop), over the client itself, so a lane that fails costs speed, never an answer.
+ */
+export function createRequestGuard(opts: { client: RedisClient; revocation: Revocation; limiter: RateLimiter; onLaneError?: (err: Error) => void }): RequestGuard {
   const { client, revocation, limiter } = opts;
-  const joinable = !(client instanceof Cluster);
-  return Object.freeze({
-    check(query: RevocationQuery, policy: string, prefetch?: Prefetch) {
-      const marks = revocation.prepare(query);
-      const limit = limiter.prepare(policy, `user:${query.userId}`);
-      const reads = prefetch && joinable ? prefetch.keys : [];
-      const keys = limit.step ? [...marks.keys, limit.step.key, ...reads] : [...marks.keys, ...reads];
-      const args = [marks.keys.length, limit.step?.intervalMs ?? 0, limit.step?.capacityMs ?? 0];
-      // Concurrent requests' scripts share write system calls (client.ts).
-      coalesceWrites(client);
-      return runScript(client, GUARD, keys, args).then(
-        (reply) => {
+  const lane = client instanceof Cluster ? undefined : laneOf(client, opts.onLaneError);
+
+  function checkThen(query: RevocationQuery, policy: string, prefetch: Prefetch | undefined, callback: (err: Error | null, answer?: GuardAnswer) => void): void {
+    const marks = revocation.prepare(query);
+    const limit = limiter.prepare(policy, `user:${query.userId}`);
+    const reads = prefetch && lane ? prefetch.keys : NO_READS;
+    const keys = limit.step ? [...marks.keys, limit.step.key, ...reads] : [...marks.keys, ...reads];
+    const args = [marks.keys.length, limit.step?.intervalMs ?? 0, limit.step?.capacityMs ?? 0];
+    const answer = (err: unknown, reply?: unknown) => {
+      let result: GuardAnswer;
+      try {
+        if (err) {
+          prefetch?.take(undefined);
+          result = { revoked: marks.decide(undefined, err), limit: limit.settle(undefined, err) };
+        } else {
           const values = reply as (string | number | null)[];
           const n = marks.keys.length;
-          if (prefetch && joinable) prefetch.take(values.slice(n + 1) as (string | null)[]);
-          return { revoked: marks.decide(values.slice(0, n) as (string | null)[]), limit: limit.settle((values[n] ?? undefined) as number | undefined) };
-        },
-        (err: unknown) => {
-          prefetch?.take(undefined);
-          return { revoked: marks.decide(undefined, err), limit: limit.settle(undefined, err) };
-        },
-      );
+          if (prefetch && lane) prefetch.take(values.slice(n + 1) as (string | null)[]);
+          result = { revoked: marks.decide(values.slice(0, n) as (string | null)[]), limit: limit.settle((values[n] ?? undefined) as number | undefined) };
+        }
+      } catch (failure) {
+        return callback(failure as Error);
+      }
+      callback(null, result);
+    };
+    if (lane?.ready) return lane.script(GUARD, keys, args, answer);
+    // Concurrent requests' scripts share write system calls (client.ts).
+    coalesceWrites(client);
+    runScript(client, GUARD, keys, args).then((reply) => answer(null, reply), answer);
+  }
+
+  return Object.freeze({
+    checkThen,
+    check(query: RevocationQuery, policy: string, prefetch?: Prefetch) {
+      return new Promise<GuardAnswer>((resolve, reject) => checkThen(query, policy, prefetch, (err, answer) => (err ? reject(err) : resolve(answer as GuardAnswer))));
     },
   });
 }

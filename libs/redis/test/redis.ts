@@ -1,4 +1,4 @@
-import { uniqueSuffix } from '@platform/testing';
+import { eventually, uniqueSuffix } from '@platform/testing';
 import { Redis } from 'ioredis';
 import { REQUEST_PATH_OPTIONS, createRedisClient, type RedisClient } from '../src/client';
 import { keySpace, type KeySpace } from '../src/keys';
@@ -42,4 +42,9 @@ export function testKeys(label: string): KeySpace {
 
 export function closeAll(...clients: RedisClient[]): Promise<unknown> {
   return Promise.all(clients.map((c) => c.quit().catch(() => c.disconnect())));
+}
+
+/** Waits until `check` holds (a lane connected, a connection dropped); fails the test after `ms`. */
+export async function settled(check: () => boolean, ms = 5_000): Promise<void> {
+  if (!(await eventually(async () => check(), ms, 10))) throw new Error(`not settled within ${ms} ms`);
 }
