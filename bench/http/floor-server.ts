@@ -2,12 +2,13 @@
  * A reference of `npm run bench:http`: the floor of the one-command design. A bare Fastify app
  * whose route runs the request guard's own script (libs/redis REQUEST_GUARD_LUA: the
  * revocation MGET, the GCRA step and the cache GET) with one EVALSHA per request on the
- * bench's Redis, its writes coalesced as the services' are, and answers the cached JSON
- * (BENCH_BASELINE_BODY, stored at start), parsed and serialised again. No token check, no
- * hooks, metrics or logs: what the platform's cached read costs beyond this is the rest of
- * its stack. Started by the bench as a process of its own, on the same Node.
+ * bench's Redis, over the CommandLane the services' guard uses (its writes coalesced the same
+ * way), and answers the cached JSON (BENCH_BASELINE_BODY, stored at start) as stored, as the
+ * platform answers a hit. No token check, no hooks, metrics or logs: what the platform's cached
+ * read costs beyond this is the rest of its stack. Started by the bench as a process of its own,
+ * on the same Node.
  */
-import { coalesceWrites, rawScript, REQUEST_GUARD_LUA, runScript } from '@platform/redis';
+import { laneOf, rawScript, REQUEST_GUARD_LUA } from '@platform/redis';
 import fastify from 'fastify';
 import { Redis } from 'ioredis';
 
@@ -23,20 +24,29 @@ const KEYS = [`${tagged}:jti:j`, `${tagged}:sid:s`, `${tagged}:before`, 'bench-f
 const ARGS = [4, 1, 1_000_000_000];
 
 const redis = new Redis(redisUrl, { enableOfflineQueue: false });
+const lane = laneOf(redis);
 const app = fastify();
-app.get('/v1/orders/:id', async () => {
-  coalesceWrites(redis);
-  const values = (await runScript(redis, GUARD, KEYS, ARGS)) as unknown[];
-  const raw = values[5];
-  if (typeof raw !== 'string') throw new Error('the cached JSON is gone');
-  return JSON.parse(raw) as unknown;
+app.get('/v1/orders/:id', (_request, reply) => {
+  lane.script(GUARD, KEYS, ARGS, (err, values) => {
+    const raw = (values as unknown[] | undefined)?.[5];
+    if (err || typeof raw !== 'string') return reply.send(err ?? new Error('the cached JSON is gone'));
+    reply.type('application/json; charset=utf-8').send(raw);
+  });
+  return reply;
 });
+
+async function waitForLane(): Promise<void> {
+  for (const deadline = Date.now() + 10_000; !lane.ready; await new Promise((r) => setTimeout(r, 20))) {
+    if (Date.now() > deadline) throw new Error('the lane did not connect in 10 s');
+  }
+}
 
 process.once('SIGTERM', () => void app.close().then(() => redis.quit()).then(() => process.exit(0)));
 redis
   .once('ready', () => {
     redis
       .set(KEYS[5] as string, body, 'EX', 3600)
+      .then(() => waitForLane())
       .then(() => app.listen({ port: Number(process.env['PORT']), host: '127.0.0.1' }))
       .catch((err: unknown) => {
         console.error(err);
