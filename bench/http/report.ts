@@ -116,9 +116,9 @@ function notes(r: RunInfo, outcomes: Outcome[]): string {
     '- **GET /v1/orders/{id}, cache hit**: one order of one user, read once before the warm-up, so every measured read is served from Redis.',
     '- **reference: bare Fastify + the guard’s one EVALSHA** (`bench/http/floor-server.ts`): not the platform. A bare Fastify app whose route ' +
       'runs the request guard\'s own Lua (the revocation MGET, the GCRA step and the cache GET, the same keys\' shape) with one EVALSHA per ' +
-      'request on the bench\'s Redis, writes coalesced as the services\' are, and answers the cached JSON, parsed and serialised again: the ' +
-      'floor of the cache hit\'s design. What the cache hit costs beyond it is the rest of the platform\'s stack (token check, hooks, ' +
-      'request ids, metrics, logging, validation).',
+      'request on the bench\'s Redis, over the CommandLane the services\' guard uses (writes coalesced the same way), and answers the cached ' +
+      'JSON as stored, as the platform answers a hit: the floor of the cache hit\'s design. What the cache hit costs beyond it is the rest ' +
+      'of the platform\'s stack (token check, hooks, request ids, rate-limit fields, metrics, logging).',
     '- **cache miss**: every request reads an order the platform has never served, so each one misses the cache, reads MySQL and fills the ' +
       'cache entry. The orders are seeded into order_service as bench:orders seeds (PENDING, one item), owned by the users in turn; wrk\'s ' +
       'Lua script gives each request the next order and its owner\'s token.',
