@@ -9,6 +9,7 @@
  * on the same Node.
  */
 import { laneOf, rawScript, REQUEST_GUARD_LUA } from '@platform/redis';
+import { eventually } from '@platform/testing';
 import fastify from 'fastify';
 import { Redis } from 'ioredis';
 
@@ -36,9 +37,7 @@ app.get('/v1/orders/:id', (_request, reply) => {
 });
 
 async function waitForLane(): Promise<void> {
-  for (const deadline = Date.now() + 10_000; !lane.ready; await new Promise((r) => setTimeout(r, 20))) {
-    if (Date.now() > deadline) throw new Error('the lane did not connect in 10 s');
-  }
+  if (!(await eventually(async () => lane.ready, 10_000, 20))) throw new Error('the lane did not connect in 10 s');
 }
 
 process.once('SIGTERM', () => void app.close().then(() => redis.quit()).then(() => process.exit(0)));

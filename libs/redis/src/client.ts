@@ -21,8 +21,13 @@ export const REQUEST_PATH_OPTIONS: Readonly<RedisOptions> = Object.freeze({
   enableOfflineQueue: false,
   maxRetriesPerRequest: 1,
   connectTimeout: 2_000,
-  retryStrategy: (attempt: number) => Math.min(50 * 2 ** attempt, 2_000),
+  retryStrategy: (attempt: number) => reconnectDelayMs(attempt),
 });
+
+/** The wait before reconnect attempt `attempt`: 50 ms, doubling, at most 2 s (every connection of the request path). */
+export function reconnectDelayMs(attempt: number): number {
+  return Math.min(50 * 2 ** attempt, 2_000);
+}
 
 export function parseClusterNodes(nodes: string): ClusterNode[] {
   return nodes.split(',').map((node) => {

@@ -1,7 +1,7 @@
 import { connect as connectTcp, type Socket } from 'node:net';
 import { connect as connectTls, type ConnectionOptions } from 'node:tls';
 import type { Redis } from 'ioredis';
-import { COALESCE_BATCH } from './client';
+import { COALESCE_BATCH, reconnectDelayMs } from './client';
 import type { RawScript } from './scripts';
 
 /**
@@ -49,29 +49,26 @@ export interface CommandLaneOptions {
   onError?: (err: Error) => void;
 }
 
-const RECONNECT = Object.freeze({ firstMs: 50, maxMs: 2_000 });
 const CRLF = '\r\n';
+
+/** One argument as a bulk string: its length counts bytes, not characters. */
+function bulk(arg: string | number): string {
+  const text = typeof arg === 'string' ? arg : String(arg);
+  return `$${Buffer.byteLength(text)}${CRLF}${text}${CRLF}`;
+}
 
 /** A command in Redis's protocol: an array of bulk strings. */
 export function encodeCommand(args: readonly (string | number)[]): string {
   let out = `*${args.length}${CRLF}`;
-  for (const arg of args) {
-    const text = typeof arg === 'string' ? arg : String(arg);
-    out += `$${Buffer.byteLength(text)}${CRLF}${text}${CRLF}`;
-  }
+  for (const arg of args) out += bulk(arg);
   return out;
 }
 
 /** EVALSHA (or EVAL) of `script` on `keys` and `args`, encoded without building the argument list. */
 function encodeScript(command: 'EVALSHA' | 'EVAL', body: string, keys: readonly string[], args: readonly (string | number)[]): string {
-  let out = `*${3 + keys.length + args.length}${CRLF}$${command.length}${CRLF}${command}${CRLF}$${Buffer.byteLength(body)}${CRLF}${body}${CRLF}`;
-  const count = String(keys.length);
-  out += `$${count.length}${CRLF}${count}${CRLF}`;
-  for (const key of keys) out += `$${Buffer.byteLength(key)}${CRLF}${key}${CRLF}`;
-  for (const arg of args) {
-    const text = typeof arg === 'string' ? arg : String(arg);
-    out += `$${Buffer.byteLength(text)}${CRLF}${text}${CRLF}`;
-  }
+  let out = `*${3 + keys.length + args.length}${CRLF}${bulk(command)}${bulk(body)}${bulk(keys.length)}`;
+  for (const key of keys) out += bulk(key);
+  for (const arg of args) out += bulk(arg);
   return out;
 }
 
@@ -380,8 +377,7 @@ export class CommandLane {
     const err = new Error('Redis lane: connection closed before the reply');
     for (const call of failed) call.callback(err);
     if (this.closed) return;
-    const delay = Math.min(RECONNECT.firstMs * 2 ** this.attempt++, RECONNECT.maxMs);
-    this.reconnectTimer = setTimeout(() => this.connect(), delay);
+    this.reconnectTimer = setTimeout(() => this.connect(), reconnectDelayMs(this.attempt++));
     this.reconnectTimer.unref();
   }
 }
