@@ -1,4 +1,5 @@
 export * from './data-source';
+export * from './failure';
 export * from './migrate';
 export * from './migrate-cli';
 export * from './mysql-plugin';

@@ -22,9 +22,9 @@ afterAll(async () => {
   await db.drop();
 });
 
-async function buildWithProxy(): Promise<App> {
+async function buildWithProxy(url = proxy.rewrite(db.url)): Promise<App> {
   const server = await kitApp('mysql-test');
-  await server.register(mysql, { url: proxy.rewrite(db.url), poolSize: 2, connectTimeoutMs: 500, queryTimeoutMs: 2_000, retryIntervalMs: 100 });
+  await server.register(mysql, { url, poolSize: 2, connectTimeoutMs: 500, queryTimeoutMs: 2_000, retryIntervalMs: 100 });
   server.get('/now', async () => {
     const [row] = (await server.db.query('SELECT 1 AS one')) as { one: number }[];
     return { one: row?.one };
@@ -42,8 +42,8 @@ describe('mysql plugin', () => {
 
     const down = await ready();
     expect(down.status).toBe(503);
-    expect(down.body).toMatchObject({ code: 'DEPENDENCY_UNAVAILABLE', checks: { mysql: 'fail' } });
-    expect(String(down.body['detail'])).toContain('mysql');
+    expect(down.body).toMatchObject({ code: 'DEPENDENCY_UNAVAILABLE', checks: { mysql: 'fail' }, failures: { mysql: 'not answering' } });
+    expect(down.body['detail']).toBe('Not ready: mysql (not answering).');
     const route = await app.inject({ method: 'GET', url: '/now' });
     expect(route.statusCode).toBe(503);
     expect(route.json()).toMatchObject({ code: 'DEPENDENCY_UNAVAILABLE' });
@@ -68,5 +68,28 @@ describe('mysql plugin', () => {
     await proxy.start();
     expect(await eventually(async () => (await ready()).status === 200, 10_000)).toBe(true);
     expect((await app.inject({ method: 'GET', url: '/now' })).statusCode).toBe(200);
+  });
+
+  it('when MySQL refuses the credentials, then ready says so, without the password', async () => {
+    await proxy.start();
+    const url = new URL(db.url);
+    Object.assign(url, { username: 'nobody_here', password: 's3cret-pw' });
+    app = await buildWithProxy(proxy.rewrite(url.toString()));
+    const down = await ready();
+    expect(down.status).toBe(503);
+    expect(down.body).toMatchObject({ checks: { mysql: 'fail' }, failures: { mysql: 'refused credentials' } });
+    expect(down.body['detail']).toBe('Not ready: mysql (refused credentials).');
+    expect(JSON.stringify(down.body)).not.toMatch(/s3cret|nobody_here/);
+  });
+
+  it('when the schema does not exist, then ready names an unknown schema', async () => {
+    await proxy.start();
+    const url = new URL(db.url);
+    url.pathname = `/${db.name}_missing`;
+    app = await buildWithProxy(proxy.rewrite(url.toString()));
+    const down = await ready();
+    expect(down.status).toBe(503);
+    expect(down.body).toMatchObject({ failures: { mysql: 'unknown schema' } });
+    expect(JSON.stringify(down.body)).not.toContain(db.name);
   });
 });

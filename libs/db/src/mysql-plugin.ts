@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type { DataSource } from 'typeorm';
 import { createDataSource, initializeDataSource, type DataSourceConfig } from './data-source';
+import { mysqlFailure } from './failure';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -31,7 +32,7 @@ async function mysqlPlugin(app: FastifyInstance, opts: MysqlPluginOptions): Prom
   try {
     await connect();
   } catch (err) {
-    log.warn({ err }, 'MySQL is not reachable; retrying in the background');
+    log.warn({ err, failure: mysqlFailure(err) }, 'MySQL is not usable; retrying in the background');
     retry = setInterval(() => {
       connect().then(
         () => {
@@ -51,10 +52,14 @@ async function mysqlPlugin(app: FastifyInstance, opts: MysqlPluginOptions): Prom
     },
   });
 
-  app.health.addCheck('mysql', async () => {
-    if (!ds.isInitialized) await connect();
-    await ds.query('SELECT 1');
-  });
+  app.health.addCheck(
+    'mysql',
+    async () => {
+      if (!ds.isInitialized) await connect();
+      await ds.query('SELECT 1');
+    },
+    mysqlFailure,
+  );
 
   app.addHook('onClose', async () => {
     clearInterval(retry);

@@ -1,6 +1,6 @@
 import type { App } from '@platform/service-kit';
 import { TcpProxy, eventually, kitApp, readiness, testKeyPrefix } from '@platform/testing';
-import { redis } from './redis-plugin';
+import { redis, redisFailure } from './redis-plugin';
 
 let proxy: TcpProxy;
 let app: App;
@@ -33,11 +33,42 @@ describe('redis plugin', () => {
     const started = Date.now();
     const down = await ready();
     expect(down.status).toBe(503);
-    expect(down.body).toMatchObject({ code: 'DEPENDENCY_UNAVAILABLE', checks: { redis: 'fail' } });
-    expect(String(down.body['detail'])).toContain('redis');
+    expect(down.body).toMatchObject({ code: 'DEPENDENCY_UNAVAILABLE', checks: { redis: 'fail' }, failures: { redis: 'not answering' } });
+    expect(down.body['detail']).toBe('Not ready: redis (not answering).');
     expect(Date.now() - started).toBeLessThan(1_500);
 
     await proxy.start();
     expect(await eventually(async () => (await ready()).status === 200, 10_000)).toBe(true);
+  });
+
+  it('when Redis refuses the credentials, then ready says so, without them', async () => {
+    const url = new URL(proxy.rewrite(process.env['REDIS_URL'] as string));
+    Object.assign(url, { username: 'nobody-here', password: 's3cret-pw' });
+    const server = await kitApp('redis-auth-test');
+    await server.register(redis, { url: url.toString(), commandTimeoutMs: 300, keyPrefix: testKeyPrefix('plugin'), startupWaitMs: 300 });
+    await server.ready();
+    try {
+      const down = await readiness(server);
+      expect(down.status).toBe(503);
+      expect(down.body).toMatchObject({ failures: { redis: 'refused credentials' } });
+      expect(JSON.stringify(down.body)).not.toMatch(/s3cret|nobody-here/);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe('redisFailure', () => {
+  it.each([
+    { label: 'a refused connection', err: Object.assign(new Error('connect ECONNREFUSED 10.0.0.1:6379'), { code: 'ECONNREFUSED' }), kind: 'not answering' },
+    { label: 'a command while disconnected', err: new Error("Stream isn't writeable and enableOfflineQueue options is false"), kind: 'not answering' },
+    { label: 'a command timeout', err: new Error('Command timed out'), kind: 'timeout' },
+    { label: 'WRONGPASS', err: new Error('WRONGPASS invalid username-password pair or user is disabled.'), kind: 'refused credentials' },
+    { label: 'NOAUTH', err: new Error('NOAUTH Authentication required.'), kind: 'refused credentials' },
+    { label: 'a password where none is set', err: new Error('ERR AUTH <password> called without any password configured for the default user.'), kind: 'refused credentials' },
+    { label: 'a database out of range', err: new Error('ERR DB index is out of range'), kind: 'unknown schema' },
+    { label: 'an OOM reply', err: new Error('OOM command not allowed'), kind: 'failing' },
+  ])('when the error is $label, then it is $kind', ({ err, kind }) => {
+    expect(redisFailure(err)).toBe(kind);
   });
 });

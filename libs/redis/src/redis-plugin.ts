@@ -1,4 +1,4 @@
-import type {} from '@platform/service-kit';
+import type { DependencyFailure } from '@platform/service-kit';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { createRedisClient, type RedisClient, type RedisClientConfig } from './client';
@@ -33,6 +33,18 @@ function connected(client: RedisClient, waitMs: number): Promise<boolean> {
   });
 }
 
+const SOCKET_FAILURES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE']);
+
+/** The kind of failure a Redis error is: from its code for the socket's errors, from the reply's first word for the server's. */
+export function redisFailure(err: unknown): DependencyFailure {
+  const { code, message = '' } = (err ?? {}) as { code?: string; message?: string };
+  if (code === 'ETIMEDOUT' || /^Command timed out/.test(message)) return 'timeout';
+  if ((code && SOCKET_FAILURES.has(code)) || /^(Connection is closed|Stream isn't writeable)/.test(message)) return 'not answering';
+  if (/^(WRONGPASS|NOAUTH|NOPERM|ERR AUTH)/.test(message)) return 'refused credentials';
+  if (/^ERR (DB index|invalid DB index)/i.test(message)) return 'unknown schema';
+  return 'failing';
+}
+
 /** The service's Redis client, checked by readiness and closed with the app. */
 async function redisPlugin(app: FastifyInstance, opts: RedisPluginOptions): Promise<void> {
   const client = createRedisClient(opts);
@@ -40,18 +52,28 @@ async function redisPlugin(app: FastifyInstance, opts: RedisPluginOptions): Prom
 
   // ioredis emits an error on every failed reconnect; one line per interval is enough.
   const throttle = logThrottle();
+  // While disconnected a command fails with a generic message; the connection's last error says why.
+  let connectionError: Error | undefined;
   client.on('error', (err: Error) => {
+    connectionError = err;
     const { log: now, suppressed } = throttle();
-    if (now) log.warn({ err, suppressed }, 'Redis connection error');
+    if (now) log.warn({ err, failure: redisFailure(err), suppressed }, 'Redis connection error');
   });
-  client.on('ready', () => log.info('Redis ready'));
+  client.on('ready', () => {
+    connectionError = undefined;
+    log.info('Redis ready');
+  });
   if (!(await connected(client, opts.startupWaitMs ?? 2_000))) {
     log.warn('Redis is not reachable; starting anyway, readiness reports it until it answers');
   }
 
   app.decorate<RedisClient>('redis', client);
   app.decorate('redisKeyPrefix', opts.keyPrefix);
-  app.health.addCheck('redis', () => client.ping());
+  app.health.addCheck(
+    'redis',
+    () => client.ping(),
+    (err) => redisFailure(client.status !== 'ready' && connectionError ? connectionError : err),
+  );
 
   app.addHook('onClose', async () => {
     // quit() waits for replies in flight; a client that never connected is just dropped.

@@ -40,10 +40,17 @@ describe('health', () => {
     expect(res.headers['content-type']).toBe('application/problem+json; charset=utf-8');
     const body = res.json();
     expect(body).toMatchObject({ status: 503, code: 'DEPENDENCY_UNAVAILABLE', requestId: 'probe-1', checks: { mysql: 'fail', redis: 'ok' } });
-    expect(body.detail).toContain('mysql');
-    expect(body.detail).not.toContain('redis');
-    expect(Object.keys(body).sort()).toEqual([...PROBLEM_KEYS, 'checks'].sort());
+    expect(body.detail).toBe('Not ready: mysql (failing).');
+    expect(body.failures).toEqual({ mysql: 'failing' });
+    expect(Object.keys(body).sort()).toEqual([...PROBLEM_KEYS, 'checks', 'failures'].sort());
     expect(res.body).not.toContain('mysql-primary.internal');
+  });
+
+  it("when a check fails, then its classifier names the kind of failure", async () => {
+    const refused = Object.assign(new Error('Access denied for user'), { code: 'ER_ACCESS_DENIED_ERROR' });
+    app.health.addCheck('mysql', () => Promise.reject(refused), (err) => ((err as { code?: string }).code === 'ER_ACCESS_DENIED_ERROR' ? 'refused credentials' : 'failing'));
+    const res = await ready();
+    expect(res.json()).toMatchObject({ detail: 'Not ready: mysql (refused credentials).', failures: { mysql: 'refused credentials' } });
   });
 
   it('when several checks fail, then each is named', async () => {
@@ -70,8 +77,8 @@ describe('health', () => {
     const res = await ready();
     const elapsed = Date.now() - started;
     expect(res.statusCode).toBe(503);
-    expect(res.json()).toMatchObject({ code: 'DEPENDENCY_UNAVAILABLE', checks: { stuck: 'fail' } });
-    expect(res.json().detail).toContain('stuck');
+    expect(res.json()).toMatchObject({ code: 'DEPENDENCY_UNAVAILABLE', checks: { stuck: 'fail' }, failures: { stuck: 'timeout' } });
+    expect(res.json().detail).toBe('Not ready: stuck (timeout).');
     expect(elapsed).toBeGreaterThanOrEqual(900);
     expect(elapsed).toBeLessThan(1_500);
   });

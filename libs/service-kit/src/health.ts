@@ -7,18 +7,31 @@ import { ProblemSchema } from './problem';
 /** A readiness check resolves when its dependency answers and rejects (or times out) when not. */
 export type HealthCheck = () => Promise<unknown>;
 
+/**
+ * What kind of failure a check met, as an operator reads it in the 503: the dependency is
+ * down or unreachable, it refused the credentials, the schema (or database) is not there,
+ * or it did not answer within the check's time. Never the error's message, which may name
+ * internal hosts.
+ */
+export type DependencyFailure = 'not answering' | 'refused credentials' | 'unknown schema' | 'timeout' | 'failing';
+
+/** Tells the kind of failure from a check's error; each dependency's library knows its own errors. */
+export type FailureClassifier = (err: unknown) => DependencyFailure;
+
 declare module 'fastify' {
   interface FastifyInstance {
-    health: { addCheck(name: string, check: HealthCheck): void };
+    health: { addCheck(name: string, check: HealthCheck, classify?: FailureClassifier): void };
   }
 }
 
 const CHECK_TIMEOUT_MS = 1_000;
 
+class CheckTimeout extends Error {}
+
 function withTimeout(check: HealthCheck, ms: number): Promise<unknown> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+    timer = setTimeout(() => reject(new CheckTimeout(`no answer within ${ms} ms`)), ms);
   });
   // Called inside a promise, so a check that throws synchronously is a failed check, not a 500
   // followed by an unhandled rejection of the orphaned timeout.
@@ -28,11 +41,16 @@ function withTimeout(check: HealthCheck, ms: number): Promise<unknown> {
 
 const Checks = Type.Record(Type.String(), Type.Union([Type.Literal('ok'), Type.Literal('fail')]));
 
+interface Check {
+  run: HealthCheck;
+  classify: FailureClassifier;
+}
+
 async function healthPlugin(app: FastifyInstance): Promise<void> {
-  const checks = new Map<string, HealthCheck>();
+  const checks = new Map<string, Check>();
   app.decorate('health', {
-    addCheck(name: string, check: HealthCheck) {
-      checks.set(name, check);
+    addCheck(name: string, run: HealthCheck, classify: FailureClassifier = () => 'failing') {
+      checks.set(name, { run, classify });
     },
   });
 
@@ -52,23 +70,24 @@ async function healthPlugin(app: FastifyInstance): Promise<void> {
     },
     async (request, reply) => {
       const names = [...checks.keys()];
-      const results = await Promise.allSettled([...checks.values()].map((c) => withTimeout(c, CHECK_TIMEOUT_MS)));
+      const results = await Promise.allSettled([...checks.values()].map((c) => withTimeout(c.run, CHECK_TIMEOUT_MS)));
       const report: Record<string, 'ok' | 'fail'> = {};
-      const failed: string[] = [];
+      const failures: Record<string, DependencyFailure> = {};
       results.forEach((r, i) => {
         const name = names[i] as string;
         report[name] = r.status === 'fulfilled' ? 'ok' : 'fail';
         if (r.status === 'rejected') {
-          failed.push(name);
-          request.log.warn({ check: name, err: r.reason }, 'readiness check failed');
+          failures[name] = r.reason instanceof CheckTimeout ? 'timeout' : (checks.get(name) as Check).classify(r.reason);
+          request.log.warn({ check: name, failure: failures[name], err: r.reason }, 'readiness check failed');
         }
       });
+      const failed = Object.entries(failures);
       if (failed.length === 0) return { status: 'ok' as const, checks: report };
       return sendProblem(reply, {
         status: 503,
         code: 'DEPENDENCY_UNAVAILABLE',
-        detail: `Not ready: ${failed.join(', ')} not answering.`,
-        extensions: { checks: report },
+        detail: `Not ready: ${failed.map(([name, failure]) => `${name} (${failure})`).join(', ')}.`,
+        extensions: { checks: report, failures },
       });
     },
   );
