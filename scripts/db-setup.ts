@@ -1,12 +1,10 @@
 // npm run db:setup: creates each service's schema and its own MySQL account, idempotently,
 // through MYSQL_ADMIN_URL (default mysql://root@127.0.0.1:3306).
 import { SETUP_SQL_PATH, setupDatabases } from '@platform/db';
-import { ConfigError, loadConfig } from '@platform/service-kit';
+import { ConfigError, loadConfig, mysqlAdminEnv } from '@platform/service-kit';
 import { Type } from '@sinclair/typebox';
 
-const Schema = Type.Object({
-  MYSQL_ADMIN_URL: Type.String({ pattern: '^mysql://[^\\s]+$', default: 'mysql://root@127.0.0.1:3306' }),
-});
+const Schema = Type.Object(mysqlAdminEnv());
 
 async function main(): Promise<void> {
   const { MYSQL_ADMIN_URL } = loadConfig(Schema, process.env, { dotenv: true });

@@ -48,6 +48,13 @@ export function trustProxyOption(value: string): boolean | string[] | ((address:
   return (_address, hop) => hop < hops;
 }
 
+/** Where MySQL and Redis are when nothing is set: `npm start`, `npm test` and every service agree. */
+export const DEFAULT_MYSQL_ADMIN_URL = 'mysql://root@127.0.0.1:3306';
+export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
+
+/** The admin connection that creates the schemas and accounts (`npm run db:setup`, `npm start`, tests). */
+export const mysqlAdminEnv = () => ({ MYSQL_ADMIN_URL: Url(['mysql'], DEFAULT_MYSQL_ADMIN_URL) });
+
 export const mysqlEnv = (schema: string) => ({
   DATABASE_URL: Url(['mysql'], `mysql://${schema}:${schema}@127.0.0.1:3306/${schema}`),
   DB_POOL_SIZE: Type.Integer({ minimum: 1, maximum: 500, default: 10 }),
@@ -56,7 +63,7 @@ export const mysqlEnv = (schema: string) => ({
 });
 
 export const redisEnv = (prefix: string) => ({
-  REDIS_URL: Url(['redis', 'rediss'], 'redis://127.0.0.1:6379'),
+  REDIS_URL: Url(['redis', 'rediss'], DEFAULT_REDIS_URL),
   REDIS_CLUSTER_NODES: Type.Optional(Type.String({ pattern: '^[^\\s,:]+:\\d+(,[^\\s,:]+:\\d+)*$' })),
   REDIS_KEY_PREFIX: Type.String({ pattern: '^[A-Za-z0-9._:-]{1,64}$', default: prefix }),
   REDIS_COMMAND_TIMEOUT_MS: Type.Integer({ minimum: 10, default: 500 }),
