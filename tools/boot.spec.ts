@@ -1,4 +1,6 @@
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { eventually, freePorts, testKeyPrefix } from '@platform/testing';
 
@@ -113,6 +115,37 @@ describe('a process with a bad configuration', () => {
     await expect(bad.exit).resolves.toEqual({ code: 1, signal: null });
     expect(bad.output.join('\n')).toMatch(/PORT must be integer/);
   });
+});
+
+describe('the Nx targets that run a service', () => {
+  const nx = (target: string, env: Record<string, string>) =>
+    spawnSync(process.execPath, [require.resolve('nx/bin/nx', { paths: [root] }), ...target.split(' ')], {
+      cwd: root,
+      env: { ...process.env, NX_DAEMON: 'false', NX_TUI: 'false', ...env },
+      encoding: 'utf8',
+      timeout: 90_000,
+    });
+
+  it.each(['run order-service:start', 'serve order-service'])('when `nx %s` meets a bad configuration, then it exits non-zero naming the variable', (target) => {
+    const res = nx(target, { PORT: 'abc' });
+    expect(res.status).not.toBe(0);
+    expect(res.status).not.toBeNull();
+    expect(`${res.stdout}${res.stderr}`).toMatch(/PORT must be integer/);
+  }, 90_000);
+
+  it('when `nx serve` finds its port taken, then it exits non-zero instead of waiting for a change', async () => {
+    const [port] = (await freePorts(1)) as [number];
+    const holder = createServer().listen(port, '127.0.0.1');
+    await once(holder, 'listening');
+    try {
+      const res = nx('serve order-service', { PORT: String(port), HOST: '127.0.0.1' });
+      expect(res.status).not.toBe(0);
+      expect(res.status).not.toBeNull();
+      expect(`${res.stdout}${res.stderr}`).toContain(`order-service cannot listen on 127.0.0.1:${port}: EADDRINUSE`);
+    } finally {
+      holder.close();
+    }
+  }, 90_000);
 });
 
 /** scripts/start.mjs runs on the default ports against the default MySQL and Redis. */

@@ -1,5 +1,5 @@
 import { STATUS_CODES } from 'node:http';
-import type { Socket } from 'node:net';
+import { createServer as createNetServer, type Socket } from 'node:net';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { TObject, TProperties, Static } from '@sinclair/typebox';
 import closeWithGrace from 'close-with-grace';
@@ -150,10 +150,34 @@ export async function createApp<P extends TProperties>(
 
 type ListenConfig = { PORT: number; HOST: string; SHUTDOWN_TIMEOUT_MS: number };
 
-/** main.ts of every service: validated config, the app, graceful shutdown, listen. */
+/** Resolves when HOST:PORT can be listened on, rejects (EADDRINUSE, EACCES, ...) when not. */
+function portFree(port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const probe = createNetServer();
+    probe.once('error', reject);
+    probe.listen({ port, host }, () => probe.close(() => resolve()));
+  });
+}
+
+/**
+ * main.ts of every service: validated config, the app, graceful shutdown, listen.
+ * With `--check` it only validates the configuration and that its port is free, and exits
+ * 0 or 1: `nx serve` runs it before its watcher, which would otherwise wait for a change
+ * after a failed start instead of failing.
+ */
 export function startService<P extends TProperties>(def: ServiceDefinition<P>): void {
   const config = configOrExit(def.configSchema);
   const { PORT, HOST, SHUTDOWN_TIMEOUT_MS } = config as unknown as ListenConfig;
+  if (process.argv.includes('--check')) {
+    portFree(PORT, HOST).then(
+      () => process.exit(0),
+      (err: NodeJS.ErrnoException) => {
+        process.stderr.write(`${def.service} cannot listen on ${HOST}:${PORT}: ${err.code ?? err.message}\n`);
+        process.exit(1);
+      },
+    );
+    return;
+  }
   createApp(def, config)
     .then(async (app) => {
       closeGracefully(app, SHUTDOWN_TIMEOUT_MS);
