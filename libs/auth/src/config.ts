@@ -1,3 +1,4 @@
+import { KeyPrefix } from '@platform/service-kit';
 import { Type } from '@sinclair/typebox';
 
 /**
@@ -11,7 +12,7 @@ import { Type } from '@sinclair/typebox';
 export const authEnv = () => ({
   JWT_ISSUER: Type.String({ minLength: 1, default: 'user-service' }),
   JWT_AUDIENCE: Type.String({ minLength: 1, default: 'order-platform' }),
-  AUTH_REDIS_KEY_PREFIX: Type.String({ pattern: '^[A-Za-z0-9._:-]{1,64}$', default: 'auth:' }),
+  AUTH_REDIS_KEY_PREFIX: KeyPrefix('auth:'),
 });
 
 /** Timings of the JWKS client: frozen defaults, not variables, until someone needs to turn them. */

@@ -1,4 +1,5 @@
 import { createStreams, keySpace, type RedisClient, type StreamLogger, type Streams } from '@platform/redis';
+import { KeyPrefix } from '@platform/service-kit';
 import { Type } from '@sinclair/typebox';
 import type { Registry } from 'prom-client';
 
@@ -10,7 +11,7 @@ import type { Registry } from 'prom-client';
  * while each service keeps its own prefix (`order:`, `payment:`) for everything else.
  */
 export const eventsEnv = () => ({
-  EVENTS_REDIS_KEY_PREFIX: Type.String({ pattern: '^[A-Za-z0-9._:-]{1,64}$', default: 'events:' }),
+  EVENTS_REDIS_KEY_PREFIX: KeyPrefix('events:'),
   /**
    * An event pending this long with a consumer (one that crashed, or whose handler failed) is
    * claimed by another. Longer than the slowest handler, or a slow one is run twice.

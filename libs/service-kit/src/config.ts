@@ -1,6 +1,6 @@
 import { Type, type Static, type TObject, type TProperties } from '@sinclair/typebox';
 import { config as loadDotenv } from 'dotenv';
-import envSchema from 'env-schema';
+import envSchema, { type EnvSchemaOpt as EnvSchemaOptions } from 'env-schema';
 
 /**
  * Configuration comes from environment variables only, validated once at start.
@@ -15,11 +15,20 @@ export class ConfigError extends Error {
   }
 }
 
+/*
+ * A patterned variable carries a `description` of what it allows: a bad value's message
+ * shows it instead of the regular expression.
+ */
 const Url = (protocols: string[], def?: string) =>
   Type.String({
     pattern: `^(${protocols.join('|')})://[^\\s]+$`,
+    description: `a ${protocols.map((p) => `${p}://`).join(' or ')} URL`,
     ...(def === undefined ? {} : { default: def }),
   });
+
+/** A Redis key prefix (REDIS_KEY_PREFIX, AUTH_REDIS_KEY_PREFIX, EVENTS_REDIS_KEY_PREFIX). */
+export const KeyPrefix = (def: string) =>
+  Type.String({ pattern: '^[A-Za-z0-9._:-]{1,64}$', description: '1 to 64 of the characters A-Z a-z 0-9 . _ : -', default: def });
 
 const LogLevel = Type.Union(
   ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
@@ -36,7 +45,11 @@ export const serverEnv = (port: number) => ({
    * Which peers may name the client in X-Forwarded-For (the address that per-IP rate limits
    * count): `false` (none, the default), `true` (any), a hop count, or addresses and CIDRs.
    */
-  TRUST_PROXY: Type.String({ pattern: '^(true|false|\\d{1,2}|[0-9A-Fa-f.:/]+(,\\s*[0-9A-Fa-f.:/]+)*)$', default: 'false' }),
+  TRUST_PROXY: Type.String({
+    pattern: '^(true|false|\\d{1,2}|[0-9A-Fa-f.:/]+(,\\s*[0-9A-Fa-f.:/]+)*)$',
+    description: 'false, true, a hop count, or comma-separated addresses and CIDRs',
+    default: 'false',
+  }),
 });
 
 /** TRUST_PROXY as Fastify's `trustProxy` option. */
@@ -64,8 +77,8 @@ export const mysqlEnv = (schema: string) => ({
 
 export const redisEnv = (prefix: string) => ({
   REDIS_URL: Url(['redis', 'rediss'], DEFAULT_REDIS_URL),
-  REDIS_CLUSTER_NODES: Type.Optional(Type.String({ pattern: '^[^\\s,:]+:\\d+(,[^\\s,:]+:\\d+)*$' })),
-  REDIS_KEY_PREFIX: Type.String({ pattern: '^[A-Za-z0-9._:-]{1,64}$', default: prefix }),
+  REDIS_CLUSTER_NODES: Type.Optional(Type.String({ pattern: '^[^\\s,:]+:\\d+(,[^\\s,:]+:\\d+)*$', description: 'comma-separated host:port pairs' })),
+  REDIS_KEY_PREFIX: KeyPrefix(prefix),
   REDIS_COMMAND_TIMEOUT_MS: Type.Integer({ minimum: 10, default: 500 }),
 });
 
@@ -89,6 +102,8 @@ type AjvError = {
   keyword: string;
   message?: string;
   params: Record<string, unknown>;
+  /** With ajv's `verbose`: the schema that holds the failing keyword. */
+  parentSchema?: { description?: string; anyOf?: { const?: unknown }[] };
 };
 
 /** A URL's password never reaches stderr, even in a message about a bad value. */
@@ -96,13 +111,34 @@ function withoutPassword(value: unknown): unknown {
   return typeof value === 'string' ? value.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@\s]*):[^@\s]*@/i, '$1:***@') : value;
 }
 
+/** What a value may be, in words: the choices of a union of literals, a pattern's description, or ajv's message. */
+function allowed(error: AjvError): string {
+  const choices = error.parentSchema?.anyOf?.map((s) => s.const);
+  if (error.keyword === 'anyOf' && choices?.every((c) => c !== undefined)) return `must be one of ${choices.join(', ')}`;
+  if (error.keyword === 'pattern' && error.parentSchema?.description) return `must be ${error.parentSchema.description}`;
+  return error.message ?? 'is invalid';
+}
+
 function describe(error: AjvError, env: Record<string, unknown>): string {
   if (error.keyword === 'required') {
     return `${String(error.params['missingProperty'])} is required but not set`;
   }
   const name = error.instancePath.replace(/^\//, '');
-  return `${name} ${error.message ?? 'is invalid'} (got ${JSON.stringify(withoutPassword(env[name]))})`;
+  return `${name} ${allowed(error)} (got ${JSON.stringify(withoutPassword(env[name]))})`;
 }
+
+/** A union of literals fails once per literal (`const`) and once as a whole (`anyOf`): only the whole is told. */
+function told(errors: AjvError[]): AjvError[] {
+  const unions = new Set(errors.filter((e) => e.keyword === 'anyOf').map((e) => e.instancePath));
+  return errors.filter((e) => (e.keyword === 'const' ? !unions.has(e.instancePath) : true));
+}
+
+/**
+ * env-schema's own Ajv settings, plus `verbose`, so an error carries the schema that failed
+ * (choices, descriptions). Options as an object are documented in env-schema's README; its
+ * types know only the function form.
+ */
+const VERBOSE_AJV = { customOptions: { verbose: true } } as unknown as EnvSchemaOptions['ajv'];
 
 /**
  * Validates `env` against `schema`, applying defaults and coercing strings to the
@@ -118,11 +154,11 @@ export function loadConfig<P extends TProperties>(
   const data = { ...env };
   try {
     // env: false, or env-schema would read process.env beneath `env`, whatever the caller passed.
-    return envSchema<Static<TObject<P>>>({ schema, data, dotenv: false, env: false });
+    return envSchema<Static<TObject<P>>>({ schema, data, dotenv: false, env: false, ajv: VERBOSE_AJV });
   } catch (err) {
     const errors = (err as { errors?: AjvError[] }).errors;
     if (!errors) throw err;
-    const problems = [...new Set(errors.filter((e) => e.keyword !== 'anyOf').map((e) => describe(e, data)))];
+    const problems = [...new Set(told(errors).map((e) => describe(e, data)))];
     throw new ConfigError(problems);
   }
 }
