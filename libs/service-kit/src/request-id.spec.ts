@@ -117,6 +117,13 @@ describe('request ids in answers and logs', () => {
     for (const line of logs.lines) expect(line).toMatchObject({ requestId: 'trace-work', service: 'kit-test' });
   });
 
+  it('when a request completes, then its completion line names the method, URL, status and time', async () => {
+    await app.inject({ method: 'POST', url: '/work', payload: { n: 7 }, headers: { 'x-request-id': 'trace-done' } });
+    const done = logs.lines.find((l) => l.msg === 'request completed');
+    expect(done).toMatchObject({ requestId: 'trace-done', req: { method: 'POST', url: '/work' }, res: { statusCode: 200 } });
+    expect(done?.['responseTime']).toEqual(expect.any(Number));
+  });
+
   it('when requests overlap, then each line carries the id of its own request', async () => {
     await Promise.all(
       ['par-1', 'par-2', 'par-3'].map((id, n) =>
