@@ -1,8 +1,12 @@
 // npm start's last step: the four built processes in the foreground, each output line prefixed
-// with the process name. Ctrl-C or SIGTERM sends each process one SIGTERM, and they shut down
-// gracefully; if one exits on its own, the others are stopped too and the exit code is 1.
+// with the process name: on a terminal, readable coloured lines (log-lines.mjs), elsewhere the
+// JSON lines as the processes write them. Ctrl-C or SIGTERM sends each process one SIGTERM, and
+// they shut down gracefully; if one exits on its own, the others are stopped too and the exit
+// code is 1.
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { terminalLines } from './log-lines.mjs';
+import { serviceEnv, warnIgnored } from './service-env.mjs';
 
 const APPS = [
   ['user', 'user-service', 34],
@@ -11,14 +15,11 @@ const APPS = [
   ['sandbox', 'gateway-sandbox', 33],
 ];
 const width = Math.max(...APPS.map(([name]) => name.length));
-const color = (code, text) => (process.stdout.isTTY ? `\x1b[${code}m${text}\x1b[0m` : text);
+const colors = process.stdout.isTTY && !process.env.NO_COLOR;
+const color = (code, text) => (colors ? `\x1b[${code}m${text}\x1b[0m` : text);
+const show = process.stdout.isTTY ? terminalLines({ colorize: colors }) : (line) => line;
 
-// Each process has its own port and schema by default; one value for all four would collide.
-const env = { ...process.env };
-for (const shared of ['PORT', 'DATABASE_URL']) {
-  if (env[shared]) console.warn(`npm start: ignoring ${shared}; each process uses its own default (see README)`);
-  delete env[shared];
-}
+warnIgnored('npm start', ['PORT', 'DATABASE_URL']);
 
 let stopping = false;
 let failed = false;
@@ -28,12 +29,15 @@ const children = APPS.map(([name, app, code]) => {
   // A process group of its own: the terminal's Ctrl-C reaches only this script, which then
   // signals each process once (a second signal would cut a graceful shutdown short).
   const child = spawn(process.execPath, ['--enable-source-maps', `dist/apps/${app}/main.js`], {
-    env,
+    env: serviceEnv(app),
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   for (const stream of [child.stdout, child.stderr]) {
-    createInterface({ input: stream }).on('line', (line) => process.stdout.write(`${prefix} ${line}\n`));
+    createInterface({ input: stream }).on('line', (line) => {
+      const shown = show(line);
+      if (shown !== undefined) process.stdout.write(`${prefix} ${shown}\n`);
+    });
   }
   const exited = new Promise((resolve) => child.on('exit', (status, signal) => resolve({ status, signal })));
   exited.then(({ status, signal }) => {

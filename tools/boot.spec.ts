@@ -2,7 +2,8 @@ import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_pr
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { eventually, freePorts, testKeyPrefix } from '@platform/testing';
+import { createConnection } from 'mysql2/promise';
+import { TcpProxy, createTestDatabase, eventually, freePorts, testKeyPrefix, type TestDatabase } from '@platform/testing';
 
 /**
  * The built processes, as `npm start` and the Docker image run them: each boots against
@@ -148,37 +149,99 @@ describe('the Nx targets that run a service', () => {
   }, 90_000);
 });
 
-/** scripts/start.mjs runs on the default ports against the default MySQL and Redis. */
-function defaultsUsable(): boolean {
-  const local = (v: string | undefined, def: string) => (v ?? def).replace(/\/$/, '') === def;
-  if (!local(process.env['MYSQL_ADMIN_URL'], 'mysql://root@127.0.0.1:3306')) return false;
-  if (!local(process.env['REDIS_URL'], 'redis://127.0.0.1:6379')) return false;
+/** npm start runs its four processes on their default ports. */
+function defaultPortsFree(): boolean {
   const probe = `const net=require('net');let n=0;for(const p of [3001,3002,3003,3009]){const s=net.createServer();
     s.once('error',()=>process.exit(1));s.listen(p,'0.0.0.0',()=>s.close(()=>{if(++n===4)process.exit(0)}))}`;
   return spawnSync(process.execPath, ['-e', probe]).status === 0;
 }
 
-describe('npm start (scripts/start.mjs)', () => {
-  const usable = defaultsUsable();
+/** Rows of a test schema's table, read with the admin account. */
+async function rows(db: TestDatabase, sql: string): Promise<Record<string, unknown>[]> {
+  const conn = await createConnection({ uri: db.url });
+  try {
+    return (await conn.query(sql))[0] as Record<string, unknown>[];
+  } finally {
+    await conn.end();
+  }
+}
+
+describe('npm start, on a terminal, with each service\'s database elsewhere', () => {
+  const usable = defaultPortsFree();
+  const services = ['user', 'order', 'payment'] as const;
+  let proxy: TcpProxy;
+  const dbs = {} as Record<(typeof services)[number], TestDatabase>;
+  let env: Record<string, string>;
+
+  beforeAll(async () => {
+    // Another address than the default 127.0.0.1:3306, and schemas of this test's own.
+    proxy = await TcpProxy.forUrl(process.env['MYSQL_ADMIN_URL'] as string).start();
+    env = { LOG_LEVEL: 'info', REDIS_KEY_PREFIX: testKeyPrefix('start') };
+    for (const service of services) {
+      dbs[service] = await createTestDatabase(`start_${service}`);
+      env[`${service.toUpperCase()}_SERVICE_DATABASE_URL`] = proxy.rewrite(dbs[service].url);
+    }
+  });
+
+  afterAll(async () => {
+    await proxy.stop();
+    await Promise.all(Object.values(dbs).map((db) => db.drop()));
+  });
+
   (usable ? it : it.skip)(
-    `when started${usable ? '' : ' (skipped: default ports busy or non-default MySQL/Redis)'}, then the four processes log with prefixes, become ready, and all exit 0 on SIGINT`,
+    `when started${usable ? '' : ' (skipped: a default port is busy)'}, then it migrates those schemas, serves from them with one readable line per request, and all four exit 0 on Ctrl-C`,
     async () => {
-      const env = { LOG_LEVEL: 'info', REDIS_KEY_PREFIX: testKeyPrefix('start') };
-      const start = run('scripts/start.mjs', env);
+      // `script` gives npm start a pseudo-terminal, as a newcomer's shell does; Ctrl-C is typed into it.
+      const start = spawn('script', ['-qec', 'npm start', '/dev/null'], { cwd: root, env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+      const output: string[] = [];
+      // eslint-disable-next-line no-control-regex -- the terminal's colour codes are taken out before reading
+      start.stdout.on('data', (d: Buffer) => output.push(...d.toString().replace(/\x1b\[[0-9;]*m/g, '').split(/\r?\n/).filter(Boolean)));
+      const exit = new Promise<number | null>((resolve) => start.on('exit', (code) => resolve(code)));
       try {
         for (const port of [3001, 3002, 3003, 3009]) {
-          expect(await eventually(() => isReady(`http://127.0.0.1:${port}`), 20_000)).toBe(true);
+          expect(await eventually(() => isReady(`http://127.0.0.1:${port}`), 60_000)).toBe(true);
         }
-        for (const prefix of ['[user   ]', '[order  ]', '[payment]', '[sandbox]']) {
-          expect(start.output.some((l) => l.startsWith(`${prefix} {`))).toBe(true);
+        const email = `start-${testKeyPrefix('u').replace(/\W/g, '')}@example.com`;
+        const res = await fetch('http://127.0.0.1:3001/v1/auth/register', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ email, password: 'correct horse battery', name: 'Start' }),
+        });
+        expect(res.status).toBe(201);
+        expect(await rows(dbs.user, `SELECT email FROM users WHERE email = '${email}'`)).toEqual([{ email }]);
+        for (const service of services) {
+          expect((await rows(dbs[service], 'SELECT COUNT(*) AS n FROM schema_migrations'))[0]?.['n']).toBeGreaterThan(0);
         }
-        start.child.kill('SIGINT');
-        await expect(start.exit).resolves.toEqual({ code: 0, signal: null });
-        expect(start.output.filter((l) => l.endsWith('exited with code 0'))).toHaveLength(4);
+        expect(await eventually(async () => output.some((l) => /^\[user +\] \[[\d:.]+\] INFO: POST \/v1\/auth\/register 201 [\d.]+ ms/.test(l)), 5_000)).toBe(true);
+        expect(output.filter((l) => l.includes('incoming request') || /\] \{"level"/.test(l))).toEqual([]);
+
+        start.stdin.write('\x03');
+        // npm answers a Ctrl-C with 130, as an interrupted command does; the processes end gracefully.
+        expect([0, 130]).toContain(await exit);
+        expect(output.filter((l) => l.endsWith('exited with code 0'))).toHaveLength(4);
       } finally {
-        if (start.child.exitCode === null) start.child.kill('SIGKILL');
+        if (start.exitCode === null) start.kill('SIGKILL');
       }
     },
-    60_000,
+    150_000,
   );
+
+  it('when npm run migrate and migrate:revert run with the same settings, then they apply and revert the migrations of those schemas', async () => {
+    // Not spawnSync: the proxy runs in this process and must go on forwarding meanwhile.
+    const npm = (script: string) =>
+      new Promise<{ status: number | null; stderr: string }>((resolve) => {
+        const child = spawn('npm', ['run', '--silent', script], { cwd: root, env: { ...process.env, ...env } });
+        let stderr = '';
+        child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+        child.on('exit', (status) => resolve({ status, stderr }));
+      });
+    const applied = () => Promise.all(services.map(async (s) => Number((await rows(dbs[s], 'SELECT COUNT(*) AS n FROM schema_migrations'))[0]?.['n'])));
+    const up = await npm('migrate');
+    expect(`${up.status} ${up.stderr}`).toBe('0 ');
+    const before = await applied();
+    expect(before.every((n) => n > 0)).toBe(true);
+    const revert = await npm('migrate:revert');
+    expect(`${revert.status} ${revert.stderr}`).toBe('0 ');
+    expect(await applied()).toEqual(before.map((n) => n - 1));
+  }, 90_000);
 });

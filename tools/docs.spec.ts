@@ -15,6 +15,8 @@ const declared = new Set(
   [userConfig, orderConfig, paymentConfig, gatewayConfig].flatMap((schema) => Object.keys(schema.properties)),
 );
 declared.add('MYSQL_ADMIN_URL'); // read by db:setup and the tests
+// npm start and npm run migrate name each service's database (scripts/service-env.mjs).
+for (const v of ['USER_SERVICE_DATABASE_URL', 'ORDER_SERVICE_DATABASE_URL', 'PAYMENT_SERVICE_DATABASE_URL']) declared.add(v);
 
 const configSection = readme.slice(readme.indexOf('## Configuration'), readme.indexOf('## What every service answers'));
 const documented = new Set([...configSection.matchAll(/^\| (.+?) \|/gm)].flatMap((m) => [...(m[1] ?? '').matchAll(/`([A-Z][A-Z0-9_]+)`/g)].map((v) => v[1] as string)));
