@@ -3,7 +3,7 @@
 -- MySQL container of docker-compose.yml runs it at first start (/docker-entrypoint-initdb.d).
 -- Every statement is idempotent. Works on MySQL 8.4 and MariaDB 10.11.
 -- The passwords are development defaults: production creates the accounts with its own
--- passwords (see README, "Production") and passes them in DATABASE_URL.
+-- passwords (docs/operations.md, "What it needs") and passes them in DATABASE_URL.
 
 CREATE DATABASE IF NOT EXISTS user_service CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
 CREATE DATABASE IF NOT EXISTS order_service CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;

@@ -1,6 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 
-/** Wire shapes of the sandbox provider (CONTRACT.md, Payments; README "Payment provider sandbox"). */
+/** Wire shapes of the sandbox provider (CONTRACT.md, Payments; apps/gateway-sandbox/README.md). */
 
 const Amount = (description: string) => Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description });
 const Currency = Type.String({ pattern: '^[A-Z]{3}$', description: 'ISO 4217 code, upper case.', examples: ['EUR'] });

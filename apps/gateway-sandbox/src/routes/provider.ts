@@ -20,7 +20,7 @@ function created<T>(reply: FastifyReply, answer: Answer<T>): T {
   return answer.value;
 }
 
-/** /v1/charges and /v1/refunds, the provider's API (README "Payment provider sandbox"). No auth. */
+/** /v1/charges and /v1/refunds, the provider's API (apps/gateway-sandbox/README.md). No auth. */
 export const providerRoutes: FastifyPluginAsyncTypebox<{ sandbox: Sandbox }> = async (app, { sandbox }) => {
   const keyOf = (request: FastifyRequest) => request.headers['idempotency-key'] as string;
 
