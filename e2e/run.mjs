@@ -37,6 +37,14 @@ function printLogs() {
   }
 }
 
+// The apps are built once here, unless the suite targets running instances; each pass copies
+// the build (buildApps in e2e/src/platform.ts).
+if (mode === 'chaos' || !process.env.E2E_USER_URLS) {
+  const build = spawnSync(process.execPath, ['scripts/build.mjs'], { cwd: root, stdio: 'inherit' });
+  if (build.status !== 0) process.exit(build.status ?? 1);
+  process.env.E2E_APPS_BUILT = '1';
+}
+
 if (mode === 'chaos') {
   jest('e2e/jest.chaos.config.cjs', {}, ['--runInBand']);
 } else if (process.env.E2E_USER_URLS) {
