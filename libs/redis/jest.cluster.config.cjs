@@ -9,7 +9,9 @@ module.exports = {
   ...require('../../jest.preset.cjs'),
   displayName: 'redis-cluster',
   rootDir: __dirname,
-  testMatch: ['<rootDir>/src/**/*.spec.ts'],
+  // The event streams (libs/events) run on the cluster too: their keys must fit its slots.
+  roots: ['<rootDir>', '<rootDir>/../events/src'],
+  testMatch: ['<rootDir>/src/**/*.spec.ts', '<rootDir>/../events/src/streams.spec.ts'],
   testPathIgnorePatterns: [
     '/node_modules/',
     // Cuts a TCP proxy in front of the single REDIS_URL server to watch readiness fail and

@@ -1,6 +1,7 @@
 import { createDataSource, initializeDataSource, newId, uuidToBinary } from '@platform/db';
 import { STREAMS, type PaymentEvent } from '@platform/events';
-import { createRedisClient, createStreams, keySpace, type RedisClient, type Streams } from '@platform/redis';
+import { createRedisClient, keySpace, type RedisClient } from '@platform/redis';
+import { createStreams, type Streams } from '@platform/events';
 import type { App } from '@platform/service-kit';
 import { eventually } from '@platform/testing';
 import type { DataSource } from 'typeorm';

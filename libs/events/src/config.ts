@@ -1,4 +1,5 @@
-import { createStreams, keySpace, type RedisClient, type StreamLogger, type Streams } from '@platform/redis';
+import { keySpace, type RedisClient } from '@platform/redis';
+import { createStreams, type StreamLogger, type Streams } from './streams';
 import { KeyPrefix } from '@platform/service-kit';
 import { Type } from '@sinclair/typebox';
 import type { Registry } from 'prom-client';

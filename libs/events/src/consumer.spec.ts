@@ -1,5 +1,6 @@
 import { newId } from '@platform/db';
-import { keySpace, type RedisClient, type StreamEvent, type Streams } from '@platform/redis';
+import { keySpace, type RedisClient } from '@platform/redis';
+import { type StreamEvent, type Streams } from './streams';
 import type { App } from '@platform/service-kit';
 import { createTestDatabase, eventually, testKeyPrefix, type TestDatabase } from '@platform/testing';
 import { problems, serviceApp } from '../test/app';

@@ -1,4 +1,4 @@
-import type { ConsumeOptions, Consumer, ConsumerStats, StreamEvent, Streams } from '@platform/redis';
+import type { ConsumeOptions, Consumer, ConsumerStats, StreamEvent, Streams } from './streams';
 import type {} from '@platform/service-kit';
 import type { TSchema } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';

@@ -4,3 +4,4 @@ export * from './contracts';
 export * from './outbox';
 export * from './outbox-plugin';
 export * from './outbox-relay';
+export * from './streams';

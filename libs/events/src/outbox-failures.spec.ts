@@ -1,4 +1,5 @@
-import type { RedisClient, StreamEvent, Streams } from '@platform/redis';
+import type { RedisClient } from '@platform/redis';
+import type { StreamEvent, Streams } from './streams';
 import { TcpProxy, eventually, testKeyPrefix, type TestDatabase } from '@platform/testing';
 import { Registry } from 'prom-client';
 import type { DataSource } from 'typeorm';

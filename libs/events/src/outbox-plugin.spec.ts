@@ -1,4 +1,5 @@
-import type { RedisClient, Streams } from '@platform/redis';
+import type { RedisClient } from '@platform/redis';
+import type { Streams } from './streams';
 import { kitApp, testKeyPrefix, type TestDatabase } from '@platform/testing';
 import type { DataSource } from 'typeorm';
 import { problems, serviceApp } from '../test/app';

@@ -1,4 +1,5 @@
-import { counter, logThrottle, type StreamLogger, type Streams } from '@platform/redis';
+import { counter, logThrottle } from '@platform/redis';
+import { type StreamLogger, type Streams } from './streams';
 import { Gauge, type Registry } from 'prom-client';
 import type { DataSource } from 'typeorm';
 

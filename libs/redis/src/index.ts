@@ -14,4 +14,3 @@ export * from './redis-plugin';
 export * from './request-guard';
 export * from './revocation';
 export * from './scripts';
-export * from './streams';

@@ -1,6 +1,6 @@
 import { enqueue, STREAMS, type PaymentEvent, type PaymentRefunded, type PaymentSucceeded, type RefundRequested } from '@platform/events';
 import { newId } from '@platform/db';
-import type { StreamEvent } from '@platform/redis';
+import type { StreamEvent } from '@platform/events';
 import type { FastifyBaseLogger } from 'fastify';
 import type { DataSource } from 'typeorm';
 import type { OrdersRepository } from '../orders/orders-repository';

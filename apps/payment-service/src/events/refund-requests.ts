@@ -1,5 +1,5 @@
 import type { RefundRequested } from '@platform/events';
-import type { StreamEvent } from '@platform/redis';
+import type { StreamEvent } from '@platform/events';
 import { HttpProblem } from '@platform/service-kit';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Payments } from '../payments/payments';

@@ -1,7 +1,5 @@
-import type { RedisClient } from './client';
-import { RedisUnavailableError } from './errors';
-import type { KeySpace } from './keys';
-import type { ConsumeOptions, Consumer, ConsumerStats, StreamLogger, StreamMetrics, STREAM_DEFAULTS } from './streams';
+import { RedisUnavailableError, type KeySpace, type RedisClient } from '@platform/redis';
+import type { ConsumeOptions, Consumer, ConsumerStats, StreamLogger, StreamMetrics, STREAM_DEFAULTS } from './stream-types';
 
 type Settings<T> = Record<keyof typeof STREAM_DEFAULTS, number> & ConsumeOptions<T> & { keys: ReturnType<KeySpace['stream']> };
 type Deps = { client: RedisClient; conn: RedisClient; metrics: StreamMetrics; logger: StreamLogger };

@@ -1,8 +1,6 @@
 import { Registry } from 'prom-client';
-import { closeAll, deadRedis, testKeys, testRedis } from '../test/redis';
-import type { RedisClient } from './client';
-import { RedisUnavailableError } from './errors';
-import type { KeySpace } from './keys';
+import { RedisUnavailableError, type KeySpace, type RedisClient } from '@platform/redis';
+import { closeAll, deadRedis, testKeys, testRedis } from '@platform/redis/testing';
 import { createStreams, type ConsumeOptions, type Consumer, type StreamEvent, type Streams } from './streams';
 
 const first = <T>(xs: T[]): T => {

@@ -1,0 +1,92 @@
+import type { Counter, Registry } from 'prom-client';
+import type { KeySpace, RedisClient } from '@platform/redis';
+
+/** What streams.ts and its consumer loop (stream-consumer.ts) share: settings and shapes. */
+
+export const STREAM_DEFAULTS = Object.freeze({
+  /** Approximate cap (`MAXLEN ~`) of a stream and of its dead-letter stream. */
+  maxLen: 100_000,
+  batchSize: 10,
+  blockMs: 5_000,
+  /** An entry pending this long belongs to a consumer that died or failed: claim it. */
+  claimIdleMs: 60_000,
+  /** Deliveries after which an entry goes to the dead-letter stream instead of the handler. */
+  maxDeliveries: 5,
+  /** Back-off after a Redis error doubles from this up to maxBackoffMs. */
+  backoffMs: 100,
+  maxBackoffMs: 5_000,
+});
+
+export interface StreamEvent<T = unknown> {
+  readonly id: string;
+  readonly stream: string;
+  readonly data: T;
+  /** 1 on the first delivery; more when this entry was claimed after a failure or a crash. */
+  readonly deliveries: number;
+}
+
+export interface ConsumeOptions<T> {
+  stream: string;
+  group: string;
+  /** Unique per process (e.g. host name + pid): pending entries are tracked per consumer. */
+  consumer: string;
+  /** Resolve to ack; throw to leave the entry pending for a retry. Must be idempotent (at-least-once). */
+  handler: (event: StreamEvent<T>) => Promise<void>;
+  batchSize?: number;
+  blockMs?: number;
+  claimIdleMs?: number;
+  maxDeliveries?: number;
+  /** Aborting it stops the consumer, as stop() does. */
+  signal?: AbortSignal;
+}
+
+export interface ConsumerStats {
+  handled: number;
+  failed: number;
+  deadLettered: number;
+  /** Redis errors of the loop (each followed by a back-off). */
+  errors: number;
+}
+
+export interface Consumer {
+  /** Resolves once the consumer group exists (or the consumer stopped first). */
+  readonly ready: Promise<void>;
+  /** Resolves when the loop has ended and its connection is closed. */
+  readonly done: Promise<void>;
+  /** Lets the in-flight handler finish (and ack), then ends the loop and closes its connection. */
+  stop(): Promise<void>;
+  stats(): ConsumerStats;
+  /** The group's pending entries and entries not yet delivered to it (XINFO GROUPS, Redis 7). */
+  lag(): Promise<{ pending: number; lag: number | null } | null>;
+}
+
+export interface StreamLogger {
+  warn(obj: object, msg: string): void;
+}
+
+export interface StreamsOptions {
+  client: RedisClient;
+  keys: KeySpace;
+  registry?: Registry;
+  logger?: StreamLogger;
+}
+
+export interface Streams {
+  /** Appends the event as JSON; returns the entry id. Streams are the only keys without a TTL. */
+  publish(stream: string, event: object, opts?: { maxLen?: number }): Promise<string>;
+  consume<T = unknown>(opts: ConsumeOptions<T>): Consumer;
+  /**
+   * The stream's marker: `touch` extends it and answers whether it was there (false after a
+   * FLUSHALL, or a restart without persistence: Redis lost the stream's entries too);
+   * `set` writes it. Publishers keep it to know when to publish again what Redis lost.
+   */
+  marker: {
+    touch(stream: string, ttlSeconds: number): Promise<boolean>;
+    set(stream: string, ttlSeconds: number): Promise<void>;
+  };
+}
+
+export interface StreamMetrics {
+  events: Counter<'stream' | 'group' | 'result'>;
+  errors: Counter<'stream' | 'group'>;
+}

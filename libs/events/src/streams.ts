@@ -1,0 +1,61 @@
+import { Cluster } from 'ioredis';
+import { counter, RedisUnavailableError, type RedisClient } from '@platform/redis';
+import { startConsumer } from './stream-consumer';
+import { STREAM_DEFAULTS, type ConsumeOptions, type Consumer, type StreamMetrics, type Streams, type StreamsOptions } from './stream-types';
+
+export * from './stream-types';
+
+/** Event streams over Redis Streams consumer groups: at-least-once, with claims and a dead-letter stream. */
+export function createStreams({ client, keys, registry, logger = { warn: () => undefined } }: StreamsOptions): Streams {
+  const metrics: StreamMetrics = {
+    events: counter(registry, 'redis_stream_events_total', 'Stream entries by outcome', ['stream', 'group', 'result'] as const),
+    errors: counter(registry, 'redis_stream_consumer_errors_total', 'Redis errors in stream consumer loops', ['stream', 'group'] as const),
+  };
+
+  async function publish(stream: string, event: object, { maxLen = STREAM_DEFAULTS.maxLen }: { maxLen?: number } = {}): Promise<string> {
+    try {
+      return (await client.xadd(keys.stream(stream).stream, 'MAXLEN', '~', maxLen, '*', 'data', JSON.stringify(event))) as string;
+    } catch (err) {
+      throw new RedisUnavailableError('streams.publish', { cause: err });
+    }
+  }
+
+  function consume<T>(opts: ConsumeOptions<T>): Consumer {
+    const settings = { ...STREAM_DEFAULTS, ...definedOnly(opts), keys: keys.stream(opts.stream) };
+    return startConsumer<T>(settings, { client, conn: dedicatedConnection(client, settings.blockMs), metrics, logger });
+  }
+
+  const marker = Object.freeze({
+    async touch(stream: string, ttlSeconds: number): Promise<boolean> {
+      return (await client.expire(keys.stream(stream).marker, ttlSeconds)) === 1;
+    },
+    async set(stream: string, ttlSeconds: number): Promise<void> {
+      await client.set(keys.stream(stream).marker, '1', 'EX', ttlSeconds);
+    },
+  });
+
+  return Object.freeze({ publish, consume, marker });
+}
+
+/** `{ blockMs: undefined }` must not override a default. */
+function definedOnly<T extends object>(opts: T): T {
+  return Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) as T;
+}
+
+/**
+ * Blocking reads get a connection of their own: the shared client's command timeout is shorter
+ * than a block, and nothing else should wait behind a read. This one allows the block plus the
+ * shared client's timeout. It keeps the shared client's "no offline queue": a command is either
+ * on a live socket (and fails when stop() closes it) or fails at once, never parked in a queue
+ * that a closed connection might not flush; the loop waits for 'ready' instead.
+ */
+function dedicatedConnection(client: RedisClient, blockMs: number): RedisClient {
+  const timeout = (base?: number) => blockMs + Math.max(base ?? 0, 1_000);
+  const conn =
+    client instanceof Cluster
+      ? client.duplicate([], { redisOptions: { ...client.options.redisOptions, commandTimeout: timeout(client.options.redisOptions?.commandTimeout) } })
+      : client.duplicate({ commandTimeout: timeout(client.options.commandTimeout) });
+  // Failures surface as rejected commands, which the loop counts and logs.
+  conn.on('error', () => undefined);
+  return conn;
+}
