@@ -1,4 +1,4 @@
-import { startRedisServer } from '../../libs/testing/src/redis-server';
+import { startRedisServer } from '../../libs/redis/test/redis-server';
 
 export interface BenchRedis {
   url: string;

@@ -338,8 +338,10 @@ describe('forged and unfit access tokens', () => {
     ['wrongIssuer', 'is correctly signed but names another iss'],
     ['wrongAudience', 'is correctly signed but names another aud'],
     ['expired', 'is correctly signed but expired an hour ago'],
+    ['issuedInTheFuture', 'is correctly signed but issued an hour from now'],
+    ['subNotAUserId', 'is correctly signed but its sub is not a user id'],
   ];
-  const needsKey: BadToken[] = ['wrongIssuer', 'wrongAudience', 'expired'];
+  const needsKey: BadToken[] = ['wrongIssuer', 'wrongAudience', 'expired', 'issuedInTheFuture', 'subNotAUserId'];
 
   for (const [kind, how] of kinds) {
     const test = needsKey.includes(kind) ? local : it;

@@ -207,3 +207,54 @@ describe('POST /v1/auth/login, per account', () => {
     expect((await login(owner, bystander, PASSWORD)).status).toBe(200);
   });
 });
+
+describe('one budget across the platform', () => {
+  it('when one user spends RATE_LIMIT_MAX requests across the three services, then the countdown is one, and the next is 429 on every service', async () => {
+    const client = new Client(topology);
+    const { accessToken: token } = await client.signUp();
+    const services = [
+      ['user', '/v1/users/me'],
+      ['order', '/v1/orders'],
+      ['payment', `/v1/payments?orderId=${randomUUID()}`],
+    ] as const;
+    await burst(DEFAULT.q, (i) => client.request(services[i % 3]?.[0] ?? 'user', 'GET', '/health/live'));
+    const startedAt = Date.now();
+    const answers = await burst(DEFAULT.q, (i) => {
+      const [service, path] = services[i % 3] ?? services[0];
+      return client.request(service, 'GET', path, { token });
+    });
+    expect(answers.map((a) => a.status)).toEqual(answers.map(() => 200));
+    expectCountdown(answers.map((a) => fields(a).r), DEFAULT.q, givenBack(startedAt, DEFAULT));
+
+    for (const [service, path] of services) {
+      const after = await untilRefused(() => client.everywhere(service, 'GET', path, { token }));
+      expect(after.filter((a) => a.status === 200).length).toBeLessThanOrEqual(givenBack(startedAt, DEFAULT));
+      const refused = after.filter((a) => a.status === 429);
+      expect(refused.length).toBeGreaterThan(0);
+      for (const res of refused) expectRateLimited(res, { name: 'default', ...DEFAULT });
+    }
+  });
+});
+
+describe('refused tokens', () => {
+  it("when a revoked token keeps coming, then each 401 carries the address's fields and counts against the address, not against the user", async () => {
+    const thief = new Client(topology);
+    const owner = new Client(topology);
+    const account = await owner.signUp();
+    const stolen = account.accessToken;
+    expect((await owner.request('user', 'POST', '/v1/auth/logout', { token: stolen })).status).toBe(204);
+
+    const first = await thief.request('order', 'GET', '/v1/orders', { token: stolen });
+    expectProblem(first, 401, 'UNAUTHORIZED');
+    expect(fields(first)).toMatchObject({ name: 'default', q: DEFAULT.q, r: DEFAULT.q - 1 });
+    const second = await thief.request('payment', 'GET', `/v1/payments?orderId=${randomUUID()}`, { token: stolen });
+    expectProblem(second, 401, 'UNAUTHORIZED');
+    expect(fields(second).r).toBeLessThan(DEFAULT.q - 1);
+
+    // The owner's budget is whole: the refusals were the thief's address's.
+    const { accessToken } = await owner.login(account.email, account.password);
+    const own = await owner.request('order', 'GET', '/v1/orders', { token: accessToken });
+    expect(own.status).toBe(200);
+    expect(fields(own).r).toBeGreaterThanOrEqual(DEFAULT.q - 2);
+  });
+});

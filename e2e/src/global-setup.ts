@@ -2,7 +2,7 @@
 // eslint-disable-next-line @nx/enforce-module-boundaries
 import toolsGlobalSetup from '../../tools/jest/global-setup';
 // eslint-disable-next-line @nx/enforce-module-boundaries
-import { startRedisCluster, type LocalRedisCluster } from '../../libs/testing/src/redis-cluster';
+import { startRedisCluster, type LocalRedisCluster } from '../../libs/redis/test/redis-cluster';
 import { buildApps, Platform, prepareDatabases, topologyFromBaseUrls } from './platform';
 
 /**

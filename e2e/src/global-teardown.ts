@@ -3,7 +3,7 @@ import toolsGlobalTeardown from '../../tools/jest/global-teardown';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 // eslint-disable-next-line @nx/enforce-module-boundaries
-import type { LocalRedisCluster } from '../../libs/testing/src/redis-cluster';
+import type { LocalRedisCluster } from '../../libs/redis/test/redis-cluster';
 import type { Platform } from './platform';
 
 /**

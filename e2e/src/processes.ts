@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 // eslint-disable-next-line @nx/enforce-module-boundaries
-import { freePorts } from '../../libs/testing/src/redis-server';
+import { freePorts } from '../../libs/redis/test/redis-server';
 
 export const ROOT = join(__dirname, '../..');
 

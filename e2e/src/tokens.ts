@@ -6,7 +6,7 @@ import type { Topology } from './platform';
  * made from a genuine one so that exactly one thing is wrong with it. No JWT library: the
  * attacks are a few lines of node:crypto, and a library would refuse to make some of them.
  */
-export type BadToken = 'algNone' | 'hs256WithPublicKey' | 'unknownKid' | 'tamperedPayload' | 'wrongIssuer' | 'wrongAudience' | 'expired';
+export type BadToken = 'algNone' | 'hs256WithPublicKey' | 'unknownKid' | 'tamperedPayload' | 'wrongIssuer' | 'wrongAudience' | 'expired' | 'issuedInTheFuture' | 'subNotAUserId';
 
 type Json = Record<string, unknown>;
 
@@ -68,5 +68,8 @@ export async function badTokens(topology: Topology, real: string): Promise<Recor
     wrongAudience: reSigned(topology, real, { aud: `not-${String(claims['aud'])}` }),
     // An hour past: far beyond any clock tolerance.
     expired: reSigned(topology, real, { exp: now - 3_600 }),
+    // Issued an hour from now, valid for 15 minutes from then: it would outlive a logout-all cutoff set today.
+    issuedInTheFuture: reSigned(topology, real, { iat: now + 3_600, iat_ms: (now + 3_600) * 1000, exp: now + 4_500 }),
+    subNotAUserId: reSigned(topology, real, { sub: 'admin' }),
   };
 }

@@ -12,13 +12,6 @@ module.exports = {
   // The event streams (libs/events) run on the cluster too: their keys must fit its slots.
   roots: ['<rootDir>', '<rootDir>/../events/src'],
   testMatch: ['<rootDir>/src/**/*.spec.ts', '<rootDir>/../events/src/streams.spec.ts'],
-  testPathIgnorePatterns: [
-    '/node_modules/',
-    // Cuts a TCP proxy in front of the single REDIS_URL server to watch readiness fail and
-    // recover; it tests the plugin's health check, not key layout, and a cluster would need
-    // one proxy per node. The standalone project runs it.
-    '<rootDir>/src/redis-plugin.spec.ts',
-  ],
   // Its own global setup and teardown: they start and stop the cluster and check its keys.
   // The preset's (MySQL, REDIS_URL) still run for the other projects of the run; this one
   // needs neither, since its tests reach Redis through testRedis() and so the cluster.

@@ -1,6 +1,6 @@
 // Jest loads global setup outside its module system, where the path aliases do not resolve.
 // eslint-disable-next-line @nx/enforce-module-boundaries
-import { startRedisCluster, type LocalRedisCluster } from '../../libs/testing/src/redis-cluster';
+import { startRedisCluster, type LocalRedisCluster } from '../../libs/redis/test/redis-cluster';
 import { owesKeyCheck } from './keys-without-ttl';
 
 /**

@@ -1,5 +1,5 @@
 // eslint-disable-next-line @nx/enforce-module-boundaries
-import type { LocalRedisCluster } from '../../libs/testing/src/redis-cluster';
+import type { LocalRedisCluster } from '../../libs/redis/test/redis-cluster';
 import { describeKeysWithoutTtl, keysWithoutTtl, settleKeyCheck } from './keys-without-ttl';
 
 /**

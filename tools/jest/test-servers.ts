@@ -5,7 +5,7 @@ import { createConnection } from 'mysql2/promise';
 // eslint-disable-next-line @nx/enforce-module-boundaries
 import { mysqlFailure } from '../../libs/db/src/failure';
 // eslint-disable-next-line @nx/enforce-module-boundaries
-import { redisFailure } from '../../libs/redis/src/redis-plugin';
+import { redisFailure } from '../../libs/service-kit/src/redis-failure';
 // eslint-disable-next-line @nx/enforce-module-boundaries
 import { DEFAULT_MYSQL_ADMIN_URL, DEFAULT_REDIS_URL } from '../../libs/service-kit/src/config';
 

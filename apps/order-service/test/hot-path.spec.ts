@@ -6,8 +6,8 @@ import { Redis } from 'ioredis';
 import { bearer, buildSignedIn, createOrder, type Built } from './helper';
 
 /**
- * The platform's hot path: an authenticated, rate-limited, cached GET /v1/orders/{id} costs one
- * Redis command in all (revocation, limit and the cache read in one script) and no SQL.
+ * The platform's hot path: an authenticated, rate-limited, cached GET /v1/orders/{id} costs two
+ * Redis commands (the admission script: revocation and the limit; then the cache read) and no SQL.
  * Counted on the wire: every socket write of the process during one request, kept when it
  * carries this user's or this order's id (Redis) or reads the orders tables (MySQL), so the
  * background loops (relay, consumer, marker watcher) cannot blur the count.
@@ -66,7 +66,7 @@ function commandsOf(write: string): string[][] {
   return commands;
 }
 
-it('when an order is read from the cache, then the request costs one Redis command carrying the token check, the limit and the read, and no SQL', async () => {
+it('when an order is read from the cache, then the request costs two Redis commands, the admission script and the read, and no SQL', async () => {
   const { userId, token } = tokenFor();
   const order = await createOrder(app, token);
   // Fill the cache, and the verified-token cache, first.
@@ -77,20 +77,20 @@ it('when an order is read from the cache, then the request costs one Redis comma
   }, userId, order.id);
   expect(status).toBe(200);
   expect(sql).toEqual([]);
-  expect(redis).toHaveLength(1);
-  // The one write is one command: the guard's script, given the revocation marks, the user's
-  // rate-limit key and the order's cache entry.
-  const commands = commandsOf(redis[0] as string);
-  expect(commands).toHaveLength(1);
-  const [name, , keyCount, ...rest] = commands[0] as string[];
+  const [admission, read, ...more] = redis.flatMap(commandsOf);
+  expect(more).toEqual([]);
+  // The pipeline's script, given the revocation marks and the user's rate-limit key, on the shared prefix.
+  const [name, , keyCount, ...rest] = admission as string[];
   expect(name?.toLowerCase()).toBe('evalsha');
   const keys = rest.slice(0, Number(keyCount));
   expect(keys.filter((k) => k.includes(`rev:{user:${userId}}`))).toHaveLength(3);
   expect(keys.filter((k) => k.includes(`rl:{user:${userId}}`))).toHaveLength(1);
-  expect(keys.filter((k) => k.includes(`cache:{orders:${order.id}}`))).toHaveLength(1);
+  // Then the route's own read of its cache entry.
+  expect(read?.[0]?.toLowerCase()).toBe('get');
+  expect(read?.[1]).toContain(`cache:{orders:${order.id}}`);
 });
 
-it('when the order is not cached, then it is read from MySQL once and the next read is the one round trip again', async () => {
+it('when the order is not cached, then it is read from MySQL once and the next read costs no SQL', async () => {
   const { userId, token } = tokenFor();
   const order = await createOrder(app, token);
   const miss = await writesDuring(async () => {
@@ -100,7 +100,7 @@ it('when the order is not cached, then it is read from MySQL once and the next r
   const hit = await writesDuring(async () => {
     expect((await app.inject({ method: 'GET', url: `/v1/orders/${order.id}`, headers: bearer(token) })).statusCode).toBe(200);
   }, userId, order.id);
-  expect([hit.redis.length, hit.sql.length]).toEqual([1, 0]);
+  expect([hit.redis.flatMap(commandsOf).length, hit.sql.length]).toEqual([2, 0]);
 });
 
 it('when an order is read from the cache, then the answer is byte for byte the one its miss gave, with the same content type', async () => {
@@ -115,14 +115,20 @@ it('when an order is read from the cache, then the answer is byte for byte the o
   expect(hit.headers['content-length']).toBe(miss.headers['content-length']);
 });
 
-it("when the cached entry is the user's order, then it is answered as stored, not parsed and serialised again", async () => {
+it('when a cached entry is read, then its owner is the userId it holds, however its JSON is spelled', async () => {
   const { userId, token } = tokenFor();
+  const other = tokenFor();
   const order = await createOrder(app, token);
-  // The entry as the cache keeps it, but spaced: only an answer that copies the stored bytes keeps the spaces.
-  const stored = `{"id":"${order.id}","userId":"${userId}", "status": "PENDING" , "currency":"EUR","totalAmount":${order.totalAmount},"items":${JSON.stringify(order.items)},"createdAt":"${order.createdAt}","updatedAt":"${order.updatedAt}"}`;
-  await redis.set(keySpace(prefix).cache(`orders:${order.id}`).value, stored, 'EX', 60);
-  const res = await app.inject({ method: 'GET', url: `/v1/orders/${order.id}`, headers: bearer(token) });
-  expect(res.statusCode).toBe(200);
-  expect(res.body).toBe(stored);
-  expect(res.json()).toEqual(order);
+  const entry = keySpace(prefix).cache(`orders:${order.id}`).value;
+  // The owner's order, its members in another order: still the owner's.
+  const { id, userId: owner, ...rest } = order;
+  await redis.set(entry, JSON.stringify({ userId: owner, ...rest, id }), 'EX', 60);
+  const own = await app.inject({ method: 'GET', url: `/v1/orders/${order.id}`, headers: bearer(token) });
+  expect(own.statusCode).toBe(200);
+  expect(own.json()).toEqual(order);
+  expect((await app.inject({ method: 'GET', url: `/v1/orders/${order.id}`, headers: bearer(other.token) })).statusCode).toBe(404);
+  // The same entry naming another owner: not this user's order, whatever its first bytes say.
+  await redis.set(entry, JSON.stringify({ id, userId: other.userId, ...rest }), 'EX', 60);
+  expect((await app.inject({ method: 'GET', url: `/v1/orders/${order.id}`, headers: bearer(token) })).statusCode).toBe(404);
+  expect(userId).toBe(owner);
 });

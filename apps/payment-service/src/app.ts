@@ -1,8 +1,9 @@
-import { jwksKeySource, registerGuard } from '@platform/auth';
+import { userServiceKeys } from '@platform/auth';
 import { mysql, mysqlOptions } from '@platform/db';
-import { eventStreams, registerEventConsumer, registerOutboxRelay, RefundRequested, STREAMS } from '@platform/events';
-import { createLock, idempotency, keySpace, redis, redisOptions } from '@platform/redis';
-import { PLATFORM_VERSION, serviceDefaults, type AppOptions } from '@platform/service-kit';
+import { RefundRequested, registerServiceEvents, STREAMS } from '@platform/events';
+import { createLock, keySpace } from '@platform/redis';
+import { pipeline, pipelineOptions } from '@platform/request-pipeline';
+import { redis, redisOptions, serviceDefaults, type AppOptions } from '@platform/service-kit';
 import type { FastifyInstance } from 'fastify';
 import { ConfigSchema, type Config } from './config';
 import { refundRequestHandler } from './events/refund-requests';
@@ -22,21 +23,10 @@ const ORDER_LOCK_WAIT_MS = 10_000;
 
 /** payment-service: Charges each order once through the payment provider, and refunds. */
 export default async function paymentService(app: FastifyInstance, { config, defaultMetrics }: AppOptions<Config>) {
-  await app.register(serviceDefaults, {
-    service: SERVICE,
-    title: SERVICE,
-    description: 'Charges each order once through the payment provider, and refunds.',
-    version: PLATFORM_VERSION,
-    defaultMetrics,
-  });
+  await app.register(serviceDefaults, { service: SERVICE, description: 'Charges each order once through the payment provider, and refunds.', defaultMetrics });
   await app.register(mysql, mysqlOptions(config));
   await app.register(redis, redisOptions(config, SERVICE));
-  // Access tokens are user-service's, verified here with its published keys.
-  await registerGuard(app, config, jwksKeySource({ url: new URL('/.well-known/jwks.json', config.USER_SERVICE_URL).toString(), logger: app.log }));
-  await app.register(idempotency);
-
-  const streams = eventStreams({ client: app.redis, prefix: config.EVENTS_REDIS_KEY_PREFIX, registry: app.metrics, logger: app.log });
-  await registerOutboxRelay(app, { dataSource: () => app.db, streams, replayWindowSeconds: config.EVENTS_REPLAY_WINDOW_SECONDS });
+  await app.register(pipeline, pipelineOptions(config, userServiceKeys(config.USER_SERVICE_URL, app.log)));
 
   const repository = paymentsRepository(() => app.db);
   const payments = createPayments({
@@ -53,16 +43,10 @@ export default async function paymentService(app: FastifyInstance, { config, def
   });
   await app.register(paymentRoutes, { payments });
 
-  // Compensation: a payment that succeeded for an order cancelled meanwhile is refunded.
-  const handleRefundRequest = refundRequestHandler({ payments, repository, log: app.log });
-  await registerEventConsumer(app, {
-    streams,
-    stream: STREAMS.refundRequests,
-    group: SERVICE,
-    claimIdleMs: config.EVENTS_CLAIM_IDLE_MS,
-    schema: RefundRequested,
-    handler: async (event) => void (await handleRefundRequest(event)),
-  });
+  // Compensation in: a payment that succeeded for an order cancelled meanwhile is refunded.
+  // Payment outcomes out, through the outbox.
+  const handler = refundRequestHandler({ payments, repository, log: app.log });
+  await registerServiceEvents(app, { config, group: SERVICE, consume: { stream: STREAMS.refundRequests, schema: RefundRequested, handler } });
 
   startRecovery(app, payments, config.PAYMENT_RECOVERY_INTERVAL_MS);
 }

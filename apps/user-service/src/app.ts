@@ -1,8 +1,7 @@
 import fastifyJwt from '@fastify/jwt';
-import { registerGuard } from '@platform/auth';
 import { mysql, mysqlOptions } from '@platform/db';
-import { redis, redisOptions } from '@platform/redis';
-import { PLATFORM_VERSION, serviceDefaults, type AppOptions } from '@platform/service-kit';
+import { pipeline, pipelineOptions } from '@platform/request-pipeline';
+import { redis, redisOptions, serviceDefaults, type AppOptions } from '@platform/service-kit';
 import type { FastifyInstance } from 'fastify';
 import { accountService } from './accounts/account-service';
 import { warmUpPasswords } from './accounts/passwords';
@@ -21,13 +20,7 @@ export const SERVICE = 'user-service';
 
 /** user-service: Accounts, sign-in, and the tokens every service trusts. */
 export default async function userService(app: FastifyInstance, { config, defaultMetrics }: AppOptions<Config>) {
-  await app.register(serviceDefaults, {
-    service: SERVICE,
-    title: SERVICE,
-    description: 'Accounts, sign-in, and the tokens every service trusts.',
-    version: PLATFORM_VERSION,
-    defaultMetrics,
-  });
+  await app.register(serviceDefaults, { service: SERVICE, description: 'Accounts, sign-in, and the tokens every service trusts.', defaultMetrics });
   await app.register(mysql, mysqlOptions(config));
   await app.register(redis, redisOptions(config, SERVICE));
   void warmUpPasswords();
@@ -40,9 +33,11 @@ export default async function userService(app: FastifyInstance, { config, defaul
     secret: { private: async () => (await app.signingKeys()).signing.privatePem, public: async () => '' },
     sign: { algorithm: 'EdDSA', header: { alg: 'EdDSA', typ: 'at+jwt' } },
   });
-  await registerGuard(app, config, { key: async (kid: string) => (await app.signingKeys()).verifying.get(kid) }, {
-    login: { limit: config.LOGIN_RATE_LIMIT_MAX, windowSeconds: config.RATE_LIMIT_WINDOW_SECONDS, failMode: 'closed' },
-  });
+  const ownKeys = { key: async (kid: string) => (await app.signingKeys()).verifying.get(kid) };
+  await app.register(
+    pipeline,
+    pipelineOptions(config, ownKeys, { login: { limit: config.LOGIN_RATE_LIMIT_MAX, windowSeconds: config.RATE_LIMIT_WINDOW_SECONDS, failMode: 'closed' } }),
+  );
 
   const sessions = sessionsRepository(() => app.db);
   keepRevocations(app, sessions, { accessTtlSeconds: config.ACCESS_TOKEN_TTL_SECONDS });

@@ -106,3 +106,8 @@ export function jwksKeySource(opts: JwksKeySourceOptions): KeySource {
     },
   });
 }
+
+/** The keys of user-service, which issues every access token, from its published JWKS. */
+export function userServiceKeys(userServiceUrl: string, logger?: KeySourceLogger): KeySource {
+  return jwksKeySource({ url: new URL('/.well-known/jwks.json', userServiceUrl).toString(), logger });
+}

@@ -37,11 +37,7 @@ export interface VerifierOptions {
   cacheSize?: number;
 }
 
-export interface TokenVerifier {
-  (token: string): Promise<VerifiedToken>;
-  /** The token's verification if it is remembered and still good, without a promise; undefined otherwise (verify it). */
-  cached(token: string): VerifiedToken | undefined;
-}
+export type TokenVerifier = (token: string) => Promise<VerifiedToken>;
 
 export const VERIFIER_DEFAULTS = Object.freeze({
   /** Verified tokens remembered; a hit skips the signature check, never the revocation check. */
@@ -127,6 +123,7 @@ class VerifiedTokens {
 }
 
 const isId = (value: unknown): value is string => typeof value === 'string' && value.length > 0 && value.length <= 128;
+const USER_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function createTokenVerifier(opts: VerifierOptions): TokenVerifier {
   const verify = createVerifier({
@@ -150,9 +147,8 @@ export function createTokenVerifier(opts: VerifierOptions): TokenVerifier {
 
   const verified = new VerifiedTokens(opts.cacheSize ?? VERIFIER_DEFAULTS.cacheSize, VERIFIER_DEFAULTS.cacheTtlMs);
 
-  const cached = (token: string) => verified.get(token, Date.now());
-  return Object.assign(async (token: string): Promise<VerifiedToken> => {
-    const known = cached(token);
+  return async (token: string): Promise<VerifiedToken> => {
+    const known = verified.get(token, Date.now());
     if (known) return known;
     let claims: Record<string, unknown>;
     try {
@@ -161,13 +157,16 @@ export function createTokenVerifier(opts: VerifierOptions): TokenVerifier {
       throw translate(err);
     }
     const { sub, sid, jti, iat, iat_ms: issuedAtMs, exp } = claims;
-    if (!isId(sub) || !isId(sid) || !isId(jti) || !Number.isSafeInteger(issuedAtMs) || !Number.isSafeInteger(exp)) {
+    // `sub` is a user id, a UUID: anything else was not issued for a user of ours.
+    if (typeof sub !== 'string' || !USER_ID.test(sub) || !isId(sid) || !isId(jti) || !Number.isSafeInteger(issuedAtMs) || !Number.isSafeInteger(exp)) {
       throw new InvalidTokenError('claims');
     }
     // iat is iat_ms in whole seconds; a token where they disagree was not made by our issuer.
     if (iat !== Math.floor((issuedAtMs as number) / 1000)) throw new InvalidTokenError('claims');
+    // Issued in the future beyond the clocks' tolerance: it would outlive a logout-all cutoff set now.
+    if ((issuedAtMs as number) > Date.now() + VERIFIER_DEFAULTS.clockToleranceMs) throw new InvalidTokenError('not yet valid');
     const result = Object.freeze({ userId: sub, sessionId: sid, tokenId: jti, expiresAt: exp as number, issuedAtMs: issuedAtMs as number });
     verified.set(token, result, Date.now());
     return result;
-  }, { cached });
+  };
 }

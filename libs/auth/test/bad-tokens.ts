@@ -39,5 +39,12 @@ export function badTokens(key: TestSigningKey, stranger: TestSigningKey): BadTok
     { name: 'no iat_ms', token: signAccessToken(key, { omit: ['iat_ms'] }), reason: 'claims' },
     { name: 'iat_ms not an integer', token: signAccessToken(key, { claims: { iat_ms: Date.now() + 0.5 } }), reason: 'claims' },
     { name: 'sub not a string', token: signAccessToken(key, { claims: { sub: 42 as unknown as string } }), reason: 'claims' },
+    { name: 'sub not a user id', token: signAccessToken(key, { claims: { sub: 'admin' } }), reason: 'claims' },
+    // Validly signed, issued an hour from now: it would outlive a logout-all cutoff set today.
+    {
+      name: 'issued an hour in the future',
+      token: signAccessToken(key, { claims: { iat_ms: (nowS + 3600) * 1000, exp: nowS + 3600 + 900 } }),
+      reason: 'not yet valid',
+    },
   ];
 }

@@ -5,3 +5,4 @@ export * from './outbox';
 export * from './outbox-plugin';
 export * from './outbox-relay';
 export * from './streams';
+export * from './service-events';

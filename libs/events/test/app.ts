@@ -1,6 +1,5 @@
 import { mysql } from '@platform/db';
-import { redis } from '@platform/redis';
-import { createServer, serviceDefaults, type App } from '@platform/service-kit';
+import { createServer, redis, serviceDefaults, type App } from '@platform/service-kit';
 import { testKeyPrefix } from '@platform/testing';
 import { logCapture, REDIS_URL } from './helpers';
 

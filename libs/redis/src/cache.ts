@@ -108,25 +108,9 @@ export interface Cache<V = unknown> {
   set(key: string, value: V, ttlSeconds?: number): Promise<void>;
   /** Invalidates after a change; the next read loads. Rejects with RedisUnavailableError. */
   delete(key: string): Promise<void>;
-  /**
-   * The cached value, or the loader's (stored unless a write intervened). `undefined` is never
-   * stored. `prefetched` is this key's value already read by someone else's command (see `valueKey`).
-   */
-  getOrLoad(key: string, loader: () => Promise<V>, opts?: { ttlSeconds?: number; prefetched?: Prefetched }): Promise<V>;
-  /**
-   * The Redis key holding the key's value, for a caller that reads it with a command of its own
-   * (the request guard's, so a hit costs no round trip of its own) and passes what it read as `prefetched`.
-   */
-  valueKey(key: string): string;
-  /**
-   * Counts a hit that its caller served itself, from a value read ahead, without getOrLoad (as
-   * the JSON stored, unparsed): the metrics then count it as getOrLoad would have.
-   */
-  countHit(): void;
+  /** The cached value, or the loader's (stored unless a write intervened). `undefined` is never stored. */
+  getOrLoad(key: string, loader: () => Promise<V>, opts?: { ttlSeconds?: number }): Promise<V>;
 }
-
-/** A value read ahead: the raw value or null (a miss); a failed read is not a Prefetched (read again). */
-export type Prefetched = { raw: string | null };
 
 type Result = 'hit' | 'miss' | 'error';
 interface Outcome<V> {
@@ -240,15 +224,12 @@ export function createCache<V = unknown>(options: CacheOptions): Cache<V> {
     return outcome.value;
   }
 
-  /**
-   * Our own look: one GET (or the one read ahead by the guard's script); on a miss, join or
-   * start the flight (which began after this read did).
-   */
-  async function read(key: string, loader: () => Promise<V>, ttlMs: number, prefetched?: Prefetched): Promise<V> {
+  /** Our own look: one GET; on a miss, join or start the flight (which began after this read did). */
+  async function read(key: string, loader: () => Promise<V>, ttlMs: number): Promise<V> {
     const k = keysOf(key);
     let run = () => fill(k, loader, ttlMs);
     try {
-      const raw = prefetched ? prefetched.raw : await client.get(k.value);
+      const raw = await client.get(k.value);
       if (raw !== null) return hit(raw);
     } catch (err) {
       run = () => failOpen(err, 'get', loader);
@@ -296,10 +277,8 @@ export function createCache<V = unknown>(options: CacheOptions): Cache<V> {
     },
 
     /** A hit is one GET and nothing else; misses (and fail-open loads) share one flight per key. */
-    async getOrLoad(key: string, loader: () => Promise<V>, opts: { ttlSeconds?: number; prefetched?: Prefetched } = {}): Promise<V> {
+    async getOrLoad(key: string, loader: () => Promise<V>, opts: { ttlSeconds?: number } = {}): Promise<V> {
       const ttlMs = opts.ttlSeconds === undefined ? defaultTtlMs : toMs(opts.ttlSeconds);
-      // A value read ahead by this request's own guard is as fresh as a GET now would be.
-      if (opts.prefetched?.raw != null) return hit(opts.prefetched.raw);
       const joined = flights.get(key);
       if (joined) {
         const outcome = await joined;
@@ -307,15 +286,7 @@ export function createCache<V = unknown>(options: CacheOptions): Cache<V> {
         if (!outcome.invalidated) return counted(outcome);
         return read(key, loader, ttlMs);
       }
-      return read(key, loader, ttlMs, opts.prefetched);
-    },
-
-    valueKey(key: string): string {
-      return keysOf(key).value;
-    },
-
-    countHit(): void {
-      requests.hit.inc();
+      return read(key, loader, ttlMs);
     },
   });
 }

@@ -1,6 +1,6 @@
 import { Cluster, Redis } from 'ioredis';
 import { closeAll, testRedis } from '../test/redis';
-import { COALESCE_BATCH, coalesceWrites, createRedisClient, parseClusterNodes } from './client';
+import { createRedisClient, parseClusterNodes } from './client';
 
 describe('parseClusterNodes', () => {
   it('when given host:port pairs, then it returns them in order', () => {
@@ -37,14 +37,14 @@ describe('createRedisClient', () => {
   });
 });
 
-(process.env['REDIS_CLUSTER_NODES'] ? describe.skip : describe)('coalesceWrites (standalone Redis)', () => {
+(process.env['REDIS_CLUSTER_NODES'] ? describe.skip : describe)('auto-pipelining (standalone Redis)', () => {
   let client: Redis;
   beforeAll(async () => {
     client = (await testRedis()) as Redis;
   });
   afterAll(() => closeAll(client));
 
-  /** Socket writes that reach the kernel: corked writes are handed over together in one _writev. */
+  /** Socket writes that reach the kernel. */
   function countFlushes(socket: Redis['stream']) {
     const internals = socket as unknown as Record<'_write' | '_writev', (...args: unknown[]) => void>;
     const spies = [jest.spyOn(internals, '_write'), jest.spyOn(internals, '_writev')];
@@ -54,58 +54,19 @@ describe('createRedisClient', () => {
     };
   }
 
-  it('when 20 commands are sent in one tick, then they leave in at most 3 writes, and all are answered', async () => {
+  it('when 20 commands are sent in one tick, then ioredis sends them as one pipeline, one write, and all are answered', async () => {
     const flushes = countFlushes(client.stream);
     try {
-      const replies = Array.from({ length: 20 }, (_, i) => {
-        coalesceWrites(client);
-        return client.echo(`m${i}`);
-      });
+      const replies = Array.from({ length: 20 }, (_, i) => client.echo(`m${i}`));
       expect(await Promise.all(replies)).toEqual(Array.from({ length: 20 }, (_, i) => `m${i}`));
-      // Batches of COALESCE_BATCH, the rest at the end of the tick.
-      expect(flushes.count()).toBeLessThanOrEqual(Math.ceil(20 / COALESCE_BATCH));
-    } finally {
-      flushes.restore();
-    }
-  });
-
-  it('when the same 20 commands are sent without it, then each is its own write (the baseline the test above beats)', async () => {
-    const flushes = countFlushes(client.stream);
-    try {
-      await Promise.all(Array.from({ length: 20 }, (_, i) => client.echo(`m${i}`)));
-      expect(flushes.count()).toBe(20);
-    } finally {
-      flushes.restore();
-    }
-  });
-
-  it('when commands are sent from two callbacks of one event-loop turn, then they leave in one write', async () => {
-    const flushes = countFlushes(client.stream);
-    try {
-      // Two immediates queued together run in one check phase of the loop, each its own callback (as two
-      // requests' reads are in one poll phase). Two timers were not always due in the same turn: a
-      // millisecond could pass between setting them (one clean-clone CI run saw 2 writes).
-      const sent = await new Promise<Promise<string>[]>((resolve) => {
-        const replies: Promise<string>[] = [];
-        const send = (label: string) => () => {
-          coalesceWrites(client);
-          replies.push(client.echo(label));
-          if (replies.length === 2) resolve(replies);
-        };
-        setImmediate(send('first'));
-        setImmediate(send('second'));
-      });
-      expect(await Promise.all(sent)).toEqual(['first', 'second']);
       expect(flushes.count()).toBe(1);
     } finally {
       flushes.restore();
     }
   });
 
-  it('when one command is sent and awaited alone, then it is not held back', async () => {
-    coalesceWrites(client);
+  it('when one command is sent and awaited alone, then it is answered', async () => {
     await expect(client.echo('alone')).resolves.toBe('alone');
-    coalesceWrites(client);
     await expect(client.echo('again')).resolves.toBe('again');
   });
 });

@@ -1,15 +1,14 @@
-import { DependencyUnavailableError } from '@platform/service-kit';
-
 /** Typed errors of the Redis layer; callers branch on the class, never on a message. */
 
 /**
- * Redis could not be asked (down, timed out) and the caller's fail mode is `closed`. A
- * DependencyUnavailableError, so one that reaches a route's error handler answers 503.
+ * Redis could not be asked (down, timed out) and the caller's fail mode is `closed`. The
+ * service kit's error handler answers one that reaches it with 503 DEPENDENCY_UNAVAILABLE.
  */
-export class RedisUnavailableError extends DependencyUnavailableError {
+export class RedisUnavailableError extends Error {
+  readonly dependency = 'redis';
+
   constructor(readonly operation: string, options?: { cause?: unknown }) {
-    super('redis', options);
-    this.message = `Redis unavailable during ${operation}`;
+    super(`Redis unavailable during ${operation}`, options);
     this.name = 'RedisUnavailableError';
   }
 }

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startRedisServer } from '@platform/testing';
+import { startRedisServer } from '../test/redis-server';
 import { Registry } from 'prom-client';
 import { closeAll, deadRedis, testKeys, testRedis } from '../test/redis';
 import { createRedisClient, type RedisClient } from './client';

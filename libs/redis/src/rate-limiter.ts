@@ -1,9 +1,9 @@
 import type { Registry } from 'prom-client';
-import { coalesceWrites, type RedisClient } from './client';
+import type { RedisClient } from './client';
 import { RateLimitedError, RedisUnavailableError } from './errors';
 import type { KeySpace } from './keys';
 import { counter } from './metrics';
-import { logThrottle, rawScript, runScript } from './scripts';
+import { defineScripts, logThrottle } from './scripts';
 import type { FailMode, WarnLogger } from './revocation';
 
 /**
@@ -55,7 +55,7 @@ export interface RateLimiter<P extends string = string> {
   /** `check` for code outside a route hook: a refusal throws RateLimitedError. */
   enforce(policy: P, subject: string): Promise<RateLimitResult>;
   /**
-   * The check as part of another script (request-guard.ts), which runs `gcra` (GCRA_FUNCTION_LUA)
+   * The check as part of another script (admission.ts), which runs `gcra` (GCRA_FUNCTION_LUA)
    * on the step's key and arguments and hands the answer to `settle`.
    */
   prepare(policy: P, subject: string): PreparedLimit;
@@ -72,7 +72,7 @@ export const RATE_LIMITER_DEFAULTS = Object.freeze({ denyCacheSize: 10_000 });
 
 /**
  * One GCRA step as a Lua function, for this limiter's own script and for scripts that check a
- * limit among other things (the request guard's).
+ * limit among other things (admission.ts).
  * gcra(key, interval, capacity): key is the subject's state, its expiry the TAT, its value
  * unused; interval is the emission interval in ms (the cost of one request), capacity is
  * limit * interval (how far the TAT may run ahead of now). Returns one integer, cheaper to
@@ -100,15 +100,15 @@ local function gcra(key, interval, capacity)
 end
 `;
 
-const GCRA = rawScript(`${GCRA_FUNCTION_LUA}
+/** One check of one subject. */
+const GCRA_LUA = `${GCRA_FUNCTION_LUA}
 -- KEYS[1]: the subject's state. ARGV: interval and capacity in ms.
 return gcra(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]))
-`);
+`;
 
-function runGcra(client: RedisClient, key: string, cost: Cost): Promise<number> {
-  coalesceWrites(client);
-  return runScript(client, GCRA, [key], [cost.intervalMs, cost.capacityMs]) as Promise<number>;
-}
+const GCRA = 'platformRateLimitGcra';
+
+type WithGcra = { [GCRA](key: string, intervalMs: number, capacityMs: number): Promise<number> };
 
 interface Cost {
   /**
@@ -181,7 +181,8 @@ class DenyCache {
 }
 
 export function createRateLimiter<P extends string>(opts: RateLimiterOptions<P>): RateLimiter<P> {
-  const { client, keys } = opts;
+  const { keys } = opts;
+  const scripts = defineScripts<WithGcra>(opts.client, { [GCRA]: { numberOfKeys: 1, lua: GCRA_LUA } });
   const names = Object.keys(opts.policies) as P[];
   const policies = Object.freeze(Object.fromEntries(names.map((n) => [n, Object.freeze({ ...opts.policies[n] })]))) as Record<P, RateLimitPolicy>;
   const costs = new Map(names.map((n) => [n, costOf(n, policies[n])] as const));
@@ -233,7 +234,7 @@ export function createRateLimiter<P extends string>(opts: RateLimiterOptions<P>)
     }
     const { policy, cost, key, known } = found;
     if (known) return Promise.resolve(deniedLocally(name, policy, known, Date.now()));
-    return runGcra(client, key, cost).then(
+    return scripts[GCRA](key, cost.intervalMs, cost.capacityMs).then(
       (answer) => settle(name, policy, cost, key, answer),
       (err: unknown) => failed(name, policy, err),
     );

@@ -1,15 +1,17 @@
-import { createHash } from 'node:crypto';
 import type { RedisClient } from './client';
 
 export interface ScriptDefinition {
-  numberOfKeys: number;
+  /** Unset: the command's first argument says how many keys follow. */
+  numberOfKeys?: number;
   lua: string;
 }
 
 /**
- * Defines Lua scripts as commands on `client` (EVALSHA, falling back to EVAL after a
- * script flush), once per client: several caches or limiters on one client share them,
- * and defining twice would replace the method. Returns the client typed with them.
+ * The one way Lua scripts are loaded here: each module keeps its scripts as named constants
+ * beside the code that runs them and defines them as commands on `client` (ioredis's
+ * defineCommand: EVALSHA, falling back to EVAL after a NOSCRIPT, as after a script flush),
+ * once per client: several caches or limiters on one client share them, and defining twice
+ * would replace the method. Returns the client typed with them.
  */
 export function defineScripts<T>(client: RedisClient, scripts: Readonly<Record<string, ScriptDefinition>>): T {
   const defined = client as unknown as Record<string, unknown>;
@@ -37,26 +39,4 @@ export function logThrottle(intervalMs = 10_000): () => { log: boolean; suppress
     suppressed = 0;
     return { log: true, suppressed: quiet };
   };
-}
-
-/** A Lua script run by its SHA1 (see `runScript`). */
-export interface RawScript {
-  lua: string;
-  sha: string;
-}
-
-export function rawScript(lua: string): RawScript {
-  return Object.freeze({ lua, sha: createHash('sha1').update(lua).digest('hex') });
-}
-
-/**
- * EVALSHA, and EVAL (which also caches the script) only after a NOSCRIPT (a restarted or
- * flushed Redis). For the request path: ioredis's defineCommand wrapper costs a measurable
- * share of a check there, and so does every extra promise, hence plain `then` chains.
- */
-export function runScript(client: RedisClient, script: RawScript, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
-  return client.evalsha(script.sha, keys.length, ...keys, ...args).catch((err: unknown) => {
-    if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
-    return client.eval(script.lua, keys.length, ...keys, ...args);
-  });
 }

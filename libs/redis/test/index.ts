@@ -1,2 +1,5 @@
-// Test helpers for code built on the Redis layer (`@platform/redis/testing`).
+// Test helpers for code built on the Redis layer (`@platform/redis/testing`): clients on the test
+// Redis, and throwaway redis-server processes and clusters.
 export * from './redis';
+export * from './redis-cluster';
+export { freePorts, startRedisServer, type LocalRedisServer } from './redis-server';

@@ -1,4 +1,4 @@
-import { eventually, uniqueSuffix } from '@platform/testing';
+import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { REQUEST_PATH_OPTIONS, createRedisClient, type RedisClient } from '../src/client';
 import { keySpace, type KeySpace } from '../src/keys';
@@ -37,14 +37,9 @@ export function deadRedis(commandTimeoutMs = 100): RedisClient {
 
 /** Keys of this test file's own, under a unique prefix. */
 export function testKeys(label: string): KeySpace {
-  return keySpace(`t:${label}:${uniqueSuffix()}:`);
+  return keySpace(`t:${label}:${Date.now().toString(36)}${randomBytes(4).toString('hex')}:`);
 }
 
 export function closeAll(...clients: RedisClient[]): Promise<unknown> {
   return Promise.all(clients.map((c) => c.quit().catch(() => c.disconnect())));
-}
-
-/** Waits until `check` holds (a lane connected, a connection dropped); fails the test after `ms`. */
-export async function settled(check: () => boolean, ms = 5_000): Promise<void> {
-  if (!(await eventually(async () => check(), ms, 10))) throw new Error(`not settled within ${ms} ms`);
 }

@@ -1,3 +1,4 @@
+import { RedisUnavailableError } from '@platform/redis';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import {
@@ -58,7 +59,7 @@ function validationProblem(error: ValidationError): ProblemInit {
 }
 
 function isUnavailable(error: unknown, depth = 0): boolean {
-  if (error instanceof DependencyUnavailableError) return true;
+  if (error instanceof DependencyUnavailableError || error instanceof RedisUnavailableError) return true;
   if (typeof error !== 'object' || error === null || depth > 4) return false;
   const e = error as { code?: unknown; errno?: unknown; cause?: unknown; driverError?: unknown };
   if (typeof e.code === 'string' && UNAVAILABLE_CODES.has(e.code)) return true;

@@ -5,6 +5,8 @@ export * from './logger';
 export * from './metrics';
 export * from './peer';
 export * from './problem';
+export * from './redis';
+export * from './redis-failure';
 export * from './request-id';
 export * from './server';
 export * from './service-defaults';

@@ -5,12 +5,15 @@ import { health } from './health';
 import { metrics } from './metrics';
 import { REQUEST_ID_HEADER } from './request-id';
 import { docs } from './swagger';
+import { PLATFORM_VERSION } from './version';
 
 export interface ServiceDefaultsOptions {
   service: string;
-  title: string;
+  /** The OpenAPI document's title; the service's name unless given. */
+  title?: string;
   description: string;
-  version: string;
+  /** The OpenAPI document's version; the platform's unless given. */
+  version?: string;
   defaultMetrics?: boolean;
 }
 
@@ -19,14 +22,12 @@ export interface ServiceDefaultsOptions {
  * OpenAPI docs and health endpoints. Registered first, before any route.
  */
 async function serviceDefaultsPlugin(app: FastifyInstance, opts: ServiceDefaultsOptions): Promise<void> {
-  // A callback hook: an async one costs every request a promise.
-  app.addHook('onRequest', (request, reply, done) => {
+  app.addHook('onRequest', async (request, reply) => {
     reply.header(REQUEST_ID_HEADER, request.id);
-    done();
   });
   await app.register(errorHandler);
   await app.register(metrics, { service: opts.service, defaultMetrics: opts.defaultMetrics });
-  await app.register(docs, { title: opts.title, description: opts.description, version: opts.version });
+  await app.register(docs, { title: opts.title ?? opts.service, description: opts.description, version: opts.version ?? PLATFORM_VERSION });
   await app.register(health);
 }
 

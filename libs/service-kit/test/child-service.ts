@@ -15,7 +15,8 @@ export interface ChildService {
 
 /** Runs a fixture through tsx in `cwd` with `env` over the test's environment. */
 export function spawnFixture(fixture: string, env: Record<string, string>, cwd: string): ChildService {
-  const proc = spawn(TSX, [join(__dirname, 'fixtures', fixture)], {
+  // The repository's path aliases, whatever `cwd` is.
+  const proc = spawn(TSX, ['--tsconfig', join(__dirname, '../../../tsconfig.base.json'), join(__dirname, 'fixtures', fixture)], {
     cwd,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,8 +1,9 @@
 export * from './build-app';
 export * from './ids';
-export * from './redis-cluster';
-export { freePorts, startRedisServer, type LocalRedisServer } from './redis-server';
+// Redis processes live with the Redis layer, whose own tests use them; exported here with the other helpers.
+export { freePorts, startRedisCluster, startRedisServer, type LocalRedisCluster, type LocalRedisServer } from '@platform/redis/testing';
 export * from './service-conformance';
-export * from './tcp-proxy';
+// Lives with the service kit, whose own tests use it; exported here with the other helpers.
+export { TcpProxy } from '@platform/service-kit/testing';
 export * from './test-database';
 export * from './service-process';

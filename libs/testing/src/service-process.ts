@@ -1,6 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { freePorts } from './redis-server';
+import { freePorts } from '@platform/redis/testing';
 
 const ROOT = join(__dirname, '../../..');
 

@@ -1,17 +1,10 @@
 import { isUuid, newId, uuidTime } from '@platform/db';
-import { createCache, keySpace, type Prefetch, type Prefetched } from '@platform/redis';
+import { createCache, keySpace } from '@platform/redis';
 import { HttpProblem } from '@platform/service-kit';
-import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { CreateOrderBody, ListOrdersQuery, OrderPage, OrderView } from '../schemas';
 import { decodeCursor, encodeCursor } from './cursor';
 import type { Order, OrderItem, OrdersRepository } from './orders-repository';
-
-declare module 'fastify' {
-  interface FastifyRequest {
-    /** The order's cache entry as the request's guard script read it (see `prefetch`), for its handler. */
-    orderReadAhead?: Prefetched;
-  }
-}
 
 export interface OrdersSettings {
   cacheTtlSeconds: number;
@@ -31,15 +24,6 @@ function toView(order: Order): OrderView {
     createdAt: order.createdAt.toISOString(),
     updatedAt: order.updatedAt.toISOString(),
   };
-}
-
-/**
- * How the JSON of `id`'s view begins when `userId` owns it: toView's first two fields, as
- * JSON.stringify writes them (the cache stores that JSON). A cached entry that starts so is that
- * user's order, which a read-ahead hit is served on without being parsed.
- */
-export function ownedViewPrefix(id: string, userId: string): string {
-  return `{"id":${JSON.stringify(id)},"userId":${JSON.stringify(userId)},`;
 }
 
 /** Line totals and the total in integers; the limits keep them far below 2^53, and this checks it. */
@@ -110,22 +94,16 @@ export function createOrders(app: FastifyInstance, orders: OrdersRepository, s: 
   const invalidation = invalidator((id) => cache.delete(id), app.log, s.cacheTtlSeconds * 1000);
   app.addHook('onClose', async () => invalidation.close());
 
-  // A field of every request, not a WeakMap: an entry per request in a WeakMap costs the garbage collector more.
-  app.decorateRequest('orderReadAhead', undefined);
-
-  /** The order if it exists and is the user's; another user's is exactly as absent as a missing one. */
-  async function owned(userId: string, id: string, request?: FastifyRequest): Promise<OrderView> {
-    const prefetched = request?.orderReadAhead;
-    // Only a UUID's entry is read ahead (see prefetch): a second test would find the same.
-    if (prefetched === undefined && !isUuid(id)) throw notFound();
-    const order = await cache.getOrLoad(
-      id,
-      async () => {
-        const found = await orders.findById(id);
-        return found && toView(found);
-      },
-      { prefetched },
-    );
+  /**
+   * The order if it exists and is the user's; another user's is exactly as absent as a missing
+   * one. The owner is checked on the order itself, cached or read from MySQL.
+   */
+  async function owned(userId: string, id: string): Promise<OrderView> {
+    if (!isUuid(id)) throw notFound();
+    const order = await cache.getOrLoad(id, async () => {
+      const found = await orders.findById(id);
+      return found && toView(found);
+    });
     if (!order || order.userId !== userId) throw notFound();
     return order;
   }
@@ -143,34 +121,6 @@ export function createOrders(app: FastifyInstance, orders: OrdersRepository, s: 
     },
 
     get: owned,
-
-    /**
-     * The body of a cached read answered as stored, unparsed: the entry read ahead by the request's
-     * guard when it is the signed-in user's order, else undefined (the handler then reads as
-     * usual, and answers 404 for another user's order). The entry is the JSON of the view as the
-     * route's response schema has it (OrderView: the same fields, in the same order, and no
-     * others), so parsing it and serialising it again would only copy it.
-     */
-    readAheadAnswer(request: FastifyRequest, id: string): string | undefined {
-      const raw = request.orderReadAhead?.raw;
-      if (raw == null || request.auth === undefined || !raw.startsWith(ownedViewPrefix(id, request.auth.userId))) return undefined;
-      cache.countHit();
-      return raw;
-    },
-
-    /**
-     * The order's cache entry, read by the request's revocation and rate-limit script: a cached
-     * read then costs one Redis command in all and no SQL (the owner check runs on it).
-     */
-    prefetch(request: FastifyRequest, id: string): Prefetch | undefined {
-      if (!isUuid(id)) return undefined;
-      return {
-        keys: [cache.valueKey(id)],
-        take: (values) => {
-          if (values) request.orderReadAhead = { raw: values[0] ?? null };
-        },
-      };
-    },
 
     async list(userId: string, query: ListOrdersQuery): Promise<OrderPage> {
       const { limit, status } = query;

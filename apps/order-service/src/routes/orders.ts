@@ -1,12 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { signedIn } from '@platform/auth';
+import { signedIn } from '@platform/request-pipeline';
 import { problemResponses } from '@platform/service-kit';
-import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Orders } from '../orders/orders';
 import { CreateOrderBody, ListOrdersQuery, OrderIdParams, OrderPage, OrderView } from '../schemas';
-
-/** What Fastify sets for a JSON body it serialises, set for one it is handed serialised. */
-const JSON_BODY = 'application/json; charset=utf-8';
 
 /** /v1/orders: the signed-in user's orders (CONTRACT.md, Orders). */
 export const orderRoutes: FastifyPluginAsyncTypebox<{ orders: Orders }> = async (app, { orders }) => {
@@ -37,21 +33,9 @@ export const orderRoutes: FastifyPluginAsyncTypebox<{ orders: Orders }> = async 
     handler: async (request) => orders.list(userId(request), request.query),
   });
 
-  const idOf = (request: FastifyRequest) => (request.params as { id: string }).id;
   app.get('/v1/orders/:id', {
-    // The cache read joins the token and limit checks' script: one Redis command for a hit.
-    config: { prefetch: (request) => orders.prefetch(request, idOf(request)) },
-    // The route's hook runs after the token and limit hooks: a hit read ahead by them is answered
-    // here, as stored, without the parsing, validation, handler and serialisation it would not need
-    // (only a UUID is read ahead, which the params schema accepts).
-    onRequest: (request, reply, done) => {
-      const body = orders.readAheadAnswer(request, idOf(request));
-      if (body === undefined) return done();
-      // Typed for the OrderView object; the same order as its JSON is sent as it is.
-      (reply as FastifyReply).type(JSON_BODY).send(body);
-    },
     schema: { ...common, summary: 'One order (cached 10 minutes)', params: OrderIdParams, response: { 200: OrderView, ...problemResponses(401, 404, 429) } },
-    handler: async (request) => orders.get(userId(request), request.params.id, request),
+    handler: async (request) => orders.get(userId(request), request.params.id),
   });
 
   app.post('/v1/orders/:id/cancel', {

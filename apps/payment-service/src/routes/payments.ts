@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { signedIn } from '@platform/auth';
-import { IDEMPOTENCY_KEY_HEADER, IDEMPOTENT_REPLAYED_HEADER, parseIdempotencyKey } from '@platform/redis';
+import { signedIn } from '@platform/request-pipeline';
+import { IDEMPOTENCY_KEY_HEADER, IDEMPOTENT_REPLAYED_HEADER, parseIdempotencyKey } from '@platform/request-pipeline';
 import { problemResponses } from '@platform/service-kit';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Answered, Caller, Payments } from '../payments/payments';

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { signedIn } from '@platform/auth';
+import { signedIn } from '@platform/request-pipeline';
 import { problemResponses } from '@platform/service-kit';
 import { Type } from '@sinclair/typebox';
 import type { AccountService } from '../accounts/account-service';

@@ -1,6 +1,23 @@
-import type { App } from '@platform/service-kit';
-import { TcpProxy, eventually, kitApp, readiness, testKeyPrefix } from '@platform/testing';
-import { redis, redisFailure } from './redis-plugin';
+import { randomUUID } from 'node:crypto';
+import { buildTestApp } from '../test/test-app';
+import { TcpProxy } from '../test/tcp-proxy';
+import { redis } from './redis';
+import { redisFailure } from './redis-failure';
+import type { App } from './server';
+
+const testKeyPrefix = (label: string) => `t:${label}:${randomUUID()}:`;
+
+async function readiness(app: App): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await app.inject({ method: 'GET', url: '/health/ready' });
+  return { status: res.statusCode, body: res.json() };
+}
+
+async function eventually(check: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
+  for (const deadline = Date.now() + timeoutMs; Date.now() < deadline; await new Promise((r) => setTimeout(r, 100))) {
+    if (await check()) return true;
+  }
+  return false;
+}
 
 let proxy: TcpProxy;
 let app: App;
@@ -9,10 +26,8 @@ const ready = () => readiness(app);
 
 beforeAll(async () => {
   proxy = await TcpProxy.forUrl(process.env['REDIS_URL'] as string).start();
-  const server = await kitApp('redis-test');
-  await server.register(redis, { url: proxy.rewrite(process.env['REDIS_URL'] as string), commandTimeoutMs: 300, keyPrefix: testKeyPrefix('plugin') });
-  await server.ready();
-  app = server;
+  const url = proxy.rewrite(process.env['REDIS_URL'] as string);
+  app = await buildTestApp({ service: 'redis-test', routes: (server) => void server.register(redis, { url, commandTimeoutMs: 300, keyPrefix: testKeyPrefix('plugin') }) });
 });
 
 afterAll(async () => {
@@ -44,9 +59,8 @@ describe('redis plugin', () => {
   it('when Redis refuses the credentials, then ready says so, without them', async () => {
     const url = new URL(proxy.rewrite(process.env['REDIS_URL'] as string));
     Object.assign(url, { username: 'nobody-here', password: 's3cret-pw' });
-    const server = await kitApp('redis-auth-test');
-    await server.register(redis, { url: url.toString(), commandTimeoutMs: 300, keyPrefix: testKeyPrefix('plugin'), startupWaitMs: 300 });
-    await server.ready();
+    const options = { url: url.toString(), commandTimeoutMs: 300, keyPrefix: testKeyPrefix('plugin'), startupWaitMs: 300 };
+    const server = await buildTestApp({ service: 'redis-auth-test', routes: (kit) => void kit.register(redis, options) });
     try {
       const down = await readiness(server);
       expect(down.status).toBe(503);

@@ -4,10 +4,9 @@ import { Type } from '@sinclair/typebox';
 import type { LightMyRequestResponse } from 'fastify';
 import { request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { closeAll, deadRedis, testKeys, testRedis } from '../test/redis';
-import type { RedisClient } from './client';
-import { idempotency } from './idempotency-plugin';
-import type { KeySpace } from './keys';
+import type { KeySpace, RedisClient } from '@platform/redis';
+import { closeAll, deadRedis, testKeys, testRedis } from '@platform/redis/testing';
+import { idempotency } from './idempotency';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -1,8 +1,7 @@
-import type { DependencyFailure } from '@platform/service-kit';
+import { createRedisClient, logThrottle, type RedisClient, type RedisClientConfig } from '@platform/redis';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
-import { createRedisClient, type RedisClient, type RedisClientConfig } from './client';
-import { logThrottle } from './scripts';
+import { redisFailure } from './redis-failure';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -31,18 +30,6 @@ function connected(client: RedisClient, waitMs: number): Promise<boolean> {
     }
     client.once('ready', onReady);
   });
-}
-
-const SOCKET_FAILURES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE']);
-
-/** The kind of failure a Redis error is: from its code for the socket's errors, from the reply's first word for the server's. */
-export function redisFailure(err: unknown): DependencyFailure {
-  const { code, message = '' } = (err ?? {}) as { code?: string; message?: string };
-  if (code === 'ETIMEDOUT' || /^Command timed out/.test(message)) return 'timeout';
-  if ((code && SOCKET_FAILURES.has(code)) || /^(Connection is closed|Stream isn't writeable)/.test(message)) return 'not answering';
-  if (/^(WRONGPASS|NOAUTH|NOPERM|ERR AUTH)/.test(message)) return 'refused credentials';
-  if (/^ERR (DB index|invalid DB index)/i.test(message)) return 'unknown schema';
-  return 'failing';
 }
 
 /** The service's Redis client, checked by readiness and closed with the app. */

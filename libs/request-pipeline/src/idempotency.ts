@@ -1,10 +1,16 @@
-import { DependencyUnavailableError, HttpProblem } from '@platform/service-kit';
+import {
+  createIdempotencyStore,
+  requestFingerprint,
+  type IdempotencyStore,
+  type IdempotencyStoreOptions,
+  type KeySpace,
+  type RedisClient,
+  type StoredResponse,
+} from '@platform/redis';
+import { HttpProblem } from '@platform/service-kit';
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import fp from 'fastify-plugin';
-import type { RedisClient } from './client';
-import { RedisUnavailableError } from './errors';
-import { createIdempotencyStore, requestFingerprint, type IdempotencyStore, type IdempotencyStoreOptions, type StoredResponse } from './idempotency';
-import { keySpace, type KeySpace } from './keys';
+import { heartbeat, type Held } from './idempotency-heartbeat';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -30,11 +36,8 @@ export const REPLAYED_HEADERS: readonly string[] = Object.freeze([
   'link',
 ]);
 
-export interface IdempotencyPluginOptions extends Pick<IdempotencyStoreOptions, 'lockTtlSeconds' | 'retentionSeconds' | 'inProgressRetryAfterSeconds'> {
-  /** Defaults to `app.redis` (the redis plugin). */
-  client?: RedisClient;
-  /** Defaults to the service's key space (`app.redisKeyPrefix`). */
-  keys?: KeySpace;
+/** The settings a service may turn; the pipeline adds the client and the key space. */
+export interface IdempotencyOptions extends Pick<IdempotencyStoreOptions, 'lockTtlSeconds' | 'retentionSeconds' | 'inProgressRetryAfterSeconds'> {
   storedHeaders?: readonly string[];
   /**
    * The longest a request keeps its key in flight by heartbeat (default 10 minutes), even
@@ -43,72 +46,13 @@ export interface IdempotencyPluginOptions extends Pick<IdempotencyStoreOptions, 
   maxHoldSeconds?: number;
 }
 
+export interface IdempotencyPluginOptions extends IdempotencyOptions {
+  client: RedisClient;
+  /** The service's own key space: a key is scoped to the user and the route, within the service. */
+  keys: KeySpace;
+}
+
 export const IDEMPOTENCY_PLUGIN_DEFAULTS = Object.freeze({ maxHoldSeconds: 600 });
-
-/** The key this request holds until its answer is stored or dropped. */
-interface Held {
-  scope: string;
-  key: string;
-  token: string;
-  /** Stops the heartbeat; idempotent. */
-  stop: () => void;
-}
-
-/**
- * Extends the request's in-flight record every lockTtl/3 while it runs, so a slow handler
- * keeps its key while a crashed process still frees it within one TTL. A Redis hiccup is
- * retried while the record may still live; once it is surely gone, or no longer ours (it
- * ran out and a retry took it), the request is logged and the heartbeat stops: its
- * `complete` will be refused. The timer never keeps the process up (unref) and every
- * running heartbeat is in `running`, so the app's close stops them all.
- */
-function heartbeat(
-  store: IdempotencyStore,
-  request: FastifyRequest,
-  hold: Omit<Held, 'stop'>,
-  begunAt: number,
-  limits: { running: Set<() => void>; maxHoldMs: number },
-) {
-  const { running } = limits;
-  const every = Math.max(1, Math.floor(store.lockTtlMs / 3));
-  let expiresAt = begunAt + store.lockTtlMs;
-  let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
-  const stop = () => {
-    stopped = true;
-    clearTimeout(timer);
-    running.delete(stop);
-  };
-  const schedule = (ms: number) => {
-    timer = setTimeout(tick, ms).unref();
-  };
-  const lost = (err?: unknown) => {
-    request.log.warn({ err }, 'idempotency record is no longer held; a retry may run this request again');
-    stop();
-  };
-  async function tick() {
-    const started = Date.now();
-    if (started - begunAt >= limits.maxHoldMs) {
-      request.log.warn({ maxHoldMs: limits.maxHoldMs }, 'idempotency key held too long; it frees itself within one lock TTL');
-      return stop();
-    }
-    try {
-      const ours = await store.extend(hold.scope, hold.key, hold.token);
-      if (stopped) return;
-      if (!ours) return lost();
-      expiresAt = started + store.lockTtlMs;
-      schedule(every);
-    } catch (err) {
-      if (stopped) return;
-      const left = expiresAt - Date.now();
-      if (left <= 0) return lost(err);
-      schedule(Math.max(10, Math.min(every, left / 2)));
-    }
-  }
-  running.add(stop);
-  schedule(every);
-  return stop;
-}
 
 /**
  * A key is 1 to 255 visible ASCII characters (CONTRACT.md). The IETF draft sends it as a
@@ -175,21 +119,6 @@ function asArray<T>(value: T | T[] | undefined): T[] {
   return Array.isArray(value) ? value : [value];
 }
 
-/**
- * Redis down: fail closed with 503. Routes that opt in move money or create orders;
- * MySQL constraints back them up (CONTRACT.md), but running them with no duplicate
- * protection at all is the worse trade. Routes that do not opt in, and optional-key
- * requests sent without a key, never call Redis here and are not affected.
- */
-async function begin(store: IdempotencyStore, scope: string, key: string, fingerprint: string) {
-  try {
-    return await store.begin(scope, key, fingerprint);
-  } catch (err) {
-    if (err instanceof RedisUnavailableError) throw new DependencyUnavailableError('redis', { cause: err });
-    throw err;
-  }
-}
-
 function hooks(store: IdempotencyStore, storedHeaders: readonly string[], maxHoldMs: number) {
   const held = new WeakMap<FastifyRequest, Held>();
   const running = new Set<() => void>();
@@ -208,7 +137,10 @@ function hooks(store: IdempotencyStore, storedHeaders: readonly string[], maxHol
     // so routes that opt in should require a token.
     const scope = `${request.auth?.userId ?? 'anonymous'}:${request.method}:${request.routeOptions.url ?? ''}`;
     const begunAt = Date.now();
-    const result = await begin(store, scope, key, requestFingerprint(request.method, request.url, request.body));
+    // Redis down: the store throws RedisUnavailableError, a 503. Routes that opt in move money or create
+    // orders; MySQL constraints back them up (CONTRACT.md), but running them with no duplicate protection
+    // at all is the worse trade. Optional-key requests sent without a key never call Redis here.
+    const result = await store.begin(scope, key, requestFingerprint(request.method, request.url, request.body));
     switch (result.state) {
       case 'new': {
         const hold = { scope, key, token: result.token };
@@ -296,15 +228,7 @@ function hooks(store: IdempotencyStore, storedHeaders: readonly string[], maxHol
  * turn away never takes a key.
  */
 async function idempotencyPlugin(app: FastifyInstance, opts: IdempotencyPluginOptions): Promise<void> {
-  const client = opts.client ?? (app.hasDecorator('redis') ? app.redis : undefined);
-  const keys = opts.keys ?? (app.hasDecorator('redisKeyPrefix') ? keySpace(app.redisKeyPrefix) : undefined);
-  if (!client || !keys) throw new Error('idempotency plugin: register the redis plugin first, or pass `client` and `keys`');
-  const store = createIdempotencyStore({
-    ...opts,
-    client,
-    keys,
-    registry: app.hasDecorator('metrics') ? app.metrics : undefined,
-  });
+  const store = createIdempotencyStore({ ...opts, registry: app.metrics });
   const maxHoldMs = (opts.maxHoldSeconds ?? IDEMPOTENCY_PLUGIN_DEFAULTS.maxHoldSeconds) * 1000;
   const { preHandler, onSend, onResponse, onClose } = hooks(store, opts.storedHeaders ?? REPLAYED_HEADERS, maxHoldMs);
   app.addHook('onClose', onClose);

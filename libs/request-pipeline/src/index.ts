@@ -1,0 +1,5 @@
+export * from './config';
+export * from './idempotency';
+export * from './pipeline';
+export * from './problems';
+export * from './rate-limit';

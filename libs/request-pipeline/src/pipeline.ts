@@ -1,0 +1,119 @@
+import { createTokenVerifier, type KeySource, type VerifiedToken } from '@platform/auth';
+import { createAdmission, createRateLimiter, createRevocation, keySpace, type FailMode, type RateLimitPolicy, type Revocation } from '@platform/redis';
+import type { AuthContext } from '@platform/service-kit';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import { idempotency, type IdempotencyOptions } from './idempotency';
+import { unauthorized, type TokenRefusal } from './problems';
+import { rateLimits, RATE_LIMIT_DEFAULTS } from './rate-limit';
+import { watchRevocationMarker } from './revocation-marker';
+import { tokenReader } from './token';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** `false`: a route under the prefix that anyone may call (register, login, JWKS). */
+    auth?: boolean;
+  }
+  interface FastifyInstance {
+    /** Revocation on the shared auth keys: what user-service writes, every service checks. */
+    revocation: Revocation;
+  }
+}
+
+export interface RequestPipelineOptions {
+  /** Where the token's signing keys come from (user-service's JWKS, or its own ring). */
+  keys: KeySource;
+  issuer: string;
+  audience: string;
+  /**
+   * AUTH_REDIS_KEY_PREFIX, the same in every service: the revocation marks user-service writes,
+   * and the rate-limit budgets, one per user or address across the whole platform.
+   */
+  sharedKeyPrefix: string;
+  /** REVOCATION_FAIL_MODE: when Redis cannot be asked, `closed` answers 503 and `open` trusts the signature. */
+  failMode: FailMode;
+  /** The rate-limit policies; `default` applies to every route under the prefix that names none. */
+  policies: Readonly<Record<string, RateLimitPolicy>>;
+  /** Routes under it pass the pipeline; health, metrics and docs live outside it. */
+  prefix?: string;
+  /** How often the revocation marker is looked at (see revocation-marker.ts). */
+  markerCheckMs?: number;
+  idempotency?: IdempotencyOptions;
+}
+
+export const PIPELINE_DEFAULTS = Object.freeze({ prefix: RATE_LIMIT_DEFAULTS.prefix, markerCheckMs: 250 });
+
+/**
+ * What every request under the prefix passes through, in this order:
+ *   1. verify the Bearer token (unless the route says `auth: false`);
+ *   2. check that it is not revoked;
+ *   3. take a rate-limit step: the user's for a token that passed, the address's otherwise
+ *      (a refused token is still a request, and guessing tokens must not be free);
+ *   4. write the RateLimit fields on the answer, 401 and 429 included;
+ *   5. idempotency, for routes that opt in (a preHandler: after validation, with the body).
+ * Steps 2 and 3 go to Redis as one command for a verified token (libs/redis admission.ts).
+ */
+async function requestPipeline(app: FastifyInstance, opts: RequestPipelineOptions): Promise<void> {
+  const prefix = opts.prefix ?? PIPELINE_DEFAULTS.prefix;
+  const shared = { client: app.redis, keys: keySpace(opts.sharedKeyPrefix), registry: app.metrics, logger: app.log };
+  const revocation = createRevocation({ ...shared, failMode: opts.failMode });
+  const limiter = createRateLimiter({ ...shared, policies: opts.policies });
+  const admission = createAdmission({ client: app.redis, revocation, limiter });
+  const limits = rateLimits(limiter, prefix);
+  const readToken = tokenReader(createTokenVerifier(opts));
+  app.decorate('revocation', revocation);
+  app.decorateRequest('auth', undefined);
+  watchRevocationMarker(app, revocation, opts.markerCheckMs ?? PIPELINE_DEFAULTS.markerCheckMs);
+
+  const underPrefix = (url: string) => url === prefix || url.startsWith(`${prefix}/`);
+  // Unmatched URLs (404s) need no token: there is nothing to protect.
+  const needsToken = ({ url, config }: FastifyRequest['routeOptions']) => url !== undefined && config.auth !== false && underPrefix(url);
+
+  app.addHook('onRoute', (route) => {
+    // A typo in a route's policy name shows at start-up, not on its first request.
+    const policy = route.config?.rateLimit;
+    if (typeof policy === 'string' && !opts.policies[policy]) throw new RangeError(`route ${route.method} ${route.url} names unknown rate-limit policy "${policy}"`);
+    // The OpenAPI document says which routes want the token (the kit declares `bearerAuth`).
+    if (route.config?.auth === false || !underPrefix(route.url)) return;
+    route.schema = { ...route.schema, security: route.schema?.security ?? [{ bearerAuth: [] }] };
+  });
+
+  /** Steps 3 and 4 for a request without a trusted token, then its 401. */
+  async function refuse(request: FastifyRequest, policy: string | undefined, refusal: TokenRefusal): Promise<never> {
+    throw unauthorized(refusal, policy === undefined ? {} : await limits.take(policy, `ip:${request.ip}`));
+  }
+
+  /** Steps 2 to 4 for a verified token; a route without a policy checks revocation alone. */
+  async function admit(request: FastifyRequest, reply: FastifyReply, policy: string | undefined, token: VerifiedToken): Promise<void> {
+    const query = { userId: token.userId, sessionId: token.sessionId, jti: token.tokenId, issuedAtMs: token.issuedAtMs };
+    const { revoked, limit } = policy === undefined ? { revoked: await revocation.isRevoked(query), limit: undefined } : await admission.check(query, policy);
+    if (revoked) return refuse(request, policy, 'revoked');
+    request.auth = { userId: token.userId, sessionId: token.sessionId, tokenId: token.tokenId, expiresAt: token.expiresAt } satisfies AuthContext;
+    if (policy !== undefined && limit) reply.headers(limits.answer(policy, limit));
+  }
+
+  app.addHook('onRequest', async (request, reply) => {
+    const route = request.routeOptions;
+    const policy = limits.policyOf(route, request.url);
+    if (!needsToken(route)) {
+      if (policy !== undefined) reply.headers(await limits.take(policy, `ip:${request.ip}`));
+      return;
+    }
+    const reading = await readToken(request);
+    if ('refusal' in reading) return refuse(request, policy, reading.refusal);
+    await admit(request, reply, policy, reading.token);
+  });
+
+  await app.register(idempotency, { ...opts.idempotency, client: app.redis, keys: keySpace(app.redisKeyPrefix) });
+}
+
+export const pipeline = fp(requestPipeline, { name: 'request-pipeline', fastify: '5.x', dependencies: ['redis'] });
+
+/**
+ * The caller of a route that requires a token. The pipeline has refused the request before
+ * the handler otherwise, so a missing `auth` here is a wiring bug (500).
+ */
+export function signedIn(request: { auth?: AuthContext }): AuthContext {
+  if (!request.auth) throw new Error('authenticated route reached without request.auth');
+  return request.auth;
+}

@@ -1,0 +1,2 @@
+// Test helpers of the service kit that other projects' tests use too (`@platform/service-kit/testing`).
+export * from './tcp-proxy';
