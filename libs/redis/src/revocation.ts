@@ -83,9 +83,6 @@ export interface Revocation {
   setTrusted(trusted: boolean): void;
 }
 
-/** Tokens whose keys are kept (see keysOf): as many as the verifier keeps verified tokens. */
-const RECENT_TOKENS = 10_000;
-
 export const REVOCATION_DEFAULTS = Object.freeze({
   failMode: 'closed' as FailMode,
   cutoffTtlSeconds: 30 * 24 * 3600,
@@ -128,13 +125,6 @@ export function createRevocation(opts: RevocationOptions): Revocation {
   // very next check; a cluster refuses an MGET across slots, and there only the watcher sees it.
   const markerInline = !(client instanceof Cluster);
 
-  /**
-   * A token's keys, kept for its next requests (the verifier keeps the token's claims, so its
-   * jti is the same string each time, and finding it costs no hashing). A key built by
-   * concatenation is a rope, and ioredis's byte count of each argument flattens it: built anew
-   * on every request, the keys cost that copy every time.
-   */
-  const recent = new Map<string, { userId: string; sessionId: string; keys: readonly string[] }>();
   const markerKey = keys.revocationMarker();
 
   function failed(err: unknown): boolean {
@@ -216,15 +206,10 @@ export function createRevocation(opts: RevocationOptions): Revocation {
     return new Error('Redis lost the revocation marks; waiting for user-service to write them back');
   }
 
-  /** In the order `decide` reads them; callers copy the array, never change it. */
+  /** In the order `decide` reads them. */
   function keysOf({ userId, jti, sessionId }: RevocationQuery): readonly string[] {
-    const known = recent.get(jti);
-    if (known !== undefined && known.userId === userId && known.sessionId === sessionId) return known.keys;
     const marks = [keys.revokedToken(userId, jti), keys.revokedSession(userId, sessionId), keys.revokedBefore(userId)];
-    const built = Object.freeze(markerInline ? [...marks, markerKey] : marks);
-    if (recent.size >= RECENT_TOKENS) recent.delete(recent.keys().next().value as string);
-    recent.set(jti, { userId, sessionId, keys: built });
-    return built;
+    return markerInline ? [...marks, markerKey] : marks;
   }
 
   function decide([token, session, cutoff, marker]: (string | null)[], issuedAtMs: number): boolean {

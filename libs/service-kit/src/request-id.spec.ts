@@ -31,11 +31,9 @@ describe('genReqId', () => {
     expect(genReqId(withHeader(value))).toMatch(UUID_V7);
   });
 
-  it('when ids are made, past two refills of the random pool (256 ids each), then each one is new and a UUIDv7', () => {
+  it('when many ids are made, then each one is new and a UUIDv7', () => {
     const made = Array.from({ length: 600 }, () => genReqId(withHeader(undefined)));
     expect(new Set(made).size).toBe(600);
-    // The last 12 hex digits, random bytes of each id's own, differ too: no slice of the pool is handed out twice.
-    expect(new Set(made.map((id) => id.slice(-12))).size).toBe(600);
     for (const id of made) expect(id).toMatch(UUID_V7);
   });
 });

@@ -9,7 +9,6 @@ import Fastify, {
   type FastifyPluginAsync,
   type FastifyReply,
   type FastifyRequest,
-  type FastifyServerOptions,
 } from 'fastify';
 import type { DestinationStream } from 'pino';
 import { v7 as uuidv7 } from 'uuid';
@@ -17,7 +16,6 @@ import { ConfigError, loadConfig, trustProxyOption } from './config';
 import { sendProblem, toProblem } from './error-handler';
 import { loggerOptions } from './logger';
 import { genReqId, REQUEST_ID_HEADER } from './request-id';
-import { requestLogger } from './request-logger';
 import { PROBLEM_CONTENT_TYPE, problemBody } from './problem';
 import { createValidatorCompiler } from './validation';
 
@@ -75,8 +73,6 @@ export function createServer(opts: ServerOptions) {
     logger: { ...loggerOptions({ service: opts.service, level: opts.logLevel }), stream: opts.logStream },
     genReqId,
     requestIdHeader: false,
-    // Made on the first line a request logs, not up front for every request.
-    childLoggerFactory: requestLogger as unknown as FastifyServerOptions['childLoggerFactory'],
     logController: new RequestLines({
       requestIdLogLabel: 'requestId',
       // Probes and scrapes arrive every few seconds; their lines would drown the rest.
@@ -106,10 +102,9 @@ export function createServer(opts: ServerOptions) {
   app.addHook('preClose', async () => {
     closing = true;
   });
-  // A callback hook: an async one costs every request a promise.
-  app.addHook('onSend', (_request, reply, payload, done) => {
+  app.addHook('onSend', async (_request, reply, payload) => {
     if (closing) reply.header('connection', 'close');
-    done(null, payload);
+    return payload;
   });
   return app;
 }
