@@ -79,6 +79,31 @@ export class HttpProblem extends Error {
   }
 }
 
+/**
+ * What a service's own errors become on the wire: the answer for an error the service knows,
+ * undefined for any other (the kit's rules answer those). Applied by `problemHandler`.
+ */
+export type ProblemMapping = (error: unknown) => ProblemInit | undefined;
+
+/** An error that names its kind, as each member of a service's union of domain errors does. */
+export interface KindedError extends Error {
+  readonly kind: string;
+}
+
+/** One answer per kind of the union `E`; a kind left out does not compile. */
+export type ProblemTable<E extends KindedError> = {
+  readonly [K in E['kind']]: (error: Extract<E, { kind: K }>) => ProblemInit;
+};
+
+/** A service's table as a mapping: `isKnown` recognises the members of its union, `table` answers each. */
+export function problemMapping<E extends KindedError>(isKnown: (error: unknown) => error is E, table: ProblemTable<E>): ProblemMapping {
+  return (error) => {
+    if (!isKnown(error)) return undefined;
+    const answer = table[error.kind as E['kind']] as unknown as (error: E) => ProblemInit;
+    return answer(error);
+  };
+}
+
 /** Signals that MySQL, Redis or a peer needed by this request cannot be reached. */
 export class DependencyUnavailableError extends Error {
   constructor(readonly dependency: string, options?: { cause?: unknown }) {
