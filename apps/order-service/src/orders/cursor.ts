@@ -1,7 +1,7 @@
+import { ORDER_STATUSES, type OrderStatus } from '@platform/contracts';
 import { binaryToUuid, uuidToBinary } from '@platform/db';
 import { HttpProblem } from '@platform/service-kit';
 import { createHash } from 'node:crypto';
-import { ORDER_STATUSES, type OrderStatus } from '../schemas';
 
 /**
  * The list's cursor: opaque to clients, base64url of

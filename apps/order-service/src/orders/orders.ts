@@ -1,8 +1,9 @@
+import type { OrderView } from '@platform/contracts';
 import { isUuid, newId, uuidTime } from '@platform/db';
 import { createCache, keySpace, type Prefetch, type Prefetched } from '@platform/redis';
 import { HttpProblem } from '@platform/service-kit';
 import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify';
-import type { CreateOrderBody, ListOrdersQuery, OrderPage, OrderView } from '../schemas';
+import type { CreateOrderBody, ListOrdersQuery, OrderPage } from '../schemas';
 import { decodeCursor, encodeCursor } from './cursor';
 import type { Order, OrderItem, OrdersRepository } from './orders-repository';
 

@@ -1,9 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { signedIn } from '@platform/auth';
+import { OrderView } from '@platform/contracts';
 import { problemResponses } from '@platform/service-kit';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Orders } from '../orders/orders';
-import { CreateOrderBody, ListOrdersQuery, OrderIdParams, OrderPage, OrderView } from '../schemas';
+import { CreateOrderBody, ListOrdersQuery, OrderIdParams, OrderPage } from '../schemas';
 
 /** What Fastify sets for a JSON body it serialises, set for one it is handed serialised. */
 const JSON_BODY = 'application/json; charset=utf-8';
