@@ -1,6 +1,7 @@
 import { OrderView, peerReader } from '@platform/contracts';
-import { DependencyUnavailableError, HttpProblem, peerFetch } from '@platform/service-kit';
+import { DependencyUnavailableError, peerFetch } from '@platform/service-kit';
 import type { FastifyRequest } from 'fastify';
+import { AccessRevoked, OrderNotFound } from './errors';
 
 /** order-service's answer, checked against the order's shared wire shape (libs/contracts). */
 const readOrder = peerReader(OrderView);
@@ -29,9 +30,9 @@ export function orderClient(baseUrl: string, timeoutMs = 5_000) {
         return order;
       }
       await res.body?.cancel();
-      if (res.status === 404) throw HttpProblem.notFound('The order does not exist.');
+      if (res.status === 404) throw new OrderNotFound();
       // The token passed here a moment ago; order-service refusing it means it was revoked meanwhile.
-      if (res.status === 401) throw new HttpProblem({ status: 401, code: 'UNAUTHORIZED', detail: 'The access token is no longer valid.' });
+      if (res.status === 401) throw new AccessRevoked();
       throw new DependencyUnavailableError('order-service', { cause: new Error(`order-service answered ${res.status}`) });
     },
   });

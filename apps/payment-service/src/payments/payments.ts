@@ -1,17 +1,26 @@
 import { isUuid, newId } from '@platform/db';
 import { enqueue, newEvent, STREAMS, type PaymentFailed, type PaymentRefunded, type PaymentSucceeded } from '@platform/events';
 import { LockNotAcquiredError, type LockManager } from '@platform/redis';
-import { HttpProblem } from '@platform/service-kit';
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify';
 import { createHash } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import type { ChargeOutcome, PaymentGateway, RefundOutcome } from '../gateway/gateway';
 import type { CreatePaymentBody, PaymentView, RefundView } from '../schemas';
+import {
+  DECLINE_CODES,
+  GatewayUnavailable,
+  KeyInProgress,
+  KeyReused,
+  OrderNotFound,
+  OrderNotPayable,
+  PaymentDeclined,
+  PaymentNotFound,
+  PaymentNotRefundable,
+  RefundExceedsPayment,
+  UnknownCardToken,
+} from './errors';
 import type { OrderClient } from './order-client';
 import { duplicateKeyOf, type Payment, type PaymentOutcome, type PaymentsRepository, type Refund } from './payments-repository';
-
-/** Failure codes a card decline answers with 402; any other failure is the provider's (502). */
-const DECLINE_CODES = new Set(['CARD_DECLINED', 'INSUFFICIENT_FUNDS']);
 
 export interface PaymentsOptions {
   ds: () => DataSource;
@@ -66,31 +75,12 @@ function refundView(r: Refund): RefundView {
   return { id: r.id, paymentId: r.paymentId, amount: r.amount, createdAt: r.createdAt.toISOString() };
 }
 
-const notPayable = (detail: string, retryAfterSeconds?: number) =>
-  new HttpProblem({
-    status: 409,
-    code: 'ORDER_NOT_PAYABLE',
-    detail,
-    headers: retryAfterSeconds ? { 'retry-after': String(retryAfterSeconds) } : undefined,
-  });
-
-const gatewayError = (detail: string, paymentId?: string) =>
-  new HttpProblem({ status: 502, code: 'GATEWAY_ERROR', detail, extensions: paymentId ? { paymentId } : undefined });
-
-const keyReused = () =>
-  new HttpProblem({ status: 422, code: 'IDEMPOTENCY_KEY_REUSED', detail: 'This Idempotency-Key was used for a different request.' });
-
-/** The answer a settled payment gives: the payment (201), or its decline (402). */
+/** The answer a settled payment gives: the payment, or its decline (or the provider's failure). */
 function answerOf(p: Payment): PaymentView {
   if (p.status !== 'FAILED') return view(p);
   const failureCode = p.failureCode ?? 'CARD_DECLINED';
-  if (!DECLINE_CODES.has(failureCode)) throw gatewayError('The payment provider could not complete the payment.', p.id);
-  throw new HttpProblem({
-    status: 402,
-    code: failureCode,
-    detail: failureCode === 'INSUFFICIENT_FUNDS' ? 'The card has insufficient funds.' : 'The card was declined.',
-    extensions: { paymentId: p.id },
-  });
+  if (!DECLINE_CODES.has(failureCode)) throw new GatewayUnavailable('The payment provider could not complete the payment.', p.id);
+  throw new PaymentDeclined(failureCode, p.id);
 }
 
 /**
@@ -141,7 +131,7 @@ export function createPayments(opts: PaymentsOptions) {
             : { status: 'FAILED', failureCode: outcome.failureCode, providerChargeId: outcome.chargeId };
         await settle(p, fence, result);
         const now = await reload(p.id);
-        if (!now || now.status === 'PROCESSING') throw gatewayError('The payment’s outcome is not settled yet; retry with the same Idempotency-Key.');
+        if (!now || now.status === 'PROCESSING') throw new GatewayUnavailable('The payment’s outcome is not settled yet; retry with the same Idempotency-Key.');
         return answerOf(now);
       }
       case 'rejected': {
@@ -149,20 +139,15 @@ export function createPayments(opts: PaymentsOptions) {
         await repo.discard(p.id, fence);
         log.warn({ paymentId: p.id, code: outcome.code, detail: outcome.detail }, 'payment provider rejected the charge; nothing was charged');
         if (outcome.code === 'INVALID_TOKEN') {
-          throw new HttpProblem({
-            status: 400,
-            code: 'VALIDATION_FAILED',
-            detail: 'The payment provider does not know this card token.',
-            errors: [{ path: 'body/paymentMethod/token', message: 'unknown card token' }],
-          });
+          throw new UnknownCardToken();
         }
-        throw gatewayError('The payment provider could not process the payment; nothing was charged.');
+        throw new GatewayUnavailable('The payment provider could not process the payment; nothing was charged.');
       }
       case 'unknown':
         // Kept PROCESSING: a retry with the same key sends the same provider key again, and
         // the recovery sweep asks the provider, so the outcome is settled either way.
         log.error({ paymentId: p.id, detail: outcome.detail }, 'payment outcome unknown; kept PROCESSING for a retry or the recovery sweep');
-        throw gatewayError('The payment provider did not answer; retry with the same Idempotency-Key.', p.id);
+        throw new GatewayUnavailable('The payment provider did not answer; retry with the same Idempotency-Key.', p.id);
     }
   }
 
@@ -185,7 +170,7 @@ export function createPayments(opts: PaymentsOptions) {
       return await locks.withLock(`payment-order:${orderId}`, ({ fence }) => fn(fence), { ttlMs: opts.lockTtlMs, waitMs: opts.lockWaitMs });
     } catch (err) {
       if (err instanceof LockNotAcquiredError) {
-        throw notPayable('Another payment for this order is in progress.', Math.max(1, Math.ceil((err.retryAfterMs ?? 1000) / 1000)));
+        throw new OrderNotPayable('Another payment for this order is in progress.', Math.max(1, Math.ceil((err.retryAfterMs ?? 1000) / 1000)));
       }
       throw err;
     }
@@ -212,11 +197,11 @@ export function createPayments(opts: PaymentsOptions) {
 
   /** A request whose key MySQL already knows: the first answer again, or the first attempt finished. */
   async function again(p: Payment, hash: Buffer, token: string, requestId: string): Promise<Answered<PaymentView>> {
-    if (!p.requestHash.equals(hash)) throw keyReused();
+    if (!p.requestHash.equals(hash)) throw new KeyReused();
     if (p.status !== 'PROCESSING') return { value: answerOf(p), replayed: true };
     const value = await underOrderLock(p.orderId, async (fence) => {
       const now = await reload(p.id);
-      if (!now) throw gatewayError('The earlier attempt with this key did not complete; retry with the same Idempotency-Key.');
+      if (!now) throw new GatewayUnavailable('The earlier attempt with this key did not complete; retry with the same Idempotency-Key.');
       if (now.status !== 'PROCESSING') return answerOf(now);
       // Ours to finish: claim it, so a former holder still running cannot overwrite the result.
       if (!(await repo.takeOver(now.id, fence))) {
@@ -236,14 +221,14 @@ export function createPayments(opts: PaymentsOptions) {
     if (known) return again(known, hash, token, requestId);
 
     const order = await orders.get(request, body.orderId);
-    if (order.userId !== userId) throw HttpProblem.notFound('The order does not exist.');
-    if (order.status !== 'PENDING') throw notPayable(`The order is ${order.status}; only a PENDING order can be paid.`);
+    if (order.userId !== userId) throw new OrderNotFound();
+    if (order.status !== 'PENDING') throw new OrderNotPayable(`The order is ${order.status}; only a PENDING order can be paid.`);
 
     return underOrderLock(order.id, async (fence) => {
       let live = await repo.findLive(order.id);
       if (live?.status === 'PROCESSING') live = await resolveStale(live, fence, requestId);
-      if (live && live.status === 'PROCESSING') throw notPayable('Another payment for this order is in progress.', 1);
-      if (live && live.status !== 'FAILED') throw notPayable('The order is already paid.');
+      if (live && live.status === 'PROCESSING') throw new OrderNotPayable('Another payment for this order is in progress.', 1);
+      if (live && live.status !== 'FAILED') throw new OrderNotPayable('The order is already paid.');
 
       const createdAt = new Date();
       const p: Payment = {
@@ -267,20 +252,15 @@ export function createPayments(opts: PaymentsOptions) {
         await repo.insertProcessing(p);
       } catch (err) {
         const index = duplicateKeyOf(err);
-        if (index === 'uq_payments_live_order') throw notPayable('The order is already paid.');
+        if (index === 'uq_payments_live_order') throw new OrderNotPayable('The order is already paid.');
         if (index === 'uq_payments_user_key') {
           // The same key raced in from another instance while Redis had no record of it.
           const first = await repo.findByKey(userId, key);
           if (first) {
-            if (!first.requestHash.equals(hash)) throw keyReused();
+            if (!first.requestHash.equals(hash)) throw new KeyReused();
             if (first.status !== 'PROCESSING') return { value: answerOf(first), replayed: true };
           }
-          throw new HttpProblem({
-            status: 409,
-            code: 'IDEMPOTENCY_REQUEST_IN_PROGRESS',
-            detail: 'A request with this Idempotency-Key is still being processed; retry later.',
-            headers: { 'retry-after': '1' },
-          });
+          throw new KeyInProgress();
         }
         throw err;
       }
@@ -295,7 +275,7 @@ export function createPayments(opts: PaymentsOptions) {
     if (outcome.kind === 'unknown') {
       await repo.touchRefund(r.id);
       log.error({ refundId: r.id, detail: outcome.detail }, 'refund outcome unknown; kept PENDING for a retry or the recovery sweep');
-      throw gatewayError('The payment provider did not answer; retry with the same Idempotency-Key.');
+      throw new GatewayUnavailable('The payment provider did not answer; retry with the same Idempotency-Key.');
     }
     const succeeded = outcome.kind === 'succeeded';
     const changed = await ds().transaction(async (tx) => {
@@ -322,7 +302,7 @@ export function createPayments(opts: PaymentsOptions) {
     const now = await repo.findRefund(r.id);
     if (now?.status === 'SUCCEEDED') return refundView(now);
     if (!succeeded) log.warn({ refundId: r.id, code: outcome.code, detail: outcome.detail }, 'payment provider rejected the refund');
-    throw gatewayError('The payment provider could not refund the payment; nothing was refunded.');
+    throw new GatewayUnavailable('The payment provider could not refund the payment; nothing was refunded.');
   }
 
   async function sendRefund(r: Refund, p: Pick<Payment, 'providerChargeId'>, requestId?: string): Promise<RefundView> {
@@ -332,9 +312,9 @@ export function createPayments(opts: PaymentsOptions) {
   }
 
   async function refundAgain(r: Refund, hash: Buffer, requestId: string): Promise<Answered<RefundView>> {
-    if (!r.requestHash.equals(hash)) throw keyReused();
+    if (!r.requestHash.equals(hash)) throw new KeyReused();
     if (r.status === 'SUCCEEDED') return { value: refundView(r), replayed: true };
-    if (r.status === 'FAILED') throw gatewayError('The payment provider could not refund the payment; nothing was refunded.');
+    if (r.status === 'FAILED') throw new GatewayUnavailable('The payment provider could not refund the payment; nothing was refunded.');
     const p = await repo.findById(r.paymentId);
     return { value: await sendRefund(r, p ?? { providerChargeId: null }, requestId), replayed: true };
   }
@@ -344,7 +324,7 @@ export function createPayments(opts: PaymentsOptions) {
    * and the CHECK backs the sum), then asks the provider with the refund's id as its key.
    */
   async function refund(caller: Caller, paymentId: string, amount: number | undefined, reason = 'REQUESTED'): Promise<Answered<RefundView>> {
-    if (!isUuid(paymentId)) throw HttpProblem.notFound('The payment does not exist.');
+    if (!isUuid(paymentId)) throw new PaymentNotFound();
     const hash = sha256({ paymentId: paymentId.toLowerCase(), amount: amount ?? null });
     const known = await repo.findRefundByKey(caller.userId, caller.key);
     if (known) return refundAgain(known, hash, caller.requestId);
@@ -353,14 +333,10 @@ export function createPayments(opts: PaymentsOptions) {
     try {
       reserved = await ds().transaction(async (tx) => {
         const p = await repo.findById(paymentId, tx, true);
-        if (!p || p.userId !== caller.userId || p.status === 'PROCESSING') throw HttpProblem.notFound('The payment does not exist.');
+        if (!p || p.userId !== caller.userId || p.status === 'PROCESSING') throw new PaymentNotFound();
         const left = p.amount - p.refundedAmount - p.refundPendingAmount;
-        if (p.status === 'FAILED' || p.status === 'REFUNDED' || left === 0) {
-          throw new HttpProblem({ status: 409, code: 'PAYMENT_NOT_REFUNDABLE', detail: `The payment is ${p.status === 'FAILED' ? 'FAILED' : 'already fully refunded'}.` });
-        }
-        if (amount !== undefined && amount > left) {
-          throw new HttpProblem({ status: 409, code: 'REFUND_EXCEEDS_PAYMENT', detail: `At most ${left} is left to refund.`, extensions: { refundable: left } });
-        }
+        if (p.status === 'FAILED' || p.status === 'REFUNDED' || left === 0) throw new PaymentNotRefundable(p.status === 'FAILED' ? 'failed' : 'nothing-left');
+        if (amount !== undefined && amount > left) throw new RefundExceedsPayment(left);
         const createdAt = new Date();
         const r: Refund = {
           id: newId(),
@@ -393,7 +369,7 @@ export function createPayments(opts: PaymentsOptions) {
 
   async function get(userId: string, id: string): Promise<PaymentView> {
     const p = isUuid(id) ? await repo.findById(id) : undefined;
-    if (!p || p.userId !== userId || p.status === 'PROCESSING') throw HttpProblem.notFound('The payment does not exist.');
+    if (!p || p.userId !== userId || p.status === 'PROCESSING') throw new PaymentNotFound();
     return view(p);
   }
 

@@ -1,10 +1,11 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { signedIn } from '@platform/auth';
 import { IDEMPOTENCY_KEY_HEADER, IDEMPOTENT_REPLAYED_HEADER, parseIdempotencyKey } from '@platform/redis';
-import { problemResponses } from '@platform/service-kit';
+import { problemHandler, problemResponses } from '@platform/service-kit';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Answered, Caller, Payments } from '../payments/payments';
 import { CreatePaymentBody, CreateRefundBody, ListPaymentsQuery, PaymentIdParams, PaymentList, PaymentView, RefundView } from '../schemas';
+import { paymentProblems } from './problems';
 
 /** The caller of a route whose Idempotency-Key is required (the idempotency hook has checked it is there). */
 function callerOf(request: FastifyRequest): Caller {
@@ -20,6 +21,7 @@ function created<T>(reply: FastifyReply, answered: Answered<T>): FastifyReply {
 
 /** /v1/payments: the signed-in user's payments and refunds (CONTRACT.md, Payments). */
 export const paymentRoutes: FastifyPluginAsyncTypebox<{ payments: Payments }> = async (app, { payments }) => {
+  app.setErrorHandler(problemHandler(paymentProblems));
   const common = { tags: ['payments'], security: [{ bearerAuth: [] }] };
   const keyHeader = {
     headers: {
