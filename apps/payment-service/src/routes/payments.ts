@@ -3,7 +3,8 @@ import { signedIn } from '@platform/auth';
 import { IDEMPOTENCY_KEY_HEADER, IDEMPOTENT_REPLAYED_HEADER, parseIdempotencyKey } from '@platform/redis';
 import { problemHandler, problemResponses } from '@platform/service-kit';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Answered, Caller, Payments } from '../payments/payments';
+import type { Answered, Caller } from '../payments/caller';
+import type { Payments } from '../payments/payments';
 import { CreatePaymentBody, CreateRefundBody, ListPaymentsQuery, PaymentIdParams, PaymentList, PaymentView, RefundView } from '../schemas';
 import { paymentProblems } from './problems';
 
@@ -41,7 +42,7 @@ export const paymentRoutes: FastifyPluginAsyncTypebox<{ payments: Payments }> = 
       response: { 201: PaymentView, ...problemResponses(400, 401, 402, 404, 409, 422, 429, 502, 503) },
     },
     handler: async (request, reply) => {
-      const answered = await payments.create(request, callerOf(request), request.body);
+      const answered = await payments.pay(request, callerOf(request), request.body);
       return created(reply.header('location', `/v1/payments/${answered.value.id}`), answered);
     },
   });
