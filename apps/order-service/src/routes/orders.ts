@@ -1,16 +1,18 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { signedIn } from '@platform/auth';
 import { OrderView } from '@platform/contracts';
-import { problemResponses } from '@platform/service-kit';
+import { problemHandler, problemResponses } from '@platform/service-kit';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Orders } from '../orders/orders';
 import { CreateOrderBody, ListOrdersQuery, OrderIdParams, OrderPage } from '../schemas';
+import { orderProblems } from './problems';
 
 /** What Fastify sets for a JSON body it serialises, set for one it is handed serialised. */
 const JSON_BODY = 'application/json; charset=utf-8';
 
 /** /v1/orders: the signed-in user's orders (CONTRACT.md, Orders). */
 export const orderRoutes: FastifyPluginAsyncTypebox<{ orders: Orders }> = async (app, { orders }) => {
+  app.setErrorHandler(problemHandler(orderProblems));
   const common = { tags: ['orders'], security: [{ bearerAuth: [] }] };
   const userId = (request: Parameters<typeof signedIn>[0]) => signedIn(request).userId;
 
