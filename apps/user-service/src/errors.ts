@@ -1,15 +1,10 @@
+import { DomainError } from '@platform/service-kit';
+
 /**
  * What the account and token use cases refuse, in the domain's words. Nothing here knows HTTP:
  * the routes say what each becomes on the wire (routes/problems.ts).
  */
-abstract class UserErrorBase extends Error {
-  abstract readonly kind: string;
-
-  constructor(message: string) {
-    super(message);
-    this.name = new.target.name;
-  }
-}
+abstract class UserErrorBase extends DomainError {}
 
 export class EmailTaken extends UserErrorBase {
   readonly kind = 'EmailTaken';

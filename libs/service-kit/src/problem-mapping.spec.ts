@@ -1,13 +1,12 @@
 import type { LightMyRequestResponse } from 'fastify';
 import { buildTestApp, PROBLEM_KEYS } from '../test/test-app';
+import { DomainError } from './domain-error';
 import { problemHandler } from './error-handler';
 import { problemMapping, type ProblemTable } from './problem';
 import type { App } from './server';
 
 /** A service's union of domain errors, as a service declares it: no status, no code. */
-abstract class ShopError extends Error {
-  abstract readonly kind: string;
-}
+abstract class ShopError extends DomainError {}
 class SoldOut extends ShopError {
   readonly kind = 'SoldOut';
   constructor(readonly sku: string) {

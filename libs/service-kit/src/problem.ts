@@ -1,5 +1,6 @@
 import { STATUS_CODES } from 'node:http';
 import { Type, type Static } from '@sinclair/typebox';
+import type { DomainError } from './domain-error';
 
 /** RFC 9457 problem details, the body of every error answer. */
 export const ProblemSchema = Type.Object(
@@ -85,18 +86,13 @@ export class HttpProblem extends Error {
  */
 export type ProblemMapping = (error: unknown) => ProblemInit | undefined;
 
-/** An error that names its kind, as each member of a service's union of domain errors does. */
-export interface KindedError extends Error {
-  readonly kind: string;
-}
-
 /** One answer per kind of the union `E`; a kind left out does not compile. */
-export type ProblemTable<E extends KindedError> = {
+export type ProblemTable<E extends DomainError> = {
   readonly [K in E['kind']]: (error: Extract<E, { kind: K }>) => ProblemInit;
 };
 
 /** A service's table as a mapping: `isKnown` recognises the members of its union, `table` answers each. */
-export function problemMapping<E extends KindedError>(isKnown: (error: unknown) => error is E, table: ProblemTable<E>): ProblemMapping {
+export function problemMapping<E extends DomainError>(isKnown: (error: unknown) => error is E, table: ProblemTable<E>): ProblemMapping {
   return (error) => {
     if (!isKnown(error)) return undefined;
     const answer = table[error.kind as E['kind']] as unknown as (error: E) => ProblemInit;

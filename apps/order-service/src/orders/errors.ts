@@ -1,17 +1,11 @@
 import type { OrderStatus } from '@platform/contracts';
+import { DomainError } from '@platform/service-kit';
 
 /**
  * What the order use cases refuse, in the domain's words. Nothing here knows HTTP: the routes
  * say what each becomes on the wire (routes/problems.ts).
  */
-abstract class OrderErrorBase extends Error {
-  abstract readonly kind: string;
-
-  constructor(message: string) {
-    super(message);
-    this.name = new.target.name;
-  }
-}
+abstract class OrderErrorBase extends DomainError {}
 
 /** No such order, or another user's: the same, so that an order's existence is not told. */
 export class OrderNotFound extends OrderErrorBase {

@@ -1,15 +1,10 @@
+import { DomainError } from '@platform/service-kit';
+
 /**
  * What the payment use cases refuse, in the domain's words. Nothing here knows HTTP: the routes
  * say what each becomes on the wire (routes/problems.ts), and an event handler catches them by type.
  */
-abstract class PaymentErrorBase extends Error {
-  abstract readonly kind: string;
-
-  constructor(message: string) {
-    super(message);
-    this.name = new.target.name;
-  }
-}
+abstract class PaymentErrorBase extends DomainError {}
 
 export class OrderNotFound extends PaymentErrorBase {
   readonly kind = 'OrderNotFound';
