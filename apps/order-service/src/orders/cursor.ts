@@ -9,8 +9,8 @@ import { InvalidCursor } from './errors';
  *
  * The query under it always filters by the signed-in user, so no cursor can reach another
  * user's orders. The owner tag (the first 8 bytes of SHA-256 of the user id) and the
- * status byte make a cursor used by another user or with another filter a 400 instead of
- * a page that quietly means something else. Neither is a secret: forging one gains
+ * status byte make a cursor used by another user or with another filter an InvalidCursor
+ * instead of a page that quietly means something else. Neither is a secret: forging one gains
  * nothing a client cannot already ask for.
  */
 const VERSION = 1;
