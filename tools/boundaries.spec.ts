@@ -35,6 +35,11 @@ describe('module boundaries', () => {
     expect(errors.map((e) => e.message).join('\n')).toMatch(/scope:user/);
   });
 
+  it('when the shared contracts import an app, then lint fails', () => {
+    const errors = lint('libs/contracts/src/probe.ts', "export { orderRoutes } from '../../../apps/order-service/src/routes/orders';\n");
+    expect(errors).not.toHaveLength(0);
+  });
+
   it('when a shared lib imports an app, then lint fails', () => {
     const errors = lint('libs/db/src/probe.ts', "export { definition } from '../../../apps/user-service/src/app';\n");
     expect(errors).not.toHaveLength(0);
@@ -43,6 +48,7 @@ describe('module boundaries', () => {
   it('when an app imports shared libs and its own migrations, then lint passes', () => {
     const source = [
       "export { serviceDefaults } from '@platform/service-kit';",
+      "export { OrderView } from '@platform/contracts';",
       "export { migrations } from '@platform/migrations/user-service';",
       '',
     ].join('\n');

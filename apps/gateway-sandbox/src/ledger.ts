@@ -1,13 +1,11 @@
-import { HttpProblem } from '@platform/service-kit';
 import { randomBytes } from 'node:crypto';
+import { ChargeNotFound, ChargeNotRefundable, RefundExceedsCharge } from './errors';
 import type { ChargeView, CreateChargeBody, CreateRefundBody, RefundView } from './schemas';
 
 export type FailureCode = 'CARD_DECLINED' | 'INSUFFICIENT_FUNDS';
 
 /** `ch_…`, `re_…`: 24 hex characters, as opaque as a provider's own ids. */
 const newId = (prefix: string) => `${prefix}_${randomBytes(12).toString('hex')}`;
-
-const chargeNotFound = () => new HttpProblem({ status: 404, code: 'CHARGE_NOT_FOUND', detail: 'No such charge.' });
 
 /**
  * The provider's books, in memory only: a restart forgets every charge. Callers get
@@ -42,16 +40,11 @@ export class Ledger {
   /** Refunds `amount`, or all that is left of the charge when it is absent. */
   refund(input: CreateRefundBody): RefundView {
     const charge = this.charges.get(input.chargeId);
-    if (!charge) throw chargeNotFound();
+    if (!charge) throw new ChargeNotFound();
     const left = charge.amount - charge.refundedAmount;
-    if (charge.status !== 'succeeded' || left === 0) {
-      const why = charge.status === 'succeeded' ? 'has been refunded in full' : 'did not succeed';
-      throw new HttpProblem({ status: 409, code: 'CHARGE_NOT_REFUNDABLE', detail: `The charge ${why}.` });
-    }
+    if (charge.status !== 'succeeded' || left === 0) throw new ChargeNotRefundable(charge.status === 'succeeded' ? 'refunded' : 'failed');
     const amount = input.amount ?? left;
-    if (amount > left) {
-      throw new HttpProblem({ status: 409, code: 'REFUND_EXCEEDS_CHARGE', detail: `At most ${left} is left to refund.`, extensions: { refundable: left } });
-    }
+    if (amount > left) throw new RefundExceedsCharge(left);
     const refund: RefundView = {
       id: newId('re'),
       chargeId: charge.id,
@@ -66,7 +59,7 @@ export class Ledger {
 
   get(id: string): ChargeView {
     const charge = this.charges.get(id);
-    if (!charge) throw chargeNotFound();
+    if (!charge) throw new ChargeNotFound();
     return copy(charge);
   }
 

@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Counter, type Registry } from 'prom-client';
 import { fingerprint, IdempotencyKeys } from './idempotency';
 import { Ledger, type FailureCode } from './ledger';
+import { ledgerProblems } from './routes/problems';
 import type { ChargeView, CreateChargeBody, CreateRefundBody, RefundView } from './schemas';
 
 /** What each test token does (Stripe test mode); any other `tok_…` is an INVALID_TOKEN. */
@@ -72,7 +73,7 @@ export function createSandbox(opts: SandboxOptions) {
   return {
     ledger,
     charge: (key: string, body: CreateChargeBody): Promise<Answer<ChargeView>> => post('charge', key, body, () => charge(ledger, body)),
-    refund: (key: string, body: CreateRefundBody): Promise<Answer<RefundView>> => post('refund', key, body, () => ledger.refund(body)),
+    refund: (key: string, body: CreateRefundBody): Promise<Answer<RefundView>> => post('refund', key, body, () => answered(() => ledger.refund(body))),
   };
 }
 
@@ -85,6 +86,16 @@ function charge(ledger: Ledger, body: CreateChargeBody): ChargeView {
   const recorded = ledger.charge(body, behaviour);
   if (behaviour === null) return recorded;
   throw new HttpProblem({ status: 402, code: behaviour, detail: DECLINED[behaviour], extensions: { charge: recorded } });
+}
+
+/** The ledger's refusal as the provider's answer, which is what the key keeps and replays. */
+function answered<T>(work: () => T): T {
+  try {
+    return work();
+  } catch (err) {
+    const problem = ledgerProblems(err);
+    throw problem ? new HttpProblem(problem) : err;
+  }
 }
 
 function markReplayed(problem: HttpProblem): HttpProblem {

@@ -1,6 +1,10 @@
+import { OrderStatus, OrderView } from '@platform/contracts';
 import { Type, type Static } from '@sinclair/typebox';
 
-/** Wire shapes of order-service (CONTRACT.md, Orders). Limits are inclusive. */
+/**
+ * Wire shapes of order-service (CONTRACT.md, Orders). Limits are inclusive. The order itself
+ * (`OrderView`, `OrderStatus`) is in libs/contracts, which payment-service reads it with.
+ */
 export const ORDER_LIMITS = Object.freeze({
   minItems: 1,
   maxItems: 100,
@@ -10,17 +14,9 @@ export const ORDER_LIMITS = Object.freeze({
   maxPageSize: 100,
 });
 
-export const ORDER_STATUSES = ['PENDING', 'PAID', 'CANCELLED', 'REFUNDED'] as const;
-export type OrderStatus = (typeof ORDER_STATUSES)[number];
-
 const Currency = Type.String({ pattern: '^[A-Z]{3}$', description: 'ISO 4217 code, upper case.', examples: ['EUR'] });
 const Sku = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9._-]+$', examples: ['SKU-42'] });
 const ItemName = Type.String({ minLength: 1, maxLength: 200, description: '1 to 200 characters (code points).', examples: ['Tea, 250 g'] });
-const Money = (description: string) => Type.Integer({ description });
-const Status = Type.Union(
-  ORDER_STATUSES.map((s) => Type.Literal(s)),
-  { description: 'PENDING -> PAID -> REFUNDED, or PENDING -> CANCELLED.' },
-);
 
 export const CreateOrderBody = Type.Object(
   {
@@ -42,26 +38,6 @@ export const CreateOrderBody = Type.Object(
 );
 export type CreateOrderBody = Static<typeof CreateOrderBody>;
 
-export const OrderItemView = Type.Object(
-  { sku: Type.String(), name: Type.String(), unitPrice: Type.Integer(), quantity: Type.Integer(), lineTotal: Money('unitPrice × quantity') },
-  { additionalProperties: false },
-);
-
-export const OrderView = Type.Object(
-  {
-    id: Type.String({ format: 'uuid' }),
-    userId: Type.String({ format: 'uuid' }),
-    status: Status,
-    currency: Type.String(),
-    totalAmount: Money('The sum of the line totals, in minor units; computed by the server.'),
-    items: Type.Array(OrderItemView),
-    createdAt: Type.String({ format: 'date-time' }),
-    updatedAt: Type.String({ format: 'date-time' }),
-  },
-  { additionalProperties: false },
-);
-export type OrderView = Static<typeof OrderView>;
-
 export const OrderPage = Type.Object(
   {
     data: Type.Array(OrderView),
@@ -75,7 +51,7 @@ export const ListOrdersQuery = Type.Object(
   {
     limit: Type.Integer({ minimum: 1, maximum: ORDER_LIMITS.maxPageSize, default: ORDER_LIMITS.defaultPageSize }),
     cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'Opaque; from the previous page, with the same status filter.' })),
-    status: Type.Optional(Status),
+    status: Type.Optional(OrderStatus),
   },
   { additionalProperties: false },
 );

@@ -8,6 +8,7 @@ import {
   codeForStatus,
   problemBody,
   type ProblemInit,
+  type ProblemMapping,
 } from './problem';
 
 /** Connection-level failures of MySQL, Redis or a peer: the caller may retry later. */
@@ -95,13 +96,23 @@ export function sendProblem(reply: FastifyReply, init: ProblemInit): FastifyRepl
   return reply.code(init.status).type(PROBLEM_CONTENT_TYPE).send(problemBody(init, reply.request.id));
 }
 
-async function errorHandlerPlugin(app: FastifyInstance): Promise<void> {
-  app.setErrorHandler((error: unknown, request: FastifyRequest, reply: FastifyReply) => {
-    const problem = toProblem(error);
+/**
+ * The error handler: `mapping` answers the service's own errors, the kit's rules every other.
+ * The kit sets it, without a mapping, for the whole app; a service's routes plugin sets it again
+ * with the service's table, for its own routes (Fastify keeps an error handler per plugin context):
+ * `app.setErrorHandler(problemHandler(paymentProblems))`.
+ */
+export function problemHandler(mapping?: ProblemMapping) {
+  return function handleError(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+    const problem = mapping?.(error) ?? toProblem(error);
     if (problem.status >= 500) request.log.error({ err: error }, 'request failed');
     else request.log.info({ code: problem.code, status: problem.status }, 'request rejected');
     return sendProblem(reply, problem);
-  });
+  };
+}
+
+async function errorHandlerPlugin(app: FastifyInstance): Promise<void> {
+  app.setErrorHandler(problemHandler());
 
   app.setNotFoundHandler((request, reply) =>
     sendProblem(reply, {

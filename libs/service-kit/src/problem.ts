@@ -1,5 +1,6 @@
 import { STATUS_CODES } from 'node:http';
 import { Type, type Static } from '@sinclair/typebox';
+import type { DomainError } from './domain-error';
 
 /** RFC 9457 problem details, the body of every error answer. */
 export const ProblemSchema = Type.Object(
@@ -77,6 +78,26 @@ export class HttpProblem extends Error {
   static notFound(detail = 'The resource does not exist.'): HttpProblem {
     return new HttpProblem({ status: 404, code: 'NOT_FOUND', detail });
   }
+}
+
+/**
+ * What a service's own errors become on the wire: the answer for an error the service knows,
+ * undefined for any other (the kit's rules answer those). Applied by `problemHandler`.
+ */
+export type ProblemMapping = (error: unknown) => ProblemInit | undefined;
+
+/** One answer per kind of the union `E`; a kind left out does not compile. */
+export type ProblemTable<E extends DomainError> = {
+  readonly [K in E['kind']]: (error: Extract<E, { kind: K }>) => ProblemInit;
+};
+
+/** A service's table as a mapping: `isKnown` recognises the members of its union, `table` answers each. */
+export function problemMapping<E extends DomainError>(isKnown: (error: unknown) => error is E, table: ProblemTable<E>): ProblemMapping {
+  return (error) => {
+    if (!isKnown(error)) return undefined;
+    const answer = table[error.kind as E['kind']] as unknown as (error: E) => ProblemInit;
+    return answer(error);
+  };
 }
 
 /** Signals that MySQL, Redis or a peer needed by this request cannot be reached. */

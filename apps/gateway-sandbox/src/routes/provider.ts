@@ -1,8 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { HttpProblem, problemResponses } from '@platform/service-kit';
+import { HttpProblem, problemHandler, problemResponses } from '@platform/service-kit';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Answer, Sandbox } from '../sandbox';
 import { ChargeIdParams, ChargeList, ChargeView, CreateChargeBody, CreateRefundBody, IdempotencyHeaders, ListChargesQuery, RefundView } from '../schemas';
+import { ledgerProblems } from './problems';
 
 /**
  * Runs before schema validation, so a request without a key is told so first. The
@@ -22,6 +23,7 @@ function created<T>(reply: FastifyReply, answer: Answer<T>): T {
 
 /** /v1/charges and /v1/refunds, the provider's API (apps/gateway-sandbox/README.md). No auth. */
 export const providerRoutes: FastifyPluginAsyncTypebox<{ sandbox: Sandbox }> = async (app, { sandbox }) => {
+  app.setErrorHandler(problemHandler(ledgerProblems));
   const keyOf = (request: FastifyRequest) => request.headers['idempotency-key'] as string;
 
   app.post('/v1/charges', {

@@ -1,6 +1,6 @@
+import type { OrderStatus } from '@platform/contracts';
 import { binaryToUuid, moneyOf, uuidToBinary } from '@platform/db';
 import type { DataSource, EntityManager } from 'typeorm';
-import type { OrderStatus } from '../schemas';
 
 export interface OrderItem {
   sku: string;

@@ -1,9 +1,10 @@
+import type { OrderView } from '@platform/contracts';
 import { isUuid, newId, uuidTime } from '@platform/db';
 import { createCache, keySpace } from '@platform/redis';
-import { HttpProblem } from '@platform/service-kit';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
-import type { CreateOrderBody, ListOrdersQuery, OrderPage, OrderView } from '../schemas';
+import type { CreateOrderBody, ListOrdersQuery, OrderPage } from '../schemas';
 import { decodeCursor, encodeCursor } from './cursor';
+import { OrderNotCancellable, OrderNotFound, OrderTotalTooLarge } from './errors';
 import type { Order, OrderItem, OrdersRepository } from './orders-repository';
 
 export interface OrdersSettings {
@@ -32,20 +33,11 @@ export function priced(items: CreateOrderBody['items']): { items: OrderItem[]; t
   const lines = items.map((item) => {
     const lineTotal = item.unitPrice * item.quantity;
     totalAmount += lineTotal;
-    if (!Number.isSafeInteger(lineTotal) || !Number.isSafeInteger(totalAmount)) {
-      throw new HttpProblem({
-        status: 400,
-        code: 'VALIDATION_FAILED',
-        detail: 'The order total is too large.',
-        errors: [{ path: 'body/items', message: 'the total must stay below 2^53 minor units' }],
-      });
-    }
+    if (!Number.isSafeInteger(lineTotal) || !Number.isSafeInteger(totalAmount)) throw new OrderTotalTooLarge();
     return { sku: item.sku, name: item.name, unitPrice: item.unitPrice, quantity: item.quantity, lineTotal };
   });
   return { items: lines, totalAmount };
 }
-
-const notFound = () => new HttpProblem({ status: 404, code: 'NOT_FOUND', detail: 'No such order.' });
 
 /**
  * Drops cached orders after a change. A failed drop (Redis down) is not the caller's
@@ -99,12 +91,12 @@ export function createOrders(app: FastifyInstance, orders: OrdersRepository, s: 
    * one. The owner is checked on the order itself, cached or read from MySQL.
    */
   async function owned(userId: string, id: string): Promise<OrderView> {
-    if (!isUuid(id)) throw notFound();
+    if (!isUuid(id)) throw new OrderNotFound();
     const order = await cache.getOrLoad(id, async () => {
       const found = await orders.findById(id);
       return found && toView(found);
     });
-    if (!order || order.userId !== userId) throw notFound();
+    if (!order || order.userId !== userId) throw new OrderNotFound();
     return order;
   }
 
@@ -133,18 +125,12 @@ export function createOrders(app: FastifyInstance, orders: OrdersRepository, s: 
 
     /** Only from PENDING, in one conditional UPDATE: a cancel racing a payment event cannot both win. */
     async cancel(userId: string, id: string): Promise<OrderView> {
-      if (!isUuid(id)) throw notFound();
+      if (!isUuid(id)) throw new OrderNotFound();
       const cancelled = await orders.transition(id, ['PENDING'], 'CANCELLED', { ownerId: userId });
       if (cancelled) await invalidation.invalidate(id);
       const order = await orders.findById(id);
-      if (!order || order.userId !== userId) throw notFound();
-      if (!cancelled) {
-        throw new HttpProblem({
-          status: 409,
-          code: 'ORDER_NOT_CANCELLABLE',
-          detail: `Only a PENDING order can be cancelled; this one is ${order.status}.`,
-        });
-      }
+      if (!order || order.userId !== userId) throw new OrderNotFound();
+      if (!cancelled) throw new OrderNotCancellable(order.status);
       return toView(order);
     },
   });

@@ -1,11 +1,14 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { OrderView } from '@platform/contracts';
 import { signedIn } from '@platform/request-pipeline';
-import { problemResponses } from '@platform/service-kit';
+import { problemHandler, problemResponses } from '@platform/service-kit';
 import type { Orders } from '../orders/orders';
-import { CreateOrderBody, ListOrdersQuery, OrderIdParams, OrderPage, OrderView } from '../schemas';
+import { CreateOrderBody, ListOrdersQuery, OrderIdParams, OrderPage } from '../schemas';
+import { orderProblems } from './problems';
 
 /** /v1/orders: the signed-in user's orders (CONTRACT.md, Orders). */
 export const orderRoutes: FastifyPluginAsyncTypebox<{ orders: Orders }> = async (app, { orders }) => {
+  app.setErrorHandler(problemHandler(orderProblems));
   const common = { tags: ['orders'], security: [{ bearerAuth: [] }] };
   const userId = (request: Parameters<typeof signedIn>[0]) => signedIn(request).userId;
 

@@ -1,7 +1,7 @@
 import type { RefundRequested } from '@platform/events';
 import type { StreamEvent } from '@platform/events';
-import { HttpProblem } from '@platform/service-kit';
 import type { FastifyBaseLogger } from 'fastify';
+import { PaymentNotRefundable } from '../payments/errors';
 import type { Payments } from '../payments/payments';
 import type { PaymentsRepository } from '../payments/payments-repository';
 
@@ -40,7 +40,7 @@ export function refundRequestHandler(deps: { payments: Payments; repository: Pay
       return 'refunded';
     } catch (err) {
       // Already refunded in full by its owner: nothing is left to give back.
-      if (err instanceof HttpProblem && err.code === 'PAYMENT_NOT_REFUNDABLE') return 'already-refunded';
+      if (err instanceof PaymentNotRefundable) return 'already-refunded';
       throw err;
     }
   };

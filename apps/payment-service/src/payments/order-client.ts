@@ -1,13 +1,10 @@
-import { DependencyUnavailableError, HttpProblem, peerFetch } from '@platform/service-kit';
+import { OrderView, peerReader } from '@platform/contracts';
+import { DependencyUnavailableError, peerFetch } from '@platform/service-kit';
 import type { FastifyRequest } from 'fastify';
+import { AccessRevoked, OrderNotFound } from './errors';
 
-export interface PayableOrder {
-  id: string;
-  userId: string;
-  status: string;
-  currency: string;
-  totalAmount: number;
-}
+/** order-service's answer, checked against the order's shared wire shape (libs/contracts). */
+const readOrder = peerReader(OrderView);
 
 /**
  * Reads an order from order-service as the caller: with the caller's own bearer token and
@@ -16,7 +13,7 @@ export interface PayableOrder {
  */
 export function orderClient(baseUrl: string, timeoutMs = 5_000) {
   return Object.freeze({
-    async get(request: FastifyRequest, orderId: string): Promise<PayableOrder> {
+    async get(request: FastifyRequest, orderId: string): Promise<OrderView> {
       let res: Response;
       try {
         res = await peerFetch(request, new URL(`/v1/orders/${encodeURIComponent(orderId)}`, baseUrl), {
@@ -27,14 +24,15 @@ export function orderClient(baseUrl: string, timeoutMs = 5_000) {
         throw new DependencyUnavailableError('order-service', { cause: err });
       }
       if (res.status === 200) {
-        const order = (await res.json()) as PayableOrder;
-        if (!Number.isSafeInteger(order.totalAmount) || order.totalAmount <= 0) throw new DependencyUnavailableError('order-service');
+        const order = readOrder(await res.json());
+        // Not an order, or one no payment could be for: order-service is not answering as agreed.
+        if (!order || !Number.isSafeInteger(order.totalAmount) || order.totalAmount <= 0) throw new DependencyUnavailableError('order-service');
         return order;
       }
       await res.body?.cancel();
-      if (res.status === 404) throw HttpProblem.notFound('The order does not exist.');
+      if (res.status === 404) throw new OrderNotFound();
       // The token passed here a moment ago; order-service refusing it means it was revoked meanwhile.
-      if (res.status === 401) throw new HttpProblem({ status: 401, code: 'UNAUTHORIZED', detail: 'The access token is no longer valid.' });
+      if (res.status === 401) throw new AccessRevoked();
       throw new DependencyUnavailableError('order-service', { cause: new Error(`order-service answered ${res.status}`) });
     },
   });

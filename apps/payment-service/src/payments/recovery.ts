@@ -1,18 +1,78 @@
-import type { FastifyInstance } from 'fastify';
-import type { Payments } from './payments';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import type { OrderLocks } from './order-lock';
+import type { PaymentsRepository } from './payments-repository';
+import type { RefundPayments } from './refund';
+import type { ChargeSettlement } from './settlement';
+
+export interface RecoveryDeps {
+  repository: PaymentsRepository;
+  locks: OrderLocks;
+  settlement: ChargeSettlement;
+  refunds: RefundPayments;
+  log: FastifyBaseLogger;
+  /** Longer than a request's whole provider budget: what is older has no request answering for it. */
+  staleAfterMs: number;
+}
+
+/**
+ * Settles what no request answers for any more: PROCESSING payments (from the provider's
+ * records, under their order's lock, skipped while another holds it) and PENDING refunds
+ * (sent again with their own key). Run by every instance now and then; safe concurrently.
+ */
+export function recoverySweep(deps: RecoveryDeps) {
+  const { repository: repo, locks, settlement, refunds, log } = deps;
+
+  async function settlePayments(before: Date, limit: number): Promise<number> {
+    let settled = 0;
+    for (const p of await repo.stale(before, limit)) {
+      try {
+        await locks.tryHold(p.orderId, async (fence) => {
+          const now = await repo.findById(p.id);
+          if (now?.status === 'PROCESSING' && (await settlement.resolveStale(now, fence))?.status !== 'PROCESSING') settled++;
+        });
+      } catch (err) {
+        log.warn({ err, paymentId: p.id }, 'recovery: payment not settled');
+      }
+    }
+    return settled;
+  }
+
+  async function settleRefunds(before: Date, limit: number): Promise<number> {
+    let settled = 0;
+    for (const r of await repo.stalePendingRefunds(before, limit)) {
+      try {
+        await refunds.resend(r);
+        settled++;
+      } catch (err) {
+        log.warn({ err, refundId: r.id }, 'recovery: refund not settled');
+      }
+    }
+    return settled;
+  }
+
+  return Object.freeze({
+    async recover(limit = 50): Promise<{ payments: number; refunds: number }> {
+      const before = new Date(Date.now() - deps.staleAfterMs);
+      const payments = await settlePayments(before, limit);
+      return { payments, refunds: await settleRefunds(before, limit) };
+    },
+  });
+}
+
+export type RecoverySweep = ReturnType<typeof recoverySweep>;
 
 /**
  * Runs the recovery sweep every `intervalMs` (0: never) from ready to close, one run at a
  * time per instance. Every instance runs it; the order locks and the conditional writes
  * make concurrent runs harmless.
  */
-export function startRecovery(app: FastifyInstance, payments: Payments, intervalMs: number): void {
+export function startRecovery(app: FastifyInstance, sweep: Pick<RecoverySweep, 'recover'>, intervalMs: number): void {
   if (intervalMs <= 0) return;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> | undefined;
   let closed = false;
   const tick = () => {
-    running = payments
+    running = sweep
       .recover()
       .then((settled) => {
         if (settled.payments + settled.refunds > 0) app.log.info(settled, 'recovery sweep settled stale payments and refunds');

@@ -1,10 +1,11 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { signedIn } from '@platform/request-pipeline';
-import { IDEMPOTENCY_KEY_HEADER, IDEMPOTENT_REPLAYED_HEADER, parseIdempotencyKey } from '@platform/request-pipeline';
-import { problemResponses } from '@platform/service-kit';
+import { IDEMPOTENCY_KEY_HEADER, IDEMPOTENT_REPLAYED_HEADER, parseIdempotencyKey, signedIn } from '@platform/request-pipeline';
+import { problemHandler, problemResponses } from '@platform/service-kit';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Answered, Caller, Payments } from '../payments/payments';
+import type { Answered, Caller } from '../payments/caller';
+import type { Payments } from '../payments/payments';
 import { CreatePaymentBody, CreateRefundBody, ListPaymentsQuery, PaymentIdParams, PaymentList, PaymentView, RefundView } from '../schemas';
+import { paymentProblems } from './problems';
 
 /** The caller of a route whose Idempotency-Key is required (the idempotency hook has checked it is there). */
 function callerOf(request: FastifyRequest): Caller {
@@ -20,6 +21,7 @@ function created<T>(reply: FastifyReply, answered: Answered<T>): FastifyReply {
 
 /** /v1/payments: the signed-in user's payments and refunds (CONTRACT.md, Payments). */
 export const paymentRoutes: FastifyPluginAsyncTypebox<{ payments: Payments }> = async (app, { payments }) => {
+  app.setErrorHandler(problemHandler(paymentProblems));
   const common = { tags: ['payments'], security: [{ bearerAuth: [] }] };
   const keyHeader = {
     headers: {
@@ -39,7 +41,7 @@ export const paymentRoutes: FastifyPluginAsyncTypebox<{ payments: Payments }> = 
       response: { 201: PaymentView, ...problemResponses(400, 401, 402, 404, 409, 422, 429, 502, 503) },
     },
     handler: async (request, reply) => {
-      const answered = await payments.create(request, callerOf(request), request.body);
+      const answered = await payments.pay(request, callerOf(request), request.body);
       return created(reply.header('location', `/v1/payments/${answered.value.id}`), answered);
     },
   });

@@ -1,7 +1,7 @@
 import { newId } from '@platform/db';
 import { createCache, createFailureLockout, keySpace } from '@platform/redis';
-import { HttpProblem } from '@platform/service-kit';
 import type { FastifyInstance } from 'fastify';
+import { AccountGone, EmailTaken, InvalidCredentials, InvalidCurrentPassword, LoginLocked } from '../errors';
 import type { TokenPair, UserView } from '../schemas';
 import type { TokenIssuer } from '../tokens/token-issuer';
 import { hashPassword, verifyPassword } from './passwords';
@@ -15,11 +15,6 @@ export interface AccountSettings {
 }
 
 const toView = (u: User): UserView => ({ id: u.id, email: u.email, name: u.name, createdAt: u.createdAt.toISOString() });
-
-const invalidCredentials = () =>
-  new HttpProblem({ status: 401, code: 'INVALID_CREDENTIALS', detail: 'The email or the password is not right.' });
-// The caller's token was valid a moment ago: its user is gone (deleted) or it is revoked meanwhile.
-const gone = () => new HttpProblem({ status: 401, code: 'UNAUTHORIZED', detail: 'The account no longer exists.' });
 
 /** Accounts: registration, sign-in with its per-account lockout, the profile (cached), the password. */
 export function accountService(app: FastifyInstance, users: UsersRepository, tokens: TokenIssuer, s: AccountSettings) {
@@ -38,7 +33,8 @@ export function accountService(app: FastifyInstance, users: UsersRepository, tok
 
   async function existing(userId: string): Promise<User> {
     const user = await users.findById(userId);
-    if (!user) throw gone();
+    // The caller's token was valid a moment ago: its user is gone (deleted) or it is revoked meanwhile.
+    if (!user) throw new AccountGone();
     return user;
   }
 
@@ -49,7 +45,7 @@ export function accountService(app: FastifyInstance, users: UsersRepository, tok
       try {
         return toView(await users.insert({ id: newId(), email: input.email, name: input.name, passwordHash, createdAt: now, updatedAt: now }));
       } catch (err) {
-        if (isDuplicateKey(err)) throw new HttpProblem({ status: 409, code: 'EMAIL_TAKEN', detail: 'An account with this email exists.' });
+        if (isDuplicateKey(err)) throw new EmailTaken();
         throw err;
       }
     },
@@ -57,18 +53,11 @@ export function accountService(app: FastifyInstance, users: UsersRepository, tok
     /** One argon2 verification whether or not the account exists, and the same answer for both failures. */
     async login(email: string, password: string): Promise<TokenPair> {
       const state = await lockout.check(email);
-      if (state.locked) {
-        throw new HttpProblem({
-          status: 429,
-          code: 'RATE_LIMITED',
-          detail: `Too many failed logins for this account; retry in ${state.retryAfterSeconds} s.`,
-          headers: { 'retry-after': String(state.retryAfterSeconds) },
-        });
-      }
+      if (state.locked) throw new LoginLocked(state.retryAfterSeconds);
       const user = await users.findByEmail(email);
       if (!(await verifyPassword(user?.passwordHash, password)) || !user) {
         await lockout.recordFailure(email);
-        throw invalidCredentials();
+        throw new InvalidCredentials();
       }
       await lockout.reset(email);
       return tokens.signIn(user.id);
@@ -80,7 +69,7 @@ export function accountService(app: FastifyInstance, users: UsersRepository, tok
 
     async rename(userId: string, name: string): Promise<UserView> {
       const user = await users.update(userId, { name });
-      if (!user) throw gone();
+      if (!user) throw new AccountGone();
       // Invalidated before the answer: the caller's next read is never the old name.
       await profiles.delete(userId);
       return toView(user);
@@ -89,9 +78,7 @@ export function accountService(app: FastifyInstance, users: UsersRepository, tok
     /** A new password ends every session of the user, this one included. */
     async changePassword(userId: string, current: string, next: string): Promise<void> {
       const user = await existing(userId);
-      if (!(await verifyPassword(user.passwordHash, current))) {
-        throw new HttpProblem({ status: 400, code: 'INVALID_CURRENT_PASSWORD', detail: 'The current password is not right.' });
-      }
+      if (!(await verifyPassword(user.passwordHash, current))) throw new InvalidCurrentPassword();
       await users.update(userId, { passwordHash: await hashPassword(next) });
       await tokens.endAllSessions(userId, 'password-change');
       await profiles.delete(userId);

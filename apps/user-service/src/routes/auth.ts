@@ -1,13 +1,15 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { signedIn } from '@platform/request-pipeline';
-import { problemResponses } from '@platform/service-kit';
+import { problemHandler, problemResponses } from '@platform/service-kit';
 import { Type } from '@sinclair/typebox';
 import type { AccountService } from '../accounts/account-service';
 import { LoginBody, RefreshBody, RegisterBody, TokenPair, UserView, normalizeEmail } from '../schemas';
 import type { TokenIssuer } from '../tokens/token-issuer';
+import { userProblems } from './problems';
 
 /** /v1/auth: sign up, sign in, rotate, sign out (CONTRACT.md, Authentication). */
 export const authRoutes: FastifyPluginAsyncTypebox<{ accounts: AccountService; tokens: TokenIssuer }> = async (app, { accounts, tokens }) => {
+  app.setErrorHandler(problemHandler(userProblems));
   const tags = ['auth'];
 
   app.post('/v1/auth/register', {

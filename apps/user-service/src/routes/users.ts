@@ -1,12 +1,14 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { signedIn } from '@platform/request-pipeline';
-import { problemResponses } from '@platform/service-kit';
+import { problemHandler, problemResponses } from '@platform/service-kit';
 import { Type } from '@sinclair/typebox';
 import type { AccountService } from '../accounts/account-service';
 import { ChangePasswordBody, UpdateMeBody, UserView } from '../schemas';
+import { userProblems } from './problems';
 
 /** /v1/users/me: the signed-in user's own account. */
 export const userRoutes: FastifyPluginAsyncTypebox<{ accounts: AccountService }> = async (app, { accounts }) => {
+  app.setErrorHandler(problemHandler(userProblems));
   const common = { tags: ['users'], security: [{ bearerAuth: [] }] };
   const userId = (request: Parameters<typeof signedIn>[0]) => signedIn(request).userId;
 

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { newId } from '@platform/db';
-import { HttpProblem } from '@platform/service-kit';
 import type { FastifyInstance } from 'fastify';
+import { InvalidRefreshToken } from '../errors';
 import type { TokenPair } from '../schemas';
 import type { SessionsRepository } from './sessions-repository';
 
@@ -21,8 +21,6 @@ function newRefreshToken(): { token: string; hash: Buffer } {
 export function hashRefreshToken(token: string): Buffer {
   return createHash('sha256').update(token, 'utf8').digest();
 }
-
-const invalidRefresh = () => new HttpProblem({ status: 401, code: 'INVALID_REFRESH_TOKEN', detail: 'The refresh token is not valid.' });
 
 /**
  * Issues access tokens (EdDSA JWTs through @fastify/jwt) and refresh tokens, and rotates
@@ -62,7 +60,7 @@ export function tokenIssuer(app: FastifyInstance, sessions: SessionsRepository, 
       const outcome = await sessions.rotate(hashRefreshToken(presented), next.hash, refreshExpiry(), (ids) =>
         accessToken(ids.userId, ids.sessionId),
       );
-      if (outcome.kind === 'invalid') throw invalidRefresh();
+      if (outcome.kind === 'invalid') throw new InvalidRefreshToken();
       if (outcome.kind === 'reused') {
         // The refresh tokens are dead already (MySQL); if Redis fails here the session's access
         // tokens live out their short lifetime, which is logged: a 503 would not help, as a
@@ -71,7 +69,7 @@ export function tokenIssuer(app: FastifyInstance, sessions: SessionsRepository, 
           .revokeSession(outcome.userId, outcome.sessionId, sessionMarkUntil())
           .catch((err: unknown) => app.log.error({ err, sessionId: outcome.sessionId }, 'refresh reuse: could not revoke the session in Redis'));
         app.log.warn({ userId: outcome.userId, sessionId: outcome.sessionId }, 'spent refresh token presented again: session revoked');
-        throw invalidRefresh();
+        throw new InvalidRefreshToken();
       }
       return pair(outcome.issued, next.token);
     },

@@ -1,0 +1,109 @@
+import { enqueue, newEvent, STREAMS, type PaymentFailed, type PaymentSucceeded } from '@platform/events';
+import type { FastifyBaseLogger } from 'fastify';
+import type { DataSource } from 'typeorm';
+import type { ChargeOutcome, PaymentGateway } from '../gateway/gateway';
+import type { PaymentView } from '../schemas';
+import { DECLINE_CODES, GatewayUnavailable, PaymentDeclined, UnknownCardToken } from './errors';
+import type { Payment, PaymentOutcome, PaymentsRepository } from './payments-repository';
+import { paymentView } from './views';
+
+export interface SettlementDeps {
+  ds: () => DataSource;
+  repository: PaymentsRepository;
+  gateway: PaymentGateway;
+  nudgeOutbox: () => void;
+  log: FastifyBaseLogger;
+  /** A PROCESSING payment untouched for this long has no request answering for it any more. */
+  staleAfterMs: number;
+}
+
+/**
+ * Settling a PROCESSING payment from what the provider says, for the charge and the recovery
+ * sweep alike: the outcome, its outbox event and the fence are written in one transaction, and
+ * only by the holder of the order's lock whose fence the row carries.
+ */
+export function chargeSettlement(deps: SettlementDeps) {
+  return Object.freeze({
+    /**
+     * Applies the provider's answer to a PROCESSING payment held with `fence`, and answers for it.
+     * When another holder settled it first, its result is the answer.
+     */
+    apply: (p: Payment, fence: number, outcome: ChargeOutcome) => apply(deps, p, fence, outcome),
+    /**
+     * A PROCESSING payment found while holding its order's lock belongs to no running request
+     * unless it is recent. It is settled from the provider's records when they have the charge;
+     * absent there and stale, the attempt is taken over and failed, which frees the order.
+     * Answers the payment as it stands afterwards.
+     */
+    resolveStale: (p: Payment, fence: number, requestId?: string) => resolveStale(deps, p, fence, requestId),
+  });
+}
+
+export type ChargeSettlement = ReturnType<typeof chargeSettlement>;
+
+/** The answer a settled payment gives: the payment, or its decline (or the provider's failure). */
+export function answerOf(p: Payment): PaymentView {
+  if (p.status !== 'FAILED') return paymentView(p);
+  const failureCode = p.failureCode ?? 'CARD_DECLINED';
+  if (!DECLINE_CODES.has(failureCode)) throw new GatewayUnavailable('The payment provider could not complete the payment.', p.id);
+  throw new PaymentDeclined(failureCode, p.id);
+}
+
+async function apply(deps: SettlementDeps, p: Payment, fence: number, outcome: ChargeOutcome): Promise<PaymentView> {
+  const { repository: repo, log } = deps;
+  switch (outcome.kind) {
+    case 'succeeded':
+    case 'declined': {
+      const result: PaymentOutcome =
+        outcome.kind === 'succeeded'
+          ? { status: 'SUCCEEDED', providerChargeId: outcome.chargeId }
+          : { status: 'FAILED', failureCode: outcome.failureCode, providerChargeId: outcome.chargeId };
+      await settle(deps, p, fence, result);
+      const now = await repo.findById(p.id);
+      if (!now || now.status === 'PROCESSING') throw new GatewayUnavailable('The payment’s outcome is not settled yet; retry with the same Idempotency-Key.');
+      return answerOf(now);
+    }
+    case 'rejected': {
+      // Nothing moved: the attempt is removed, so the key's retry, or another key, starts afresh.
+      await repo.discard(p.id, fence);
+      log.warn({ paymentId: p.id, code: outcome.code, detail: outcome.detail }, 'payment provider rejected the charge; nothing was charged');
+      if (outcome.code === 'INVALID_TOKEN') throw new UnknownCardToken();
+      throw new GatewayUnavailable('The payment provider could not process the payment; nothing was charged.');
+    }
+    case 'unknown':
+      // Kept PROCESSING: a retry with the same key sends the same provider key again, and
+      // the recovery sweep asks the provider, so the outcome is settled either way.
+      log.error({ paymentId: p.id, detail: outcome.detail }, 'payment outcome unknown; kept PROCESSING for a retry or the recovery sweep');
+      throw new GatewayUnavailable('The payment provider did not answer; retry with the same Idempotency-Key.', p.id);
+  }
+}
+
+async function resolveStale(deps: SettlementDeps, p: Payment, fence: number, requestId?: string): Promise<Payment | undefined> {
+  const { repository: repo } = deps;
+  const found = await deps.gateway.findCharge(p.orderId, p.id, requestId);
+  if (found.kind === 'succeeded' || found.kind === 'declined') {
+    await apply(deps, p, fence, found).catch(() => undefined);
+  } else if (found.kind === 'absent' && Date.now() - p.updatedAt.getTime() > deps.staleAfterMs) {
+    if (await repo.takeOver(p.id, fence)) {
+      await settle(deps, { ...p, fence }, fence, { status: 'FAILED', failureCode: 'GATEWAY_ERROR', providerChargeId: null });
+      deps.log.warn({ paymentId: p.id }, 'stale PROCESSING payment unknown to the provider; marked FAILED');
+    }
+  }
+  return repo.findById(p.id);
+}
+
+/** The outcome, its outbox event and the fence in one transaction; false when the row was no longer ours to settle. */
+async function settle(deps: SettlementDeps, p: Payment, fence: number, outcome: PaymentOutcome): Promise<boolean> {
+  const settled = await deps.ds().transaction(async (tx) => {
+    if (!(await deps.repository.finish(p.id, fence, outcome, tx))) return false;
+    const base = { paymentId: p.id, orderId: p.orderId, userId: p.userId };
+    const event =
+      outcome.status === 'SUCCEEDED'
+        ? newEvent<PaymentSucceeded>({ type: 'payment.succeeded', ...base, amount: p.amount, currency: p.currency })
+        : newEvent<PaymentFailed>({ type: 'payment.failed', ...base, failureCode: outcome.failureCode });
+    await enqueue(tx, { stream: STREAMS.payments, payload: event, dedupeKey: `${event.type}:${p.id}` });
+    return true;
+  });
+  if (settled) deps.nudgeOutbox();
+  return settled;
+}

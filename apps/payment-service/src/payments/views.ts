@@ -1,0 +1,41 @@
+import { isUuid } from '@platform/db';
+import type { PaymentView, RefundView } from '../schemas';
+import { PaymentNotFound } from './errors';
+import type { Payment, PaymentsRepository, Refund } from './payments-repository';
+
+/** What a client sees of a settled payment. A PROCESSING one is nobody's to see yet. */
+export function paymentView(p: Payment): PaymentView {
+  if (p.status === 'PROCESSING') throw new Error('a PROCESSING payment has no public view');
+  return {
+    id: p.id,
+    orderId: p.orderId,
+    userId: p.userId,
+    amount: p.amount,
+    currency: p.currency,
+    status: p.status,
+    failureCode: p.failureCode,
+    refundedAmount: p.refundedAmount,
+    createdAt: p.createdAt.toISOString(),
+    updatedAt: p.updatedAt.toISOString(),
+  };
+}
+
+export function refundView(r: Refund): RefundView {
+  return { id: r.id, paymentId: r.paymentId, amount: r.amount, createdAt: r.createdAt.toISOString() };
+}
+
+/** The user's own settled payments: one by id, or those of an order. */
+export function paymentReads(repository: PaymentsRepository) {
+  return Object.freeze({
+    async get(userId: string, id: string): Promise<PaymentView> {
+      const p = isUuid(id) ? await repository.findById(id) : undefined;
+      if (!p || p.userId !== userId || p.status === 'PROCESSING') throw new PaymentNotFound();
+      return paymentView(p);
+    },
+
+    async list(userId: string, orderId: string): Promise<{ data: PaymentView[] }> {
+      const rows = await repository.listForOrder(userId, orderId);
+      return { data: rows.filter((p) => p.status !== 'PROCESSING').map(paymentView) };
+    },
+  });
+}

@@ -1,0 +1,15 @@
+import { problemMapping } from '@platform/service-kit';
+import { isUserError } from '../errors';
+
+/**
+ * user-service's errors on the wire (CONTRACT.md, Authentication), applied by routes/auth.ts and
+ * routes/users.ts. The detail is the error's own sentence.
+ */
+export const userProblems = problemMapping(isUserError, {
+  EmailTaken: (e) => ({ status: 409, code: 'EMAIL_TAKEN', detail: e.message }),
+  InvalidCredentials: (e) => ({ status: 401, code: 'INVALID_CREDENTIALS', detail: e.message }),
+  LoginLocked: (e) => ({ status: 429, code: 'RATE_LIMITED', detail: e.message, headers: { 'retry-after': String(e.retryAfterSeconds) } }),
+  AccountGone: (e) => ({ status: 401, code: 'UNAUTHORIZED', detail: e.message }),
+  InvalidRefreshToken: (e) => ({ status: 401, code: 'INVALID_REFRESH_TOKEN', detail: e.message }),
+  InvalidCurrentPassword: (e) => ({ status: 400, code: 'INVALID_CURRENT_PASSWORD', detail: e.message }),
+});
