@@ -2,9 +2,10 @@ import { generateSigningKey, signAccessToken, startJwksServer, type TestJwksServ
 import { migrateUrl } from '@platform/db';
 import { migrations } from '@platform/migrations/order-service';
 import type { App } from '@platform/service-kit';
-import { buildApp, createTestDatabase, testKeyPrefix } from '@platform/testing';
+import { bearer, buildApp, createTestDatabase, testKeyPrefix } from '@platform/testing';
 import { randomUUID } from 'node:crypto';
 import { definition } from '../src/app';
+import type { OrderView } from '@platform/contracts';
 
 /** High enough that a test file's own traffic never trips the general limit. */
 export const ROOMY_LIMITS = { RATE_LIMIT_MAX: '100000' };
@@ -55,23 +56,15 @@ export async function buildSignedIn(env: Record<string, string> = {}): Promise<B
   return { app, tokenFor, eventsPrefix, databaseUrl, jwks, key };
 }
 
-export const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
 export const ITEM = Object.freeze({ sku: 'TEA-250', name: 'Green tea, 250 g', unitPrice: 1299, quantity: 2 });
 
-export interface OrderJson {
-  id: string;
-  userId: string;
-  status: string;
-  currency: string;
-  totalAmount: number;
-  items: { sku: string; name: string; unitPrice: number; quantity: number; lineTotal: number }[];
-  createdAt: string;
-  updatedAt: string;
-}
+/** An order as order-service answers it (the shared wire shape). */
+export type OrderJson = OrderView;
 
 export async function createOrder(app: App, token: string, body: object = { currency: 'EUR', items: [ITEM] }): Promise<OrderJson> {
   const res = await app.inject({ method: 'POST', url: '/v1/orders', headers: bearer(token), payload: body });
   if (res.statusCode !== 201) throw new Error(`create answered ${res.statusCode}: ${res.body}`);
   return res.json();
 }
+export { bearer } from '@platform/testing';

@@ -2,10 +2,11 @@ import { generateSigningKey, signAccessToken, startJwksServer, type TestJwksServ
 import { createDataSource, initializeDataSource, migrateUrl } from '@platform/db';
 import { migrations } from '@platform/migrations/payment-service';
 import type { App } from '@platform/service-kit';
-import { buildApp, createTestDatabase, startServiceProcess, testKeyPrefix, type ServiceProcess, type TestDatabase } from '@platform/testing';
+import { bearer, buildApp, createTestDatabase, startServiceProcess, testKeyPrefix, type ServiceProcess, type TestDatabase } from '@platform/testing';
 import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import { definition } from '../src/app';
+import type { OrderView } from '@platform/contracts';
 
 /** High enough that a test file's own traffic never trips the general limit. */
 export const ROOMY_LIMITS = { RATE_LIMIT_MAX: '100000' };
@@ -81,17 +82,11 @@ export async function buildWorld(opts: { env?: Record<string, string>; sandboxEn
   return { app, env, orders, sandbox, jwks, tokenFor, db, eventsPrefix: shared.EVENTS_REDIS_KEY_PREFIX, close };
 }
 
-export const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
 export const ITEM = Object.freeze({ sku: 'TEA-250', name: 'Green tea, 250 g', unitPrice: 1299, quantity: 2 });
 
-export interface OrderJson {
-  id: string;
-  userId: string;
-  status: string;
-  currency: string;
-  totalAmount: number;
-}
+/** An order as order-service answers it (the shared wire shape). */
+export type OrderJson = OrderView;
 
 export interface PaymentJson {
   id: string;
@@ -166,3 +161,4 @@ export function refund(app: App, token: string, paymentId: string, body: object 
     payload: body,
   });
 }
+export { bearer } from '@platform/testing';

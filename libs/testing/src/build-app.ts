@@ -40,3 +40,6 @@ export async function readiness(app: App): Promise<{ status: number; body: Recor
   const res = await app.inject({ method: 'GET', url: '/health/ready' });
   return { status: res.statusCode, body: res.json() };
 }
+
+/** The Authorization header of a Bearer token, for app.inject. */
+export const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
