@@ -81,12 +81,14 @@ async function measureAll(): Promise<{ info: Omit<RunInfo, 'runSeconds'>; outcom
   const contenders: Contender[] = [];
   for (const build of builds) contenders.push(await startContender(build, admin, redis.url, USERS, dir, cleanup));
   if (!(await settle(probe, QUIET, 60_000))) console.warn(`Redis stayed busier than ${QUIET} commands/s for a minute; measuring anyway`);
-  const [idle, idleCpuMs] = await Promise.all([idleRate(probe, IDLE_MS), idleCpu(contenders, servers, IDLE_MS)]);
+  const idle = await idleRate(probe, IDLE_MS);
 
   const rounds = new Rounds(SETTINGS, contenders, servers, probe, idle);
   const ctx = { dir, rounds: SETTINGS.rounds, roundSeconds: SETTINGS.wrk.seconds, warmupSeconds: SETTINGS.warmupSeconds, cleanup };
   const outcomes: Outcome[] = [];
   for (const scenario of SCENARIOS) outcomes.push(await rounds.run(scenario, ctx));
+  // Warm by now, as during the rounds (just after start-up, compiling and collecting still show).
+  const idleCpuMs = await idleCpu(contenders, servers, IDLE_MS);
   const info = {
     date: new Date().toISOString().slice(0, 10),
     versions: { node: process.version, mariadb: await probe.mysqlVersion(), redis: await probe.redisVersion(), wrk },

@@ -15,7 +15,7 @@ export interface RunInfo {
   settings: RoundSettings;
   builds: Build[];
   users: number;
-  /** CPU milliseconds per second left alone: each build's four processes, and each server. */
+  /** CPU milliseconds per second left alone after the last scenario: each build's four processes, and each server. */
   idleCpu: Record<string, number>;
   /** Redis commands and SQL statements per second, both platforms left alone. */
   idle: Work;
@@ -129,7 +129,7 @@ function notes(r: RunInfo): string {
     '- **End of a round**: when wrk stops, for the reads and the creates; for the payments, when every answered payment\'s order reads PAID ' +
       "at order-service (polled every 50 ms from the bench), so the outbox relay, the event and order-service's handling of it are counted " +
       'in the payment.',
-    `- **Left alone**, CPU milliseconds per second: ${idle}. The idle build and both servers keep that up during the other's rounds (outbox ` +
+    `- **Left alone** after the last scenario, CPU milliseconds per second: ${idle}. The idle build and both servers keep that up during the other's rounds (outbox ` +
       'polls, stream reads); it is in the Redis and MariaDB figures, spread over the round\'s answers, and matters only where answers are few ' +
       '(the payments).',
     `- **SQL statements and Redis commands / req**: MariaDB's global \`Questions\` and the sum of Redis's \`INFO commandstats\` deltas ` +
