@@ -3,7 +3,7 @@ import { generateKeyPairSync, randomBytes, type JsonWebKey } from 'node:crypto';
 import { cpSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { Balancer } from './balancer';
-import { AppProcess, APPS, freePort, ROOT, type AppName } from './processes';
+import { AppProcess, APPS, distinctFreePorts, ROOT, type AppName } from './processes';
 
 export type ServiceName = 'user' | 'order' | 'payment';
 export const SERVICES: readonly ServiceName[] = ['user', 'order', 'payment'];
@@ -150,11 +150,10 @@ export class Platform {
       ? undefined
       : { USER_SERVICE_URL: await balance('user-service'), ORDER_SERVICE_URL: await balance('order-service'), PAYMENT_GATEWAY_URL: await balance('gateway-sandbox') };
     const count = (app: AppName) => (app === 'gateway-sandbox' ? 1 : opts.instances);
-    const ports = {} as Record<AppName, number[]>;
-    for (const app of APPS) {
-      ports[app] = [];
-      for (let i = 0; i < count(app); i++) ports[app].push(await freePort());
-    }
+    // Asked for at once: one at a time, a released port could come back for a second process,
+    // whose start would then fail while its twin answered the readiness check in its stead.
+    const free = await distinctFreePorts(APPS.reduce((n, app) => n + count(app), 0));
+    const ports = Object.fromEntries(APPS.map((app) => [app, free.splice(0, count(app))])) as Record<AppName, number[]>;
     const direct = (app: AppName) => `http://127.0.0.1:${ports[app][0]}`;
     const peers = balanced ?? { USER_SERVICE_URL: direct('user-service'), ORDER_SERVICE_URL: direct('order-service'), PAYMENT_GATEWAY_URL: direct('gateway-sandbox') };
     this.common = {
