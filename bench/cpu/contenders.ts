@@ -70,14 +70,28 @@ export async function startContender(build: Build, admin: URL, redisUrl: string,
     appEnv,
   });
   cleanup(async () => {
+    const crashed = lastLinesOfCrashed(platform);
     const problems = await platform.stop();
-    if (problems.length > 0) console.error(`build ${build.label}'s processes did not hold up:\n${problems.join('\n')}`);
+    if (problems.length > 0) console.error(`build ${build.label}'s processes did not hold up:\n${problems.join('\n')}${crashed}`);
   });
   const accounts = await signUpUsers(platform, users);
   const tokensFile = join(dir, `tokens-${build.label}.txt`);
   writeFileSync(tokensFile, accounts.map((u) => `${u.accessToken}\n`).join(''));
   const processes = platform.all.map((p) => ({ name: p.name, group: 'services' as const, pid: p.pid as number }));
   return { build, platform, users: accounts, tokensFile, databases, processes };
+}
+
+function lastLinesOfCrashed(platform: Platform): string {
+  return platform.all
+    .filter((p) => p.unexpectedExits.length > 0)
+    .map((p) => `\n${p.name}, its last lines:\n${p.output(30)}`)
+    .join('');
+}
+
+/** Stops the bench when a process of the build has exited by itself: its port may since be another's. */
+export function assertUp(c: Contender): void {
+  const crashes = c.platform.crashes();
+  if (crashes.length > 0) throw new Error(`build ${c.build.label}: ${crashes.join(', ')}${lastLinesOfCrashed(c.platform)}`);
 }
 
 export const ordersUrl = (c: Contender): string => urlOf(c.platform, 'order-service');

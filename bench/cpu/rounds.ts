@@ -1,7 +1,7 @@
 import { between, lessIdle, type Probe, type Work } from '../http/counters';
 import { errorsOf, runWrk, type WrkResult, type WrkSettings } from '../http/wrk';
 import { fmt } from '../redis/measure';
-import type { Contender } from './contenders';
+import { assertUp, type Contender } from './contenders';
 import { cpuBetween, cpuNow, type Watched } from './proc';
 import type { Context, Scenario, Target } from './scenarios';
 
@@ -49,7 +49,10 @@ export class Rounds {
   async run(scenario: Scenario, ctx: Context): Promise<Outcome> {
     console.log(scenario.name);
     const targets = new Map<Contender, Target>();
-    for (const c of this.contenders) targets.set(c, await scenario.target(c, ctx));
+    for (const c of this.contenders) {
+      assertUp(c);
+      targets.set(c, await scenario.target(c, ctx));
+    }
     for (const [c, t] of targets) {
       const warm = await this.wrk(c, t, this.s.warmupSeconds, 'warm-up');
       await t.refill?.(warm.perSecond);
@@ -83,6 +86,7 @@ export class Rounds {
 
   /** One wrk run; any non-2xx answer or socket error stops the bench, with the processes' last lines. */
   private async wrk(c: Contender, t: Target, seconds: number, what: string): Promise<WrkResult> {
+    assertUp(c);
     const threads = this.s.wrk.threads;
     const r = await runWrk(t.url, t.script, { ...this.s.wrk, seconds }, t.pool ? [String(t.pool.offset), String(threads)] : []);
     if (t.pool) t.pool.offset += r.maxUsed * threads;
