@@ -28,8 +28,6 @@ export interface Contender {
   tokensFile: string;
   /** Each service's DATABASE_URL (admin credentials, the build's own schema). */
   databases: Record<Service, string>;
-  /** The four apps' processes. */
-  processes: Watched[];
 }
 
 async function schema(admin: URL, name: string, cleanup: Cleanup): Promise<string> {
@@ -77,8 +75,27 @@ export async function startContender(build: Build, admin: URL, redisUrl: string,
   const accounts = await signUpUsers(platform, users);
   const tokensFile = join(dir, `tokens-${build.label}.txt`);
   writeFileSync(tokensFile, accounts.map((u) => `${u.accessToken}\n`).join(''));
-  const processes = platform.all.map((p) => ({ name: p.name, group: 'services' as const, pid: p.pid as number }));
-  return { build, platform, users: accounts, tokensFile, databases, processes };
+  return { build, platform, users: accounts, tokensFile, databases };
+}
+
+/** The four apps' processes as they are now (a restart gives them new pids). */
+export function processesOf(c: Contender): Watched[] {
+  return c.platform.all.map((p) => ({ name: p.name, group: 'services', pid: p.pid as number }));
+}
+
+/**
+ * Fresh processes of the same build, on the same ports, schemas, prefixes and signing key
+ * (the users' tokens stay good, the cached order stays cached), started in the harness's
+ * order: the sandbox and user-service, then order-service, then payment-service.
+ */
+export async function restart(c: Contender): Promise<void> {
+  const codes = await Promise.all(c.platform.all.map(async (p) => [p.name, await p.stop()] as const));
+  const failed = codes.filter(([, code]) => code !== 0);
+  if (failed.length > 0) throw new Error(`build ${c.build.label}: ${failed.map(([name, code]) => `${name} exited with ${code}`).join(', ')} on SIGTERM`);
+  const { processes } = c.platform;
+  for (const group of [['gateway-sandbox', 'user-service'], ['order-service'], ['payment-service']] as AppName[][]) {
+    await Promise.all(group.flatMap((app) => processes[app].map((p) => p.start(60_000))));
+  }
 }
 
 function lastLinesOfCrashed(platform: Platform): string {

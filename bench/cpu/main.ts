@@ -8,7 +8,8 @@
  * socket error. Local only (127.0.0.1), about 8 minutes, not part of `npm run bench`.
  *
  * Tuning: BENCH_BASE_REF (HEAD), BENCH_ROUNDS (5), BENCH_ROUND_SECONDS (10),
- * BENCH_WARMUP_SECONDS (5), BENCH_THREADS (2), BENCH_CONNECTIONS (32),
+ * BENCH_WARMUP_SECONDS (5), BENCH_THREADS (2), BENCH_CONNECTIONS (32), BENCH_RESTART=1 (fresh
+ * processes of both builds, and a warm-up, before every round pair: about twice as long),
  * MYSQL_ADMIN_URL (mysql://root@127.0.0.1:3306), BENCH_REDIS_URL (default: a private
  * redis-server on a free loopback port).
  */
@@ -22,7 +23,7 @@ import { adminUrl } from '../orders/schema';
 import { benchRedis } from '../redis/server';
 import { runBench, writeResults } from '../run';
 import { buildBase, buildThis } from './builds';
-import { startContender, type Contender } from './contenders';
+import { processesOf, startContender, type Contender } from './contenders';
 import { cpuBetween, cpuNow, serverProcesses, type Watched } from './proc';
 import { load, reportMarkdown, type RunInfo } from './report';
 import { Rounds, type Outcome, type RoundSettings } from './rounds';
@@ -38,6 +39,7 @@ const SETTINGS: RoundSettings = {
   rounds: int('BENCH_ROUNDS', 5),
   warmupSeconds: int('BENCH_WARMUP_SECONDS', 5),
   wrk: { threads: int('BENCH_THREADS', 2), connections: int('BENCH_CONNECTIONS', 32), seconds: int('BENCH_ROUND_SECONDS', 10) },
+  restart: process.env['BENCH_RESTART'] === '1',
 };
 const BASE_REF = process.env['BENCH_BASE_REF'] || 'HEAD';
 const USERS = 8;
@@ -45,8 +47,9 @@ const USERS = 8;
 const IDLE_MS = 5_000;
 /** Redis commands per second below which the two idle platforms count as settled (they do about 40). */
 const QUIET = 120;
-/** Every round with half a minute to spare for its end (the payments' events), each warm-up too, and 15 minutes for builds and start-up. */
-const DEADLINE_MS = (SCENARIOS.length * 2 * (SETTINGS.warmupSeconds + 30 + SETTINGS.rounds * (SETTINGS.wrk.seconds + 30)) + 900) * 1000;
+/** Every round and warm-up with half a minute to spare (the payments' events, restarts), and 15 minutes for builds and start-up. */
+const WARM_UPS = SETTINGS.restart ? SETTINGS.rounds : 1;
+const DEADLINE_MS = (SCENARIOS.length * 2 * (WARM_UPS * (SETTINGS.warmupSeconds + 30) + SETTINGS.rounds * (SETTINGS.wrk.seconds + 30)) + 900) * 1000;
 
 const closers: (() => Promise<unknown>)[] = [];
 const cleanup = (close: () => Promise<unknown>) => void closers.push(close);
@@ -58,7 +61,7 @@ async function release(): Promise<void> {
 
 /** CPU milliseconds per second of each build's four processes and of each server, all left alone. */
 async function idleCpu(contenders: Contender[], servers: Watched[], ms: number): Promise<Record<string, number>> {
-  const groups: [string, Watched[]][] = [...contenders.map((c) => [`build ${c.build.label}'s processes`, c.processes] as [string, Watched[]]), ...servers.map((s) => [s.name, [s]] as [string, Watched[]])];
+  const groups: [string, Watched[]][] = [...contenders.map((c) => [`build ${c.build.label}'s processes`, processesOf(c)] as [string, Watched[]]), ...servers.map((s) => [s.name, [s]] as [string, Watched[]])];
   const before = groups.map(([, ps]) => cpuNow(ps));
   await sleep(ms);
   return Object.fromEntries(groups.map(([name, ps], i) => [name, [...cpuBetween(before[i] as Map<string, number>, cpuNow(ps)).values()].reduce((s, us) => s + us, 0) / ms]));
@@ -87,7 +90,9 @@ async function measureAll(): Promise<{ info: Omit<RunInfo, 'runSeconds'>; outcom
   const ctx = { dir, rounds: SETTINGS.rounds, roundSeconds: SETTINGS.wrk.seconds, warmupSeconds: SETTINGS.warmupSeconds, cleanup };
   const outcomes: Outcome[] = [];
   for (const scenario of SCENARIOS) outcomes.push(await rounds.run(scenario, ctx));
-  // Warm by now, as during the rounds (just after start-up, compiling and collecting still show).
+  // Warm by now, as during the rounds (just after start-up, compiling and collecting still show),
+  // and after a pause: the last round's own collecting is not idle work.
+  await sleep(IDLE_MS);
   const idleCpuMs = await idleCpu(contenders, servers, IDLE_MS);
   const info = {
     date: new Date().toISOString().slice(0, 10),

@@ -52,7 +52,10 @@ function header(r: RunInfo): string {
     '',
     `**Compared.** A, the base: ${a.description}. B, this: ${b.description}.`,
     '',
-    `**Settings.** ${s.rounds} round${s.rounds === 1 ? '' : 's'} of ${s.wrk.seconds} s per scenario and build, interleaved A, B, A, B, … after a ${s.warmupSeconds} s warm-up of each; ` +
+    `**Settings.** ${s.rounds} round${s.rounds === 1 ? '' : 's'} of ${s.wrk.seconds} s per scenario and build, interleaved A, B, A, B, … ` +
+      (s.restart
+        ? `each pair on fresh processes of both builds (BENCH_RESTART=1; which build starts first takes turns) after a ${s.warmupSeconds} s warm-up of each; `
+        : `on the same processes throughout, after a ${s.warmupSeconds} s warm-up of each; `) +
       `\`wrk -t ${s.wrk.threads} -c ${s.wrk.connections} --timeout 30s\`. Both platforms are up side by side on the same MariaDB and Redis, each on ` +
       'schemas and Redis prefixes of its own; only the measured one is loaded. One process of each app (built by each tree\'s own ' +
       '`scripts/build.mjs`), started by the e2e harness with `LOG_LEVEL=warn`, `EVENTS_REPLAY_WINDOW_SECONDS=1`, `RATE_LIMIT_MAX=1,000,000,000` ' +
@@ -129,7 +132,7 @@ function notes(r: RunInfo): string {
     '- **End of a round**: when wrk stops, for the reads and the creates; for the payments, when every answered payment\'s order reads PAID ' +
       "at order-service (polled every 50 ms from the bench), so the outbox relay, the event and order-service's handling of it are counted " +
       'in the payment.',
-    `- **Left alone** after the last scenario, CPU milliseconds per second: ${idle}. The idle build and both servers keep that up during the other's rounds (outbox ` +
+    `- **Left alone** after the last scenario (5 s of rest, then 5 s measured), CPU milliseconds per second: ${idle}. The idle build and both servers keep that up during the other's rounds (outbox ` +
       'polls, stream reads); it is in the Redis and MariaDB figures, spread over the round\'s answers, and matters only where answers are few ' +
       '(the payments).',
     `- **SQL statements and Redis commands / req**: MariaDB's global \`Questions\` and the sum of Redis's \`INFO commandstats\` deltas ` +

@@ -1,7 +1,7 @@
 import { between, lessIdle, type Probe, type Work } from '../http/counters';
 import { errorsOf, runWrk, type WrkResult, type WrkSettings } from '../http/wrk';
 import { fmt } from '../redis/measure';
-import { assertUp, type Contender } from './contenders';
+import { assertUp, processesOf, restart, type Contender } from './contenders';
 import { cpuBetween, cpuNow, type Watched } from './proc';
 import type { Context, Scenario, Target } from './scenarios';
 
@@ -33,6 +33,12 @@ export interface RoundSettings {
   rounds: number;
   warmupSeconds: number;
   wrk: WrkSettings;
+  /**
+   * Fresh processes of both builds before every round pair (and a warm-up of each): a
+   * process stays a few per cent cheaper or dearer than another of the same build for its
+   * whole life, which rounds on the same processes cannot average out.
+   */
+  restart: boolean;
 }
 
 export class Rounds {
@@ -53,20 +59,29 @@ export class Rounds {
       assertUp(c);
       targets.set(c, await scenario.target(c, ctx));
     }
-    for (const [c, t] of targets) {
-      const warm = await this.wrk(c, t, this.s.warmupSeconds, 'warm-up');
-      await t.refill?.(warm.perSecond);
-      await t.settle?.(warm.requests);
-    }
     const rounds: Round[] = [];
     for (let n = 1; n <= this.s.rounds; n++) {
+      if (n === 1 || this.s.restart) await this.warmUp(targets, n);
       for (const [c, t] of targets) rounds.push(await this.round(c, t, n));
     }
     return { name: scenario.name, rounds };
   }
 
+  private async warmUp(targets: Map<Contender, Target>, n: number): Promise<void> {
+    if (this.s.restart) {
+      // Which build starts first takes turns.
+      const order = n % 2 === 1 ? [...targets.keys()] : [...targets.keys()].reverse();
+      for (const c of order) await restart(c);
+    }
+    for (const [c, t] of targets) {
+      const warm = await this.wrk(c, t, this.s.warmupSeconds, 'warm-up');
+      await t.refill?.(warm.perSecond);
+      await t.settle?.(warm.requests);
+    }
+  }
+
   private async round(c: Contender, t: Target, n: number): Promise<Round> {
-    const watched = [...c.processes, ...this.servers];
+    const watched = [...processesOf(c), ...this.servers];
     // The probe reads outside the CPU window, so that its INFO and SHOW STATUS are not counted.
     const counters = await this.probe.read();
     const cpu = cpuNow(watched);
