@@ -24,7 +24,10 @@ const hex = (uuid: string) => uuid.replace(/-/g, '');
 const uuidOf = (id: Buffer) => id.toString('hex').replace(/^(.{8})(.{4})(.{4})(.{4})/, '$1-$2-$3-$4-');
 const datetime = (ms: number) => new Date(ms).toISOString().slice(0, 23).replace('T', ' ');
 
-/** A pool of `size` new orders in `<admin>/order_service`, listed in `file` as `<orderId> <owner index>`. */
+/**
+ * A pool of `size` new orders in `<admin>/order_service` (or in the schema the URL names),
+ * listed in `file` as `<orderId> <owner index>`.
+ */
 export async function seedPool(mysqlAdminUrl: string, owners: string[], size: number, file: string): Promise<Pool> {
   const pool = { file, size: 0, offset: 0 };
   await growPool(mysqlAdminUrl, owners, pool, size);
@@ -34,7 +37,7 @@ export async function seedPool(mysqlAdminUrl: string, owners: string[], size: nu
 /** `count` more orders at the end of the pool (its file is read afresh by every wrk run). */
 export async function growPool(mysqlAdminUrl: string, owners: string[], pool: Pool, count: number): Promise<void> {
   const url = new URL(mysqlAdminUrl);
-  url.pathname = '/order_service';
+  if (url.pathname.length <= 1) url.pathname = '/order_service';
   const conn = await createConnection({ uri: url.toString() });
   const out = createWriteStream(pool.file, { flags: 'a' });
   try {

@@ -41,14 +41,14 @@ export interface Scenarios {
 /** The floor's row: not a route of the platform, but what the cache hit's design costs by itself. */
 export const FLOOR_SCENARIO = 'reference: bare Fastify + the guard’s one EVALSHA';
 
-const orderBody = (items: number) =>
+export const orderBody = (items: number) =>
   JSON.stringify({ currency: 'EUR', items: Array.from({ length: items }, (_, i) => ({ ...POOL_ITEM, sku: `BENCH-${i + 1}`, name: `Bench item ${i + 1}` })) });
 
 const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
 const json = (token: string) => ({ ...bearer(token), 'Content-Type': 'application/json' });
 
 /** An order of the first user, created and read twice (so it is cached): its path and the JSON a read answers. */
-async function cachedOrder(ordersUrl: string, user: Account): Promise<{ path: string; body: string }> {
+export async function cachedOrder(ordersUrl: string, user: Account): Promise<{ path: string; body: string }> {
   const created = await fetch(`${ordersUrl}/v1/orders`, { method: 'POST', headers: json(user.accessToken), body: orderBody(1) });
   if (created.status !== 201) throw new Error(`POST /v1/orders answered ${created.status}: ${await created.text()}`);
   const path = `/v1/orders/${((await created.json()) as { id: string }).id}`;

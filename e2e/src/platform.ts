@@ -3,7 +3,7 @@ import { generateKeyPairSync, randomBytes, type JsonWebKey } from 'node:crypto';
 import { cpSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { Balancer } from './balancer';
-import { AppProcess, APPS, freePort, ROOT, type AppName } from './processes';
+import { AppProcess, APPS, distinctFreePorts, ROOT, type AppName } from './processes';
 
 export type ServiceName = 'user' | 'order' | 'payment';
 export const SERVICES: readonly ServiceName[] = ['user', 'order', 'payment'];
@@ -55,6 +55,11 @@ export interface PlatformOptions {
   instances: number;
   mysqlAdminUrl: string;
   redisUrl: string;
+  /**
+   * Peers call each other's one instance straight, with no balancer in between (instances 1
+   * only): a benchmark that counts the platform's CPU must not pay for the harness's proxy.
+   */
+  direct?: boolean;
   /** Settings for every process, then per app. */
   env?: Record<string, string>;
   appEnv?: Partial<Record<AppName, Record<string, string>>>;
@@ -137,16 +142,23 @@ export class Platform {
 
   private async boot(): Promise<void> {
     const { opts } = this;
+    if (opts.direct && opts.instances !== 1) throw new Error('direct peers need one instance of each service');
     const balance = async (app: AppName) => {
       const balancer = await new Balancer(() => this.processes[app].map((p) => p.url)).start();
       this.balancers.push(balancer);
       return balancer.url;
     };
-    const peers = {
-      USER_SERVICE_URL: await balance('user-service'),
-      ORDER_SERVICE_URL: await balance('order-service'),
-      PAYMENT_GATEWAY_URL: await balance('gateway-sandbox'),
-    };
+    // Balancers first, so that no port handed out below is one they take afterwards.
+    const balanced = opts.direct
+      ? undefined
+      : { USER_SERVICE_URL: await balance('user-service'), ORDER_SERVICE_URL: await balance('order-service'), PAYMENT_GATEWAY_URL: await balance('gateway-sandbox') };
+    const count = (app: AppName) => (app === 'gateway-sandbox' ? 1 : opts.instances);
+    // Asked for at once: one at a time, a released port could come back for a second process,
+    // whose start would then fail while its twin answered the readiness check in its stead.
+    const free = await distinctFreePorts(APPS.reduce((n, app) => n + count(app), 0));
+    const ports = Object.fromEntries(APPS.map((app) => [app, free.splice(0, count(app))])) as Record<AppName, number[]>;
+    const direct = (app: AppName) => `http://127.0.0.1:${ports[app][0]}`;
+    const peers = balanced ?? { USER_SERVICE_URL: direct('user-service'), ORDER_SERVICE_URL: direct('order-service'), PAYMENT_GATEWAY_URL: direct('gateway-sandbox') };
     this.common = {
       LOG_LEVEL: 'warn',
       REDIS_URL: opts.redisUrl,
@@ -158,11 +170,10 @@ export class Platform {
       ...opts.env,
     };
     for (const app of APPS) {
-      const count = app === 'gateway-sandbox' ? 1 : opts.instances;
-      for (let i = 0; i < count; i++) {
-        const name = count === 1 ? app : `${app}#${i + 1}`;
-        this.processes[app].push(new AppProcess(app, name, join(opts.dist, app, 'main.js'), await freePort(), this.envOf(app)));
-      }
+      ports[app].forEach((port, i) => {
+        const name = count(app) === 1 ? app : `${app}#${i + 1}`;
+        this.processes[app].push(new AppProcess(app, name, join(opts.dist, app, 'main.js'), port, this.envOf(app)));
+      });
     }
     // The sandbox and user-service first: the others fetch the JWKS and call their peers.
     for (const group of [['gateway-sandbox', 'user-service'], ['order-service'], ['payment-service']] as AppName[][]) {

@@ -11,6 +11,12 @@ export type AppName = (typeof APPS)[number];
 /** A free port of 127.0.0.1 at the time of asking (libs/testing's, by path: global setups load this file). */
 export const freePort = async (): Promise<number> => (await freePorts(1))[0] as number;
 
+/**
+ * `count` free ports, all different: a port just released may be handed out again at the
+ * next ask, so ports asked one at a time for processes started later can repeat.
+ */
+export const distinctFreePorts = (count: number): Promise<number[]> => freePorts(count);
+
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**

@@ -1,0 +1,107 @@
+import { createConnection } from 'mysql2/promise';
+import { join } from 'node:path';
+import type { Account } from '../../e2e/src/client';
+import { sleep } from '../../e2e/src/processes';
+import type { Cleanup } from '../http/platform';
+import { pooledScript, staticScript } from '../http/lua';
+import { growPool, seedPool, type Pool } from '../http/pools';
+import { cachedOrder, orderBody } from '../http/scenarios';
+import { ordersUrl, paymentsUrl, type Contender } from './contenders';
+
+/**
+ * The three paths measured, each made ready on a contender before its warm-up: what wrk is
+ * pointed at, with bench:http's Lua scripts and pools.
+ */
+
+export interface Target {
+  url: string;
+  script: string;
+  /** Pooled scripts take an entry per request from here. */
+  pool?: Pool;
+  /** After the warm-up, with its rate: makes the pool big enough for the rounds. */
+  refill?(perSecond: number): Promise<void>;
+  /**
+   * After a wrk run of `answers` answers: waits until the work they set off has been done,
+   * and answers how many SQL statements the waiting itself sent (taken out of the figures).
+   */
+  settle?(answers: number): Promise<number>;
+}
+
+export interface Context {
+  dir: string;
+  rounds: number;
+  roundSeconds: number;
+  warmupSeconds: number;
+  cleanup: Cleanup;
+}
+
+export interface Scenario {
+  name: string;
+  target(c: Contender, ctx: Context): Promise<Target>;
+}
+
+const bearer = (user: Account) => ({ Authorization: `Bearer ${user.accessToken}` });
+const first = (c: Contender) => c.users[0] as Account;
+
+/** Payments per second no build comes near here (about 200 on 2 cores): the warm-up's pool is sized from it. */
+const PAYMENTS_CEILING = 2_000;
+/** How long a round's orders may take to all read PAID after its last answer. */
+const PAID_WAIT_MS = 60_000;
+
+const hit: Scenario = {
+  name: 'GET /v1/orders/{id}, cache hit',
+  async target(c, { dir }) {
+    const order = await cachedOrder(ordersUrl(c), first(c));
+    return { url: `${ordersUrl(c)}${order.path}`, script: staticScript(dir, `hit-${c.build.label}`, { method: 'GET', headers: bearer(first(c)) }) };
+  },
+};
+
+const create: Scenario = {
+  name: 'POST /v1/orders, 1 item',
+  async target(c, { dir }) {
+    const headers = { ...bearer(first(c)), 'Content-Type': 'application/json' };
+    return { url: `${ordersUrl(c)}/v1/orders`, script: staticScript(dir, `create-${c.build.label}`, { method: 'POST', headers, body: orderBody(1) }) };
+  },
+};
+
+/**
+ * A successful payment with `tok_visa` of a PENDING order never served before (a pool seeded
+ * into the build's order schema), with a fresh Idempotency-Key, and what its event sets off:
+ * order-service marking the order PAID. A run is over when every answered payment's order
+ * reads PAID.
+ */
+const pay: Scenario = {
+  name: 'POST /v1/payments, end to end',
+  async target(c, ctx) {
+    const owners = c.users.map((u) => u.id);
+    const label = c.build.label;
+    const pool = await seedPool(c.databases['order-service'], owners, Math.ceil(PAYMENTS_CEILING * ctx.warmupSeconds * 1.5) + 1_000, join(ctx.dir, `pay-${label}.txt`));
+    const db = await createConnection({ uri: c.databases['order-service'] });
+    ctx.cleanup(() => db.end());
+    const paidSql = `SELECT COUNT(*) AS n FROM orders WHERE user_id IN (${owners.map(() => 'UNHEX(?)').join(',')}) AND status = 'PAID'`;
+    const hexOwners = owners.map((id) => id.replace(/-/g, ''));
+    const paidNow = async () => Number(((await db.query(paidSql, hexOwners))[0] as { n: number }[])[0]?.n);
+    let paid = 0;
+    return {
+      url: paymentsUrl(c),
+      script: pooledScript(ctx.dir, `pay-${label}`, { kind: 'pay', poolFile: pool.file, tokensFile: c.tokensFile, keyPrefix: `bench-cpu-${label}-${Date.now().toString(36)}-` }),
+      pool,
+      async refill(perSecond) {
+        const needed = pool.offset + Math.ceil(perSecond * ctx.rounds * ctx.roundSeconds * 2.5) + 2_000;
+        if (needed > pool.size) await growPool(c.databases['order-service'], owners, pool, needed - pool.size);
+      },
+      async settle(answers) {
+        paid += answers;
+        const deadline = performance.now() + PAID_WAIT_MS;
+        for (let polls = 1; ; polls++) {
+          const now = await paidNow();
+          if (now >= paid) return polls;
+          if (performance.now() > deadline) throw new Error(`build ${label}: ${now} orders read PAID ${PAID_WAIT_MS / 1000} s after ${paid} payments were answered`);
+          await sleep(50);
+        }
+      },
+    };
+  },
+};
+
+export const SCENARIOS: readonly Scenario[] = [hit, create, pay];
