@@ -7,7 +7,7 @@
  * bench/results/cpu.md, and exits 1 without writing it if wrk counted any non-2xx answer or
  * socket error. Local only (127.0.0.1), about 8 minutes, not part of `npm run bench`.
  *
- * Tuning: BENCH_BASE_REF (HEAD), BENCH_ROUNDS (5), BENCH_ROUND_SECONDS (10),
+ * Tuning: BENCH_BASE_REF (HEAD), BENCH_SCENARIOS (hit,create,pay), BENCH_ROUNDS (5), BENCH_ROUND_SECONDS (10),
  * BENCH_WARMUP_SECONDS (5), BENCH_THREADS (2), BENCH_CONNECTIONS (32), BENCH_RESTART=1 (fresh
  * processes of both builds, and a warm-up, before every round pair: about twice as long),
  * MYSQL_ADMIN_URL (mysql://root@127.0.0.1:3306), BENCH_REDIS_URL (default: a private
@@ -42,6 +42,13 @@ const SETTINGS: RoundSettings = {
   restart: process.env['BENCH_RESTART'] === '1',
 };
 const BASE_REF = process.env['BENCH_BASE_REF'] || 'HEAD';
+/** BENCH_SCENARIOS: a comma-separated subset of hit, create and pay (all three by default). */
+const SCENARIO_KEYS = { hit: 0, create: 1, pay: 2 } as const;
+const chosen = (process.env['BENCH_SCENARIOS'] ?? 'hit,create,pay').split(',').map((key) => {
+  const at = SCENARIO_KEYS[key.trim() as keyof typeof SCENARIO_KEYS];
+  if (at === undefined) throw new Error(`BENCH_SCENARIOS: unknown scenario "${key}" (hit, create, pay)`);
+  return SCENARIOS[at] as (typeof SCENARIOS)[number];
+});
 const USERS = 8;
 /** Both platforms left alone this long, to learn what they and the servers do anyway. */
 const IDLE_MS = 5_000;
@@ -89,7 +96,7 @@ async function measureAll(): Promise<{ info: Omit<RunInfo, 'runSeconds'>; outcom
   const rounds = new Rounds(SETTINGS, contenders, servers, probe, idle);
   const ctx = { dir, rounds: SETTINGS.rounds, roundSeconds: SETTINGS.wrk.seconds, warmupSeconds: SETTINGS.warmupSeconds, cleanup };
   const outcomes: Outcome[] = [];
-  for (const scenario of SCENARIOS) outcomes.push(await rounds.run(scenario, ctx));
+  for (const scenario of chosen) outcomes.push(await rounds.run(scenario, ctx));
   // Warm by now, as during the rounds (just after start-up, compiling and collecting still show),
   // and after a pause: the last round's own collecting is not idle work.
   await sleep(IDLE_MS);

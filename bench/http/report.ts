@@ -114,11 +114,12 @@ function notes(r: RunInfo, outcomes: Outcome[]): string {
     '### How each scenario is driven',
     '',
     '- **GET /v1/orders/{id}, cache hit**: one order of one user, read once before the warm-up, so every measured read is served from Redis.',
-    '- **reference: bare Fastify + the guard’s one EVALSHA** (`bench/http/floor-server.ts`): not the platform. A bare Fastify app whose route ' +
-      'runs the request guard\'s own Lua (the revocation MGET, the GCRA step and the cache GET, the same keys\' shape) with one EVALSHA per ' +
-      'request on the bench\'s Redis, over the CommandLane the services\' guard uses (writes coalesced the same way), and answers the cached ' +
-      'JSON as stored, as the platform answers a hit: the floor of the cache hit\'s design. What the cache hit costs beyond it is the rest ' +
-      'of the platform\'s stack (token check, hooks, request ids, rate-limit fields, metrics, logging).',
+    '- **reference: bare Fastify + the admission script and a GET** (`bench/http/floor-server.ts`): not the platform. A bare Fastify app ' +
+      'whose route sends the bench\'s Redis what a cached read sends it: the request pipeline\'s admission script (libs/redis ADMISSION_LUA: ' +
+      'the revocation MGET and the GCRA step, the same keys\' shape) and the cache GET, over an ioredis client with the services\' options ' +
+      '(auto-pipelining), and answers the cached JSON after parsing and serialising it, as the platform does: the floor of the cache hit\'s ' +
+      'design. What the cache hit costs beyond it is the rest of the platform\'s stack (token check, hooks, request ids, rate-limit fields, ' +
+      'metrics, logging).',
     '- **cache miss**: every request reads an order the platform has never served, so each one misses the cache, reads MySQL and fills the ' +
       'cache entry. The orders are seeded into order_service as bench:orders seeds (PENDING, one item), owned by the users in turn; wrk\'s ' +
       'Lua script gives each request the next order and its owner\'s token.',
@@ -136,7 +137,7 @@ function notes(r: RunInfo, outcomes: Outcome[]): string {
     '',
     'Round trips are the `total_reads_processed` delta of the private redis-server (read events on client sockets) and commands the sum of ' +
       'the `INFO commandstats` deltas, commands run inside Lua scripts included (an EVALSHA counts once, and each `redis.call` in it once more). ' +
-      'Under load the services write several requests\' commands in one go (libs/redis `coalesceWrites`, pipelines), so round trips per request ' +
+      'Under load the services write several requests\' commands in one go (ioredis auto-pipelining), so round trips per request ' +
       'can be below the number of sequential round trips one request makes alone. SQL statements are the delta of MariaDB\'s global `Questions`. ' +
       'Both are divided by the answers wrk counted, over all rounds; up to one in-flight request per connection is served after wrk stops ' +
       'counting, which overstates the figures by at most connections ÷ answers. Before each scenario the bench waits until Redis is quiet ' +
