@@ -114,9 +114,9 @@ function notes(r: RunInfo, outcomes: Outcome[]): string {
     '### How each scenario is driven',
     '',
     '- **GET /v1/orders/{id}, cache hit**: one order of one user, read once before the warm-up, so every measured read is served from Redis.',
-    '- **reference: bare Fastify + the admission script and a GET** (`bench/http/floor-server.ts`): not the platform. A bare Fastify app ' +
+    '- **reference: bare Fastify + the admission script** (`bench/http/floor-server.ts`): not the platform. A bare Fastify app ' +
       'whose route sends the bench\'s Redis what a cached read sends it: the request pipeline\'s admission script (libs/redis ADMISSION_LUA: ' +
-      'the revocation MGET and the GCRA step, the same keys\' shape) and the cache GET, over an ioredis client with the services\' options ' +
+      'the revocation MGET, the GCRA step and the cache entry, the same keys\' shape), over an ioredis client with the services\' options ' +
       '(auto-pipelining), and answers the cached JSON after parsing and serialising it, as the platform does: the floor of the cache hit\'s ' +
       'design. What the cache hit costs beyond it is the rest of the platform\'s stack (token check, hooks, request ids, rate-limit fields, ' +
       'metrics, logging).',

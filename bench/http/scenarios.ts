@@ -39,7 +39,7 @@ export interface Scenarios {
 }
 
 /** The floor's row: not a route of the platform, but what the cache hit's design costs by itself. */
-export const FLOOR_SCENARIO = 'reference: bare Fastify + the admission script and a GET';
+export const FLOOR_SCENARIO = 'reference: bare Fastify + the admission script';
 
 export const orderBody = (items: number) =>
   JSON.stringify({ currency: 'EUR', items: Array.from({ length: items }, (_, i) => ({ ...POOL_ITEM, sku: `BENCH-${i + 1}`, name: `Bench item ${i + 1}` })) });

@@ -73,6 +73,21 @@ describe('admission (revocation + rate limit in one command)', () => {
     expect(await admission.check(token('u7', 'other'), 'default')).toMatchObject({ revoked: false, limit: { allowed: false, remaining: 0 } });
   });
 
+  (process.env['REDIS_CLUSTER_NODES'] ? it.skip : it)('when a route declares reads, then their values come back with the check, in order, null for a missing key', async () => {
+    const { admission, keys } = admissionOn(client);
+    const [present, missing] = [keys.cache('orders:a').value, keys.cache('orders:b').value];
+    await client.set(present, '{"id":"a"}', 'EX', 60);
+    const answer = await admission.check(token('u6'), 'default', [present, missing]);
+    expect(answer).toEqual({ revoked: false, limit: expect.objectContaining({ allowed: true, remaining: 2 }), reads: ['{"id":"a"}', null] });
+  });
+
+  (process.env['REDIS_CLUSTER_NODES'] ? it : it.skip)('when a route declares reads on a cluster, then they are not joined (their keys live elsewhere) and the check still answers', async () => {
+    const { admission, keys } = admissionOn(client);
+    const answer = await admission.check(token('u6'), 'default', [keys.cache('orders:a').value]);
+    expect(answer).toMatchObject({ revoked: false, limit: { allowed: true } });
+    expect(answer.reads).toBeUndefined();
+  });
+
   it('when Redis is down, then it answers at once in each fail mode', async () => {
     const dead = deadRedis();
     try {

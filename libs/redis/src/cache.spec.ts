@@ -73,6 +73,24 @@ describe('cache get / set / delete', () => {
 });
 
 describe('cache getOrLoad', () => {
+  it('when the value was read by another command, then a hit sends no command of its own, and a miss loads and stores once', async () => {
+    const keys = testKeys('cache');
+    const cache = cacheOn(a, keys);
+    const missed = await a.get(cache.valueKey('k1'));
+    expect(missed).toBeNull();
+    const first = loaderOf('v1');
+    expect(await cache.getOrLoad('k1', first.loader, { prefetched: missed })).toBe('v1');
+    expect(first.loader).toHaveBeenCalledTimes(1);
+    const found = await a.get(cache.valueKey('k1'));
+    const sent = jest.spyOn(a, 'sendCommand');
+    try {
+      expect(await cache.getOrLoad('k1', loaderOf('never').loader, { prefetched: found })).toBe('v1');
+      expect(sent).not.toHaveBeenCalled();
+    } finally {
+      sent.mockRestore();
+    }
+  });
+
   it('when 50 concurrent misses arrive over 3 instances, then the loader runs once and all get the value', async () => {
     const keys = testKeys('cache');
     const instances = [a, b, c].map((client) => cacheOn(client, keys));

@@ -108,8 +108,13 @@ export interface Cache<V = unknown> {
   set(key: string, value: V, ttlSeconds?: number): Promise<void>;
   /** Invalidates after a change; the next read loads. Rejects with RedisUnavailableError. */
   delete(key: string): Promise<void>;
-  /** The cached value, or the loader's (stored unless a write intervened). `undefined` is never stored. */
-  getOrLoad(key: string, loader: () => Promise<V>, opts?: { ttlSeconds?: number }): Promise<V>;
+  /**
+   * The cached value, or the loader's (stored unless a write intervened). `undefined` is never
+   * stored. `prefetched` is the key's value as another command just read it (see `valueKey`).
+   */
+  getOrLoad(key: string, loader: () => Promise<V>, opts?: { ttlSeconds?: number; prefetched?: string | null }): Promise<V>;
+  /** The Redis key that holds the key's value, for a caller that reads it in a command of its own. */
+  valueKey(key: string): string;
 }
 
 type Result = 'hit' | 'miss' | 'error';
@@ -277,8 +282,10 @@ export function createCache<V = unknown>(options: CacheOptions): Cache<V> {
     },
 
     /** A hit is one GET and nothing else; misses (and fail-open loads) share one flight per key. */
-    async getOrLoad(key: string, loader: () => Promise<V>, opts: { ttlSeconds?: number } = {}): Promise<V> {
+    async getOrLoad(key: string, loader: () => Promise<V>, opts: { ttlSeconds?: number; prefetched?: string | null } = {}): Promise<V> {
       const ttlMs = opts.ttlSeconds === undefined ? defaultTtlMs : toMs(opts.ttlSeconds);
+      // A value read just now by the caller's own command is as fresh as a GET would be; a miss reads again.
+      if (opts.prefetched != null) return hit(opts.prefetched);
       const joined = flights.get(key);
       if (joined) {
         const outcome = await joined;
@@ -288,6 +295,8 @@ export function createCache<V = unknown>(options: CacheOptions): Cache<V> {
       }
       return read(key, loader, ttlMs);
     },
+
+    valueKey: (key: string) => keysOf(key).value,
   });
 }
 

@@ -13,10 +13,20 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** `false`: a route under the prefix that anyone may call (register, login, JWKS). */
     auth?: boolean;
+    /**
+     * Redis keys the route reads for this request, read in the admission script with the token's
+     * check, so that e.g. a cache hit costs no command of its own. The handler gets the values
+     * from `readAheadOf(request)`; undefined when they were not read (a cluster, Redis failing).
+     */
+    readAhead?: (request: FastifyRequest) => readonly string[] | undefined;
   }
   interface FastifyInstance {
     /** Revocation on the shared auth keys: what user-service writes, every service checks. */
     revocation: Revocation;
+  }
+  interface FastifyRequest {
+    /** What the route's `readAhead` keys held (see `readAheadOf`). */
+    readAhead?: (string | null)[];
   }
 }
 
@@ -51,7 +61,9 @@ export const PIPELINE_DEFAULTS = Object.freeze({ prefix: RATE_LIMIT_DEFAULTS.pre
  *      (a refused token is still a request, and guessing tokens must not be free);
  *   4. write the RateLimit fields on the answer, 401 and 429 included;
  *   5. idempotency, for routes that opt in (a preHandler: after validation, with the body).
- * Steps 2 and 3 go to Redis as one command for a verified token (libs/redis admission.ts).
+ * Steps 2 and 3 go to Redis as one command for a verified token (libs/redis admission.ts), with
+ * the reads a route declares (`config.readAhead`), whose values its handler then takes.
+ * ADR 0007 has the figures that keep them one command.
  */
 async function requestPipeline(app: FastifyInstance, opts: RequestPipelineOptions): Promise<void> {
   const prefix = opts.prefix ?? PIPELINE_DEFAULTS.prefix;
@@ -63,6 +75,7 @@ async function requestPipeline(app: FastifyInstance, opts: RequestPipelineOption
   const readToken = tokenReader(createTokenVerifier(opts));
   app.decorate('revocation', revocation);
   app.decorateRequest('auth', undefined);
+  app.decorateRequest('readAhead', undefined);
   watchRevocationMarker(app, revocation, opts.markerCheckMs ?? PIPELINE_DEFAULTS.markerCheckMs);
 
   const underPrefix = (url: string) => url === prefix || url.startsWith(`${prefix}/`);
@@ -86,9 +99,12 @@ async function requestPipeline(app: FastifyInstance, opts: RequestPipelineOption
   /** Steps 2 to 4 for a verified token; a route without a policy checks revocation alone. */
   async function admit(request: FastifyRequest, reply: FastifyReply, policy: string | undefined, token: VerifiedToken): Promise<void> {
     const query = { userId: token.userId, sessionId: token.sessionId, jti: token.tokenId, issuedAtMs: token.issuedAtMs };
-    const { revoked, limit } = policy === undefined ? { revoked: await revocation.isRevoked(query), limit: undefined } : await admission.check(query, policy);
+    const reads = request.routeOptions.config.readAhead?.(request);
+    const { revoked, limit, reads: values } =
+      policy === undefined ? { revoked: await revocation.isRevoked(query), limit: undefined, reads: undefined } : await admission.check(query, policy, reads);
     if (revoked) return refuse(request, policy, 'revoked');
     request.auth = { userId: token.userId, sessionId: token.sessionId, tokenId: token.tokenId, expiresAt: token.expiresAt } satisfies AuthContext;
+    request.readAhead = values;
     if (policy !== undefined && limit) reply.headers(limits.answer(policy, limit));
   }
 
@@ -108,6 +124,11 @@ async function requestPipeline(app: FastifyInstance, opts: RequestPipelineOption
 }
 
 export const pipeline = fp(requestPipeline, { name: 'request-pipeline', fastify: '5.x', dependencies: ['redis'] });
+
+/** The values of the route's `readAhead` keys for this request, in order; undefined when they were not read. */
+export function readAheadOf(request: FastifyRequest): readonly (string | null)[] | undefined {
+  return request.readAhead;
+}
 
 /**
  * The caller of a route that requires a token. The pipeline has refused the request before

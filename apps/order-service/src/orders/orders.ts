@@ -90,12 +90,13 @@ export function createOrders(app: FastifyInstance, orders: OrdersRepository, s: 
    * The order if it exists and is the user's; another user's is exactly as absent as a missing
    * one. The owner is checked on the order itself, cached or read from MySQL.
    */
-  async function owned(userId: string, id: string): Promise<OrderView> {
+  async function owned(userId: string, id: string, prefetched?: string | null): Promise<OrderView> {
     if (!isUuid(id)) throw new OrderNotFound();
-    const order = await cache.getOrLoad(id, async () => {
+    const load = async () => {
       const found = await orders.findById(id);
       return found && toView(found);
-    });
+    };
+    const order = await cache.getOrLoad(id, load, { prefetched });
     if (!order || order.userId !== userId) throw new OrderNotFound();
     return order;
   }
@@ -113,6 +114,9 @@ export function createOrders(app: FastifyInstance, orders: OrdersRepository, s: 
     },
 
     get: owned,
+
+    /** The order's cache entry, for the request pipeline to read with the token's check (a hit then costs one command). */
+    readAheadKeys: (id: string) => (isUuid(id) ? [cache.valueKey(id)] : undefined),
 
     async list(userId: string, query: ListOrdersQuery): Promise<OrderPage> {
       const { limit, status } = query;

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { OrderView } from '@platform/contracts';
-import { signedIn } from '@platform/request-pipeline';
+import { readAheadOf, signedIn } from '@platform/request-pipeline';
 import { problemHandler, problemResponses } from '@platform/service-kit';
 import type { Orders } from '../orders/orders';
 import { CreateOrderBody, ListOrdersQuery, OrderIdParams, OrderPage } from '../schemas';
@@ -37,8 +37,9 @@ export const orderRoutes: FastifyPluginAsyncTypebox<{ orders: Orders }> = async 
   });
 
   app.get('/v1/orders/:id', {
+    config: { readAhead: (request) => orders.readAheadKeys((request.params as { id: string }).id) },
     schema: { ...common, summary: 'One order (cached 10 minutes)', params: OrderIdParams, response: { 200: OrderView, ...problemResponses(401, 404, 429) } },
-    handler: async (request) => orders.get(userId(request), request.params.id),
+    handler: async (request) => orders.get(userId(request), request.params.id, readAheadOf(request)?.[0]),
   });
 
   app.post('/v1/orders/:id/cancel', {
