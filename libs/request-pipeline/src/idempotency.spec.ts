@@ -15,7 +15,7 @@ const runs = new Map<string, number>();
 const ran = (name: string) => runs.get(name) ?? 0;
 
 /**
- * A service instance: the kit's defaults, a stand-in for the token plugin (`x-user`
+ * A service instance: the kit's defaults, a stand-in for the pipeline's token step (`x-user`
  * header -> request.auth), the idempotency plugin and a few routes whose behaviour the
  * body's `name` picks: `slow…` takes 300 ms, `long…` 2.5 s, `fail-once…` answers 500 the
  * first time, `declined…` a 402 problem, `checked…` a handler-side 400 VALIDATION_FAILED,

@@ -220,12 +220,10 @@ function hooks(store: IdempotencyStore, storedHeaders: readonly string[], maxHol
 }
 
 /**
- * `Idempotency-Key` for routes with `config: { idempotency: { required } }`, registered
- * before those routes. The hooks go on the opted-in routes only (other routes pay
- * nothing) and as route-level hooks they run after every app-level hook, so the token
- * plugin has set `request.auth`. Plugins that add route-level hooks through onRoute too
- * (a per-route rate limit) should be registered before this one, so that a request they
- * turn away never takes a key.
+ * `Idempotency-Key` for routes with `config: { idempotency: { required } }`: the pipeline's last
+ * step, registered by it before the routes. The hooks go on the opted-in routes only (other
+ * routes pay nothing); the preHandler runs after the pipeline's onRequest hook, so `request.auth`
+ * is set and a request the pipeline turned away (401, 429) never takes a key.
  */
 async function idempotencyPlugin(app: FastifyInstance, opts: IdempotencyPluginOptions): Promise<void> {
   const store = createIdempotencyStore({ ...opts, registry: app.metrics });

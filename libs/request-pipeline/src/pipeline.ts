@@ -51,6 +51,8 @@ export interface RequestPipelineOptions {
   idempotency?: IdempotencyOptions;
 }
 
+type Route = FastifyRequest['routeOptions'];
+
 export const PIPELINE_DEFAULTS = Object.freeze({ prefix: RATE_LIMIT_DEFAULTS.prefix, markerCheckMs: 250 });
 
 /**
@@ -80,7 +82,7 @@ async function requestPipeline(app: FastifyInstance, opts: RequestPipelineOption
 
   const underPrefix = (url: string) => url === prefix || url.startsWith(`${prefix}/`);
   // Unmatched URLs (404s) need no token: there is nothing to protect.
-  const needsToken = ({ url, config }: FastifyRequest['routeOptions']) => url !== undefined && config.auth !== false && underPrefix(url);
+  const needsToken = ({ url, config }: Route) => url !== undefined && config.auth !== false && underPrefix(url);
 
   app.addHook('onRoute', (route) => {
     // A typo in a route's policy name shows at start-up, not on its first request.
@@ -97,9 +99,9 @@ async function requestPipeline(app: FastifyInstance, opts: RequestPipelineOption
   }
 
   /** Steps 2 to 4 for a verified token; a route without a policy checks revocation alone. */
-  async function admit(request: FastifyRequest, reply: FastifyReply, policy: string | undefined, token: VerifiedToken): Promise<void> {
+  async function admit(request: FastifyRequest, reply: FastifyReply, route: Route, policy: string | undefined, token: VerifiedToken): Promise<void> {
     const query = { userId: token.userId, sessionId: token.sessionId, jti: token.tokenId, issuedAtMs: token.issuedAtMs };
-    const reads = request.routeOptions.config.readAhead?.(request);
+    const reads = route.config.readAhead?.(request);
     const { revoked, limit, reads: values } =
       policy === undefined ? { revoked: await revocation.isRevoked(query), limit: undefined, reads: undefined } : await admission.check(query, policy, reads);
     if (revoked) return refuse(request, policy, 'revoked');
@@ -109,6 +111,7 @@ async function requestPipeline(app: FastifyInstance, opts: RequestPipelineOption
   }
 
   app.addHook('onRequest', async (request, reply) => {
+    // routeOptions is a getter that builds its object on every read: read once, passed on.
     const route = request.routeOptions;
     const policy = limits.policyOf(route, request.url);
     if (!needsToken(route)) {
@@ -117,7 +120,7 @@ async function requestPipeline(app: FastifyInstance, opts: RequestPipelineOption
     }
     const reading = await readToken(request);
     if ('refusal' in reading) return refuse(request, policy, reading.refusal);
-    await admit(request, reply, policy, reading.token);
+    await admit(request, reply, route, policy, reading.token);
   });
 
   await app.register(idempotency, { ...opts.idempotency, client: app.redis, keys: keySpace(app.redisKeyPrefix) });
