@@ -88,6 +88,13 @@ describe('admission (revocation + rate limit in one command)', () => {
     expect(answer.reads).toBeUndefined();
   });
 
+  it('when many users are checked in the same tick, then every check answers (on a cluster their scripts go to different slots)', async () => {
+    const { admission } = admissionOn(client);
+    const answers = await Promise.all(Array.from({ length: 60 }, (_, i) => admission.check(token(`many-${i}`), 'default')));
+    expect(answers.map((a) => a.revoked)).toEqual(answers.map(() => false));
+    expect(answers.every((a) => a.limit?.allowed === true && !a.limit.degraded)).toBe(true);
+  });
+
   it('when Redis is down, then it answers at once in each fail mode', async () => {
     const dead = deadRedis();
     try {

@@ -49,7 +49,11 @@ export function createRedisClient(config: RedisClientConfig): RedisClient {
   if (config.clusterNodes) {
     return new Cluster(parseClusterNodes(config.clusterNodes), {
       enableOfflineQueue: false,
-      enableAutoPipelining: true,
+      // Off on a Cluster: ioredis routes an auto-pipelined command by its first argument, which for
+      // a script (EVALSHA, defineCommand) is the SHA or the key count, not a key, and a pipeline
+      // whose commands then span slots fails ("All keys in the pipeline should belong to the same
+      // slots allocation group", redis/ioredis#2109). Each command is routed by its own keys instead.
+      enableAutoPipelining: false,
       clusterRetryStrategy: options.retryStrategy,
       redisOptions: options,
     });
