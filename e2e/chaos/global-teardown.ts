@@ -1,8 +1,8 @@
 import { existsSync, readFileSync, rmSync } from 'node:fs';
-import { stopMysql, stopRedis, type Infra } from '../src/infra';
+import { stopInfra, type Infra } from '../src/infra';
 import type { Figures } from './support';
 
-/** Prints the figures of every scenario, then stops the suite's MariaDB and Redis. */
+/** Prints the figures of every scenario, then stops the suite's MariaDB and Redis and removes their namespace. */
 export default async function globalTeardown(): Promise<void> {
   const holder = globalThis as { __chaosInfra__?: Infra };
   const infra = holder.__chaosInfra__;
@@ -26,8 +26,6 @@ export default async function globalTeardown(): Promise<void> {
       '',
     ].join('\n'),
   );
-  await stopMysql(infra);
-  await stopRedis(infra);
-  rmSync(infra.dir, { recursive: true, force: true });
+  await stopInfra(infra);
   rmSync(process.env['CHAOS_DIST'] ?? '', { recursive: true, force: true });
 }
