@@ -27,7 +27,7 @@ async function payThrough(tracked: Tracked[], fault: () => Promise<number>) {
   let firstSuccessAfter = 0;
   const faulting = third.then(fault).then((at) => (faultEnded = at));
   const outcomes = await inParallel(tracked, 6, async (t) => {
-    const outcome = await payWithRetries(client, t, 60_000);
+    const outcome = await payWithRetries(client, t, { deadlineMs: 60_000 });
     if (outcome.status === 201 && faultEnded && !firstSuccessAfter) firstSuccessAfter = Date.now();
     if (++paid >= tracked.length / 3) startFault();
     return outcome;

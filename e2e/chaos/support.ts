@@ -2,7 +2,7 @@ import { appendFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { Client, ITEMS, ITEMS_TOTAL } from '../src/client';
 import { infraFromEnv, type Infra } from '../src/infra';
-import { checkOrders, pendingEvents, type Tracked } from '../src/invariants';
+import { checkOrders, pendingEvents, storageProblems, type Tracked } from '../src/invariants';
 import { Platform, type PlatformOptions } from '../src/platform';
 import type { AppName } from '../src/processes';
 
@@ -49,6 +49,12 @@ export interface Figures {
   lostEvents: number;
   /** Seconds from the end of a fault until the platform served again, where that is measured. */
   recoverySeconds?: number;
+  /** The slowest answer to a request made while a dependency was unreachable (the contract: a 503 within 2 s). */
+  timeTo503Seconds?: number;
+  /** The longest request of the scenario's load, answered or not (the contract: at most 5 s). */
+  longestRequestSeconds?: number;
+  /** From the end of the fault until the last instance's /health/ready answered 200 (the contract: 5 s). */
+  readyAfterHealSeconds?: number;
   note?: string;
 }
 
@@ -70,35 +76,48 @@ export async function ordersToPay(client: Client, count: number): Promise<Tracke
 }
 
 export interface PayOutcome {
+  orderId: string;
+  key: string;
   /** Final status of the last attempt (0: no answer at all). */
   status: number;
   attempts: number;
+  /** The payment ids the key's 201s named: more than one is a key with two payments. */
+  paymentIds: string[];
+}
+
+export interface PayOptions {
+  /** Retries stop after this long (default 45 s). */
+  deadlineMs?: number;
+  card?: string;
+  /** Each attempt's own limit; past it the attempt counts as unanswered (default 15 s). */
+  timeoutMs?: number;
 }
 
 /**
  * Pays an order as a careful client does: one Idempotency-Key for the whole operation, retried
  * on no answer, 409 in progress, 429, 502 and 503 (after Retry-After when given) until an
- * answer that settles it or until `deadlineMs`.
+ * answer that settles it or until the deadline. Each attempt is a request the client records.
  */
-export async function payWithRetries(client: Client, t: Tracked, deadlineMs = 45_000, card = 'tok_visa'): Promise<PayOutcome> {
+export async function payWithRetries(client: Client, t: Tracked, opts: PayOptions = {}): Promise<PayOutcome> {
+  const { deadlineMs = 45_000, card = 'tok_visa', timeoutMs = 15_000 } = opts;
   const key = randomUUID();
   const until = Date.now() + deadlineMs;
-  let attempts = 0;
-  let status = 0;
+  const outcome: PayOutcome = { orderId: t.orderId, key, status: 0, attempts: 0, paymentIds: [] };
   for (;;) {
-    attempts++;
+    outcome.attempts++;
     let retryAfterMs = 200;
     try {
-      const res = await client.pay(t.token, t.orderId, key, card, { timeoutMs: 15_000 });
-      status = res.status;
+      const res = await client.pay(t.token, t.orderId, key, card, { timeoutMs });
+      outcome.status = res.status;
+      if (res.status === 201 && !outcome.paymentIds.includes(res.body.id)) outcome.paymentIds.push(res.body.id);
       const retryable = res.status === 502 || res.status === 503 || res.status === 429 || (res.status === 409 && res.body?.code === 'IDEMPOTENCY_REQUEST_IN_PROGRESS');
-      if (!retryable) return { status, attempts };
+      if (!retryable) return outcome;
       const after = Number(res.headers.get('retry-after'));
       if (after > 0) retryAfterMs = Math.min(after * 1_000, 2_000);
     } catch {
-      status = 0;
+      outcome.status = 0;
     }
-    if (Date.now() > until) return { status, attempts };
+    if (Date.now() > until) return outcome;
     await new Promise((resolve) => setTimeout(resolve, retryAfterMs));
   }
 }
@@ -115,22 +134,39 @@ export async function inParallel<T, R>(items: T[], concurrency: number, work: (i
   return results;
 }
 
+export interface InvariantsVerdict {
+  doubleCharges: number;
+  lostEvents: number;
+  /** Each kind of violation, empty when it holds (the first 10 of each). */
+  problems: { violations: string[]; pendingEvents: string[]; storage: string[]; down: string[]; crashes: string[] };
+}
+
 /**
  * The invariants every scenario ends with: per order (charged − refunded is 0 or the total and
- * agrees with the order; at most one succeeded charge), no event left pending in any consumer
- * group, and every process still up. Answers the figures and fails the test on any violation.
+ * agrees with the order and payment-service's view; at most one succeeded charge), in MySQL
+ * (no payment left PROCESSING after the recovery sweep, no outbox row unsent, no key with two
+ * payments), no event left pending or undelivered in any consumer group, and every process still
+ * up. Answers the figures and the problems without failing, so a scenario can report first.
  */
-export async function assertInvariants(platform: Platform, client: Client, tracked: Tracked[]) {
+export async function checkInvariants(platform: Platform, client: Client, tracked: Tracked[]): Promise<InvariantsVerdict> {
   const verdict = await checkOrders(client, tracked);
+  const storage = await storageProblems(platform.opts.mysqlAdminUrl, tracked.map((t) => t.orderId));
   const events = await pendingEvents(platform.topology());
   const down = platform.all.filter((p) => !p.running).map((p) => p.name);
-  expect({ violations: verdict.violations.slice(0, 10), pendingEvents: events.detail, down, crashes: platform.crashes() }).toEqual({
-    violations: [],
-    pendingEvents: [],
-    down: [],
-    crashes: [],
-  });
-  return { doubleCharges: verdict.doubleCharges, lostEvents: verdict.lostEvents + events.pending };
+  return {
+    doubleCharges: verdict.doubleCharges,
+    lostEvents: verdict.lostEvents + events.pending,
+    problems: { violations: verdict.violations.slice(0, 10), pendingEvents: events.detail, storage: storage.slice(0, 10), down, crashes: platform.crashes() },
+  };
+}
+
+export const NO_PROBLEMS: InvariantsVerdict['problems'] = { violations: [], pendingEvents: [], storage: [], down: [], crashes: [] };
+
+/** checkInvariants, failing the test on any violation; answers the figures. */
+export async function assertInvariants(platform: Platform, client: Client, tracked: Tracked[]) {
+  const { doubleCharges, lostEvents, problems } = await checkInvariants(platform, client, tracked);
+  expect(problems).toEqual(NO_PROBLEMS);
+  return { doubleCharges, lostEvents };
 }
 
 /** Stops the platform; every process must exit 0 on SIGTERM after the scenario. */

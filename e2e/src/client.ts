@@ -27,6 +27,20 @@ export interface RequestOptions {
   timeoutMs?: number;
 }
 
+/** One request as the client saw it, for the figures of a fault: when, how long, and its answer. */
+export interface RequestRecord {
+  target: Target;
+  method: string;
+  path: string;
+  /** Date.now() when it was sent. */
+  startedAt: number;
+  ms: number;
+  /** 0: no answer (refused, reset, or past the request's timeout). */
+  status: number;
+  retryAfter: string | null;
+  code?: string;
+}
+
 export interface Account {
   id: string;
   email: string;
@@ -57,6 +71,7 @@ export class Client {
   private readonly turn: Record<Target, number> = { user: 0, order: 0, payment: 0, sandbox: 0 };
   /** Requests sent by this client, for the figures. */
   sent = 0;
+  private readonly recordings = new Set<RequestRecord[]>();
 
   constructor(
     readonly topology: Topology,
@@ -75,7 +90,34 @@ export class Client {
     return urls[i % urls.length] as string;
   }
 
+  /**
+   * Keeps a record of every request that ends from now until `stop()` (answered or not): the
+   * list fills as they end.
+   */
+  record(): { records: RequestRecord[]; stop(): void } {
+    const records: RequestRecord[] = [];
+    this.recordings.add(records);
+    return { records, stop: () => this.recordings.delete(records) };
+  }
+
   async request<T = Json>(target: Target, method: string, path: string, opts: RequestOptions = {}): Promise<Answer<T>> {
+    if (this.recordings.size === 0) return this.send<T>(target, method, path, opts);
+    const startedAt = Date.now();
+    const keep = (status: number, retryAfter: string | null, code?: string) => {
+      const record: RequestRecord = { target, method, path, startedAt, ms: Date.now() - startedAt, status, retryAfter, code };
+      for (const records of this.recordings) records.push(record);
+    };
+    try {
+      const answer = await this.send<T>(target, method, path, opts);
+      keep(answer.status, answer.headers.get('retry-after'), (answer.body as { code?: string } | undefined)?.code);
+      return answer;
+    } catch (err) {
+      keep(0, null);
+      throw err;
+    }
+  }
+
+  private async send<T>(target: Target, method: string, path: string, opts: RequestOptions): Promise<Answer<T>> {
     const headers: Record<string, string> = { 'x-forwarded-for': this.ip, ...opts.headers };
     if (opts.token) headers['authorization'] = `Bearer ${opts.token}`;
     let payload: string | undefined = opts.raw;

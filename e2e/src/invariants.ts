@@ -1,4 +1,5 @@
 import Redis from 'ioredis';
+import { createConnection } from 'mysql2/promise';
 import { eventually, type Client } from './client';
 import type { Topology } from './platform';
 
@@ -133,4 +134,62 @@ export async function pendingEvents(topology: Topology, settleMs = 15_000): Prom
   } finally {
     redis.disconnect();
   }
+}
+
+type Ask = (sql: string, values?: unknown[]) => Promise<Record<string, unknown>[]>;
+
+/** One admin connection to the platform's MySQL for `work` (queries limited to 5 s each). */
+async function withDatabase<T>(mysqlAdminUrl: string, work: (ask: Ask) => Promise<T>): Promise<T> {
+  const db = await createConnection({ uri: mysqlAdminUrl, connectTimeout: 5_000 });
+  try {
+    return await work(async (sql, values = []) => (await db.query({ sql, values, timeout: 5_000 }))[0] as Record<string, unknown>[]);
+  } finally {
+    await db.end().catch(() => db.destroy());
+  }
+}
+
+const binaryIds = (orderIds: string[]) => orderIds.map((id) => Buffer.from(id.replace(/-/g, ''), 'hex'));
+
+async function processing(ask: Ask, orderIds: string[]): Promise<string[]> {
+  if (orderIds.length === 0) return [];
+  const rows = await ask(`SELECT LOWER(HEX(order_id)) AS o FROM payment_service.payments WHERE status = 'PROCESSING' AND order_id IN (?)`, [binaryIds(orderIds)]);
+  return rows.map((r) => String(r['o']));
+}
+
+/** The orders (hex ids) that have a payment PROCESSING: at the provider, or left there by a request that gave up. */
+export function paymentsProcessing(mysqlAdminUrl: string, orderIds: string[]): Promise<string[]> {
+  return withDatabase(mysqlAdminUrl, (ask) => processing(ask, orderIds));
+}
+
+/**
+ * What must hold in MySQL once the platform has settled, that the public APIs do not show:
+ * no payment of the run left PROCESSING (the recovery sweep settles what no request answers for),
+ * no outbox row left unsent in any schema, and no Idempotency-Key of the run with two payments.
+ * Waits up to settleMs for the sweep and the relays; answers the problems, none when it holds.
+ */
+export async function storageProblems(mysqlAdminUrl: string, orderIds: string[], settleMs = 20_000): Promise<string[]> {
+  const problems = async (ask: Ask) => {
+    const found = (await processing(ask, orderIds)).map((o) => `order ${o}: a payment still PROCESSING`);
+    if (orderIds.length > 0) {
+      const keys = await ask(
+        `SELECT idempotency_key AS k, COUNT(*) AS n FROM payment_service.payments WHERE order_id IN (?) GROUP BY user_id, idempotency_key HAVING COUNT(*) > 1`,
+        [binaryIds(orderIds)],
+      );
+      found.push(...keys.map((r) => `key ${String(r['k'])}: ${String(r['n'])} payments`));
+    }
+    for (const schema of ['order_service', 'payment_service']) {
+      const [row] = await ask(`SELECT COUNT(*) AS n FROM ${schema}.outbox WHERE sent_at IS NULL`);
+      if (Number(row?.['n']) > 0) found.push(`${schema}: ${String(row?.['n'])} outbox rows unsent`);
+    }
+    return found;
+  };
+  return withDatabase(mysqlAdminUrl, async (ask) => {
+    const deadline = Date.now() + settleMs;
+    let found = await problems(ask);
+    while (found.length > 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      found = await problems(ask);
+    }
+    return found;
+  });
 }
