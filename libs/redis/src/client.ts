@@ -16,7 +16,8 @@ export interface RedisClientConfig {
 
 /**
  * Options for request paths. No offline queue: while disconnected a command fails at
- * once instead of waiting for a reconnect. One retry per command, and reconnection
+ * once instead of waiting for a reconnect, and what was in flight on a lost connection fails
+ * rather than being sent again. One retry per command, and reconnection
  * that backs off to 1 s and never gives up, so the service recovers by itself.
  * Auto-pipelining sends the commands of one event-loop turn (many requests' checks and
  * reads under load) as one pipeline, in one write; TCP keep-alive probes an idle socket.
@@ -28,6 +29,10 @@ export const REQUEST_PATH_OPTIONS: Readonly<RedisOptions> = Object.freeze({
   retryStrategy: (attempt: number) => reconnectDelayMs(attempt),
   enableAutoPipelining: true,
   keepAlive: 10_000,
+  // A command whose caller has already given up (timed out) is never sent again on the next
+  // connection: run late, a BEGIN of the idempotency store or a lock acquire would hold a key
+  // for a request that has answered 503, and its client's retry would meet 409.
+  autoResendUnfulfilledCommands: false,
 });
 
 /** The wait before reconnect attempt `attempt`: 50 ms, doubling, at most 1 s. */

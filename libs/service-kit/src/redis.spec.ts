@@ -73,6 +73,18 @@ describe('redis plugin', () => {
     expect(Date.now() - healed).toBeLessThan(1_500);
   });
 
+  it('when a command times out on a silent socket, then it is not sent again on the next connection', async () => {
+    expect((await ready()).status).toBe(200);
+    const key = `${app.redisKeyPrefix}late-write`;
+    proxy.freeze();
+    await expect(app.redis.set(key, 'late', 'EX', 60)).rejects.toThrow();
+    proxy.thaw({ stuck: true });
+    expect(await eventually(async () => (await ready()).status === 200, 5_000)).toBe(true);
+    // A late SET would have landed right after the reconnect.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(await app.redis.exists(key)).toBe(0);
+  });
+
   it('when Redis refuses the credentials, then ready says so, without them', async () => {
     const url = new URL(proxy.rewrite(process.env['REDIS_URL'] as string));
     Object.assign(url, { username: 'nobody-here', password: 's3cret-pw' });
