@@ -1,16 +1,68 @@
-import { DataSource, type MigrationInterface } from 'typeorm';
+import { DataSource, type EntitySubscriberInterface, type Logger, type MigrationInterface } from 'typeorm';
 import type { MysqlDriver } from 'typeorm/driver/mysql/MysqlDriver';
+import type { AfterQueryEvent } from 'typeorm/subscriber/event/QueryEvent';
 
 export type MigrationClass = new () => MigrationInterface;
 
 export interface DataSourceConfig {
   url: string;
   poolSize: number;
+  /** A new connection that has not finished its handshake in this time fails. */
   connectTimeoutMs: number;
-  /** Server-side limit for each statement; unset for migrations, whose DDL may run long. */
+  /**
+   * Each statement's limit, unset for migrations (their DDL may run long). The server stops a
+   * statement that runs this long; the client gives up `CLIENT_QUERY_GRACE_MS` later, for when the
+   * server or the network between does not answer at all, and destroys that connection.
+   */
   queryTimeoutMs?: number;
+  /** How long a query waits for a free connection of the pool before failing; default: queryTimeoutMs, else none. */
+  acquireTimeoutMs?: number;
   migrations?: MigrationClass[];
 }
+
+/** The client's deadline trails the server's, so a slow statement fails cleanly on a connection that stays usable. */
+export const CLIENT_QUERY_GRACE_MS = 250;
+
+/** TCP keep-alive on every pooled socket starts probing after this much silence. */
+const KEEPALIVE_INITIAL_DELAY_MS = 10_000;
+
+/** A pool acquire that waited too long; mapped to 503 like the driver's own timeouts. */
+export class PoolAcquireTimeoutError extends Error {
+  override readonly name = 'PoolAcquireTimeoutError';
+  readonly code = 'POOL_ACQUIRE_TIMEOUT';
+  constructor(readonly waitedMs: number) {
+    super(`no MySQL connection became free within ${waitedMs} ms`);
+  }
+}
+
+type RawPoolConnection = { destroy(): void; release(): void };
+type GetConnection = (cb: (err: Error | null, conn?: RawPoolConnection) => void) => void;
+
+/**
+ * A connection whose query got no answer in time is destroyed, never handed to the next query:
+ * its socket may be dead (a partition, a frozen server), and a late answer would otherwise be
+ * read as the reply to whatever runs on it next. mysql2 fails the query but keeps the connection.
+ */
+class DestroyTimedOutConnections implements EntitySubscriberInterface {
+  afterQuery(event: AfterQueryEvent<unknown>): void {
+    const err = (event as { error?: { code?: unknown } }).error;
+    if (err?.code !== 'PROTOCOL_SEQUENCE_TIMEOUT') return;
+    (event.queryRunner as unknown as { databaseConnection?: RawPoolConnection }).databaseConnection?.destroy();
+  }
+}
+
+/**
+ * TypeORM logs every query slower than the client's deadline to the console whatever `logging`
+ * says; such a query failed, and the service logs the failure with its request.
+ */
+const SILENT: Logger = Object.freeze({
+  logQuery: () => undefined,
+  logQueryError: () => undefined,
+  logQuerySlow: () => undefined,
+  logSchemaBuild: () => undefined,
+  logMigration: () => undefined,
+  log: () => undefined,
+});
 
 /** A TypeORM DataSource over mysql2. `synchronize` is never on: the schema comes from migrations. */
 export function createDataSource(config: DataSourceConfig): DataSource {
@@ -19,6 +71,9 @@ export function createDataSource(config: DataSourceConfig): DataSource {
     url: config.url,
     poolSize: config.poolSize,
     connectTimeout: config.connectTimeoutMs,
+    // mysql2's per-query timeout, on the client: it covers a server or network that never answers.
+    ...(config.queryTimeoutMs ? { enableQueryTimeout: true, maxQueryExecutionTime: config.queryTimeoutMs + CLIENT_QUERY_GRACE_MS } : {}),
+    ...(config.queryTimeoutMs ? { logger: SILENT } : {}),
     charset: 'utf8mb4_unicode_ci',
     timezone: 'Z',
     // BIGINT money comes back as a string and is converted with a range check, never as a lossy float.
@@ -30,8 +85,31 @@ export function createDataSource(config: DataSourceConfig): DataSource {
     migrationsTableName: 'schema_migrations',
     migrationsTransactionMode: 'each',
     logging: false,
-    extra: { enableKeepAlive: true, maxIdle: config.poolSize, idleTimeout: 60_000 },
+    extra: { enableKeepAlive: true, keepAliveInitialDelay: KEEPALIVE_INITIAL_DELAY_MS, maxIdle: config.poolSize, idleTimeout: 60_000 },
   });
+}
+
+/**
+ * Bounds the wait for a pooled connection, which mysql2 does not (its pool ignores
+ * `acquireTimeout`): with every connection stuck on a dead socket, queries would queue for ever.
+ * A connection handed over after the caller gave up goes straight back to the pool.
+ */
+function boundAcquire(ds: DataSource, timeoutMs: number): void {
+  const pool = (ds.driver as MysqlDriver).pool as { getConnection: GetConnection };
+  const getConnection: GetConnection = pool.getConnection.bind(pool);
+  pool.getConnection = (cb) => {
+    let waiting = true;
+    const timer = setTimeout(() => {
+      waiting = false;
+      cb(new PoolAcquireTimeoutError(timeoutMs));
+    }, timeoutMs);
+    getConnection((err, conn) => {
+      if (!waiting) return conn?.release();
+      waiting = false;
+      clearTimeout(timer);
+      cb(err, conn);
+    });
+  };
 }
 
 type RawConnection = { query(sql: string, cb: (err: Error | null) => void): void };
@@ -55,11 +133,17 @@ async function applyQueryTimeout(ds: DataSource, ms: number, onError: (err: Erro
 
 export async function initializeDataSource(
   ds: DataSource,
-  config: Pick<DataSourceConfig, 'queryTimeoutMs'>,
+  config: Pick<DataSourceConfig, 'queryTimeoutMs' | 'acquireTimeoutMs'>,
   onError: (err: Error) => void = () => undefined,
 ): Promise<DataSource> {
   await ds.initialize();
   try {
+    const acquireTimeoutMs = config.acquireTimeoutMs ?? config.queryTimeoutMs;
+    if (acquireTimeoutMs) boundAcquire(ds, acquireTimeoutMs);
+    // An instance, not a class in the options: TypeORM only takes classes marked with its decorator.
+    if (config.queryTimeoutMs && !ds.subscribers.some((s) => s instanceof DestroyTimedOutConnections)) {
+      ds.subscribers.push(new DestroyTimedOutConnections());
+    }
     if (config.queryTimeoutMs) await applyQueryTimeout(ds, config.queryTimeoutMs, onError);
   } catch (err) {
     await ds.destroy();

@@ -16,6 +16,7 @@ const FAILURE_BY_CODE: Readonly<Record<string, DependencyFailure>> = Object.free
   PROTOCOL_CONNECTION_LOST: 'not answering',
   ETIMEDOUT: 'timeout',
   PROTOCOL_SEQUENCE_TIMEOUT: 'timeout',
+  POOL_ACQUIRE_TIMEOUT: 'timeout',
   // MariaDB's max_statement_time and MySQL's max_execution_time.
   ER_STATEMENT_TIMEOUT: 'timeout',
   ER_QUERY_TIMEOUT: 'timeout',

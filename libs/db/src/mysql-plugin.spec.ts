@@ -22,12 +22,16 @@ afterAll(async () => {
   await db.drop();
 });
 
-async function buildWithProxy(url = proxy.rewrite(db.url)): Promise<App> {
+async function buildWithProxy(url = proxy.rewrite(db.url), timeouts = { queryTimeoutMs: 2_000, acquireTimeoutMs: 2_000 }): Promise<App> {
   const server = await kitApp('mysql-test');
-  await server.register(mysql, { url, poolSize: 2, connectTimeoutMs: 500, queryTimeoutMs: 2_000, retryIntervalMs: 100 });
+  await server.register(mysql, { url, poolSize: 2, connectTimeoutMs: 500, ...timeouts, retryIntervalMs: 100 });
   server.get('/now', async () => {
     const [row] = (await server.db.query('SELECT 1 AS one')) as { one: number }[];
     return { one: row?.one };
+  });
+  server.get('/connection', async () => {
+    const [row] = (await server.db.query('SELECT CONNECTION_ID() AS id')) as { id: number | string }[];
+    return { id: Number(row?.id) };
   });
   await server.ready();
   return server;
@@ -68,6 +72,32 @@ describe('mysql plugin', () => {
     await proxy.start();
     expect(await eventually(async () => (await ready()).status === 200, 10_000)).toBe(true);
     expect((await app.inject({ method: 'GET', url: '/now' })).statusCode).toBe(200);
+  });
+
+  it('when MySQL goes silent (no reset, no answer), then routes answer 503 within the query or acquire timeout, the stuck connections are destroyed, and the first query after it heals succeeds', async () => {
+    await proxy.start();
+    app = await buildWithProxy(undefined, { queryTimeoutMs: 300, acquireTimeoutMs: 300 });
+    const before = new Set(await Promise.all([1, 2].map(async () => (await app.inject({ method: 'GET', url: '/connection' })).json().id as number)));
+
+    proxy.freeze();
+    // Two queries hold both pooled connections on the dead link; the next ones wait for a connection.
+    const started = Date.now();
+    const answers = await Promise.all(Array.from({ length: 6 }, () => app.inject({ method: 'GET', url: '/now' })));
+    const took = Date.now() - started;
+    expect(answers.map((a) => a.statusCode)).toEqual(answers.map(() => 503));
+    expect(answers.map((a) => a.headers['retry-after'])).toEqual(answers.map(() => '1'));
+    // 300 ms + the client's grace for the stuck queries, 300 ms for the waiting ones; slack for a loaded machine.
+    expect(took).toBeLessThan(1_500);
+    const down = await ready();
+    expect(down.body).toMatchObject({ checks: { mysql: 'fail' }, failures: { mysql: 'timeout' } });
+
+    proxy.thaw();
+    // The connections that timed out were destroyed: none answers again, so no late reply is read
+    // as another query's, and the first query after the heal gets a fresh connection at once.
+    const after = await app.inject({ method: 'GET', url: '/connection' });
+    expect(after.statusCode).toBe(200);
+    expect(before.has(after.json().id)).toBe(false);
+    expect((await ready()).status).toBe(200);
   });
 
   it('when MySQL refuses the credentials, then ready says so, without the password', async () => {

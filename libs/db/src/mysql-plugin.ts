@@ -75,6 +75,7 @@ export interface MysqlEnv {
   DB_POOL_SIZE: number;
   DB_CONNECT_TIMEOUT_MS: number;
   DB_QUERY_TIMEOUT_MS: number;
+  DB_ACQUIRE_TIMEOUT_MS: number;
 }
 
 /** The plugin's options from a service's validated configuration (service-kit `mysqlEnv`). */
@@ -84,5 +85,6 @@ export function mysqlOptions(config: MysqlEnv): MysqlPluginOptions {
     poolSize: config.DB_POOL_SIZE,
     connectTimeoutMs: config.DB_CONNECT_TIMEOUT_MS,
     queryTimeoutMs: config.DB_QUERY_TIMEOUT_MS,
+    acquireTimeoutMs: config.DB_ACQUIRE_TIMEOUT_MS,
   };
 }

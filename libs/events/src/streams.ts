@@ -50,11 +50,15 @@ function definedOnly<T extends object>(opts: T): T {
  * that a closed connection might not flush; the loop waits for 'ready' instead.
  */
 function dedicatedConnection(client: RedisClient, blockMs: number): RedisClient {
-  const timeout = (base?: number) => blockMs + Math.max(base ?? 0, 1_000);
+  // A block legitimately waits blockMs for its answer: the socket is only dead after that.
+  const timeouts = (base?: number) => {
+    const commandTimeout = blockMs + Math.max(base ?? 0, 1_000);
+    return { commandTimeout, socketTimeout: commandTimeout };
+  };
   const conn =
     client instanceof Cluster
-      ? client.duplicate([], { redisOptions: { ...client.options.redisOptions, commandTimeout: timeout(client.options.redisOptions?.commandTimeout) } })
-      : client.duplicate({ commandTimeout: timeout(client.options.commandTimeout) });
+      ? client.duplicate([], { redisOptions: { ...client.options.redisOptions, ...timeouts(client.options.redisOptions?.commandTimeout) } })
+      : client.duplicate(timeouts(client.options.commandTimeout));
   // Failures surface as rejected commands, which the loop counts and logs.
   conn.on('error', () => undefined);
   return conn;

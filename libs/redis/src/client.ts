@@ -9,28 +9,45 @@ export interface RedisClientConfig {
   clusterNodes?: string;
   /** A command that gets no answer in this time fails, so a dead Redis costs milliseconds. */
   commandTimeoutMs: number;
+  /** A connection attempt that has not completed in this time is abandoned and tried again (default 1 s). */
+  connectTimeoutMs?: number;
   connectionName?: string;
 }
 
 /**
  * Options for request paths. No offline queue: while disconnected a command fails at
- * once instead of waiting for a reconnect. One retry per command, and reconnection
- * that backs off to 2 s and never gives up, so the service recovers by itself.
+ * once instead of waiting for a reconnect, and what was in flight on a lost connection fails
+ * rather than being sent again. One retry per command, and reconnection
+ * that backs off to 1 s and never gives up, so the service recovers by itself.
  * Auto-pipelining sends the commands of one event-loop turn (many requests' checks and
  * reads under load) as one pipeline, in one write; TCP keep-alive probes an idle socket.
  */
 export const REQUEST_PATH_OPTIONS: Readonly<RedisOptions> = Object.freeze({
   enableOfflineQueue: false,
   maxRetriesPerRequest: 1,
-  connectTimeout: 2_000,
+  connectTimeout: 1_000,
   retryStrategy: (attempt: number) => reconnectDelayMs(attempt),
   enableAutoPipelining: true,
   keepAlive: 10_000,
+  // A command whose caller has already given up (timed out) is never sent again on the next
+  // connection: run late, a BEGIN of the idempotency store or a lock acquire would hold a key
+  // for a request that has answered 503, and its client's retry would meet 409.
+  autoResendUnfulfilledCommands: false,
 });
 
-/** The wait before reconnect attempt `attempt`: 50 ms, doubling, at most 2 s. */
+/** The wait before reconnect attempt `attempt`: 50 ms, doubling, at most 1 s. */
 export function reconnectDelayMs(attempt: number): number {
-  return Math.min(50 * 2 ** attempt, 2_000);
+  return Math.min(50 * 2 ** attempt, 1_000);
+}
+
+/**
+ * A socket that has owed a reply this long without a byte arriving is taken for dead (a partition,
+ * a frozen server): ioredis destroys it, fails what was in flight and reconnects. A command
+ * timeout alone fails the command but keeps the socket, whose later commands then queue behind
+ * TCP's retransmit back-off for as long after a partition heals as it lasted.
+ */
+export function socketTimeoutMs(commandTimeoutMs: number): number {
+  return 2 * commandTimeoutMs;
 }
 
 export function parseClusterNodes(nodes: string): ClusterNode[] {
@@ -44,6 +61,8 @@ export function createRedisClient(config: RedisClientConfig): RedisClient {
   const options: RedisOptions = {
     ...REQUEST_PATH_OPTIONS,
     commandTimeout: config.commandTimeoutMs,
+    socketTimeout: socketTimeoutMs(config.commandTimeoutMs),
+    connectTimeout: config.connectTimeoutMs ?? REQUEST_PATH_OPTIONS.connectTimeout,
     connectionName: config.connectionName,
   };
   if (config.clusterNodes) {

@@ -1,25 +1,28 @@
-import { HttpProblem, type App } from '@platform/service-kit';
-import { eventually, kitApp } from '@platform/testing';
+import { DependencyUnavailableError, HttpProblem, type App } from '@platform/service-kit';
+import { TcpProxy, eventually, kitApp } from '@platform/testing';
 import { Type } from '@sinclair/typebox';
 import type { LightMyRequestResponse } from 'fastify';
 import { request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { KeySpace, RedisClient } from '@platform/redis';
+import { createRedisClient, type KeySpace, type RedisClient } from '@platform/redis';
 import { closeAll, deadRedis, testKeys, testRedis } from '@platform/redis/testing';
-import { idempotency } from './idempotency';
+import { idempotency, idempotencySignal } from './idempotency';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Handler runs by body `name`, across every app instance of the test. */
 const runs = new Map<string, number>();
 const ran = (name: string) => runs.get(name) ?? 0;
+/** Side effects made by `guarded…` handlers, which check their record's signal first. */
+const effects = new Map<string, number>();
 
 /**
  * A service instance: the kit's defaults, a stand-in for the pipeline's token step (`x-user`
  * header -> request.auth), the idempotency plugin and a few routes whose behaviour the
  * body's `name` picks: `slow…` takes 300 ms, `long…` 2.5 s, `fail-once…` answers 500 the
  * first time, `declined…` a 402 problem, `checked…` a handler-side 400 VALIDATION_FAILED,
- * `busy…` a 409 with Retry-After.
+ * `busy…` a 409 with Retry-After, `guarded…` waits 1.5 s then checks its record before its side
+ * effect, `unavailable-once…` answers 503 the first time after 300 ms.
  */
 async function instance(client: RedisClient, keys: KeySpace, lockTtlSeconds = 5, maxHoldSeconds?: number): Promise<App> {
   const app = await kitApp('idempotency-test');
@@ -39,6 +42,15 @@ async function instance(client: RedisClient, keys: KeySpace, lockTtlSeconds = 5,
     if (name.startsWith('declined')) throw new HttpProblem({ status: 402, code: 'PAYMENT_DECLINED', detail: 'Declined.' });
     if (name.startsWith('checked')) throw new HttpProblem({ status: 400, code: 'VALIDATION_FAILED', detail: 'Amount too high.' });
     if (name.startsWith('busy')) throw new HttpProblem({ status: 409, code: 'RESOURCE_BUSY', detail: 'Busy.', headers: { 'retry-after': '1' } });
+    if (name.startsWith('guarded')) {
+      await sleep(1_500);
+      idempotencySignal(request).throwIfAborted();
+      effects.set(name, (effects.get(name) ?? 0) + 1);
+    }
+    if (name.startsWith('unavailable-once') && ran(name) === 1) {
+      await sleep(300);
+      throw new DependencyUnavailableError('mysql');
+    }
     const id = `${name}-${ran(name)}`;
     return reply.code(201).header('location', `/v1/things/${id}`).send({ id, name });
   });
@@ -322,6 +334,76 @@ describe('idempotency plugin with a lock TTL shorter than the handler', () => {
     await eventually(async () => (await clients[2]?.exists(record(key))) === 0, 1_500, 50);
     expect(await clients[2]?.exists(record(key))).toBe(0);
     await first;
+  });
+});
+
+// A proxy stands between one instance and a standalone Redis; a cluster has no single address to proxy.
+(process.env['REDIS_CLUSTER_NODES'] ? describe.skip : describe)('idempotency plugin when Redis goes silent mid-request', () => {
+  const silentKeys = testKeys('idem-silent');
+  let proxy: TcpProxy;
+  let client: RedisClient;
+  let observer: RedisClient;
+
+  beforeAll(async () => {
+    const url = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
+    proxy = await TcpProxy.forUrl(url).start();
+    client = createRedisClient({ url: proxy.rewrite(url), commandTimeoutMs: 200 });
+    client.on('error', () => undefined);
+    observer = await testRedis();
+  });
+
+  afterEach(() => proxy.thaw());
+
+  afterAll(async () => {
+    client.disconnect();
+    await observer.quit();
+    await proxy.stop();
+  });
+
+  it('when the record cannot be extended past its TTL, then the handler stops before its side effect and answers 503, and the retry runs it', async () => {
+    const app1 = await instance(client, silentKeys, 1);
+    try {
+      const { key, name } = fresh('guarded');
+      const first = post(app1, { name }, key);
+      await eventually(async () => ran(name) === 1, 5_000, 5);
+      proxy.freeze();
+      const answer = await first;
+      expect(answer.statusCode).toBe(503);
+      expect(code(answer)).toBe('DEPENDENCY_UNAVAILABLE');
+      expect(answer.headers['retry-after']).toBeDefined();
+      expect(effects.get(name)).toBeUndefined();
+
+      proxy.thaw({ stuck: true });
+      expect(await eventually(async () => (await post(app1, { name }, key)).statusCode === 201, 5_000, 100)).toBe(true);
+      expect(effects.get(name)).toBe(1);
+    } finally {
+      await app1.close();
+    }
+  });
+
+  it('when a request answers 503 while Redis is silent, then its key is freed as soon as Redis answers again, and the retry runs at once instead of getting 409', async () => {
+    // A 10 s lock: without the freeing, the retry would get 409 for up to 10 s.
+    const app1 = await instance(client, silentKeys, 10);
+    try {
+      const { key, name } = fresh('unavailable-once');
+      const first = post(app1, { name }, key);
+      await eventually(async () => ran(name) === 1, 5_000, 5);
+      proxy.freeze();
+      expect((await first).statusCode).toBe(503);
+      expect(await observer.exists(silentKeys.idempotency('anonymous:POST:/v1/things', key))).toBe(1);
+
+      proxy.thaw({ stuck: true });
+      const healed = Date.now();
+      // The client reconnects (its silent socket is replaced) and the freeing is retried every
+      // 200 ms: a retry meanwhile may still get 503 or 409, and runs within a second and a half.
+      const seen = new Set<number>();
+      await eventually(async () => seen.add((await post(app1, { name }, key)).statusCode).has(201), 5_000, 50);
+      expect(seen.has(201)).toBe(true);
+      expect(Date.now() - healed).toBeLessThan(1_500);
+      expect(ran(name)).toBe(2);
+    } finally {
+      await app1.close();
+    }
   });
 });
 

@@ -54,6 +54,23 @@ export interface IdempotencyPluginOptions extends IdempotencyOptions {
 
 export const IDEMPOTENCY_PLUGIN_DEFAULTS = Object.freeze({ maxHoldSeconds: 600 });
 
+/** The records held by requests in flight, for `idempotencySignal`. */
+const held = new WeakMap<FastifyRequest, Held>();
+const NEVER = new AbortController().signal;
+
+/**
+ * Aborts once the request's Idempotency-Key record may be gone (Redis did not answer for a whole
+ * lock TTL, or another request holds the key now): from then on a retry may run the same request,
+ * so the handler must not charge, refund or write. Pass it to the use case and check it
+ * (`signal.throwIfAborted()`, a 503) before each side effect. A request without a key never aborts.
+ */
+export function idempotencySignal(request: FastifyRequest): AbortSignal {
+  return held.get(request)?.signal ?? NEVER;
+}
+
+/** Pause between attempts to free a key whose first abandon failed (Redis did not answer). */
+const ABANDON_RETRY_MS = 200;
+
 /**
  * A key is 1 to 255 visible ASCII characters (CONTRACT.md). The IETF draft sends it as a
  * structured-field string (`"8e03…"`); Stripe-style clients send it bare. Both are
@@ -120,8 +137,36 @@ function asArray<T>(value: T | T[] | undefined): T[] {
 }
 
 function hooks(store: IdempotencyStore, storedHeaders: readonly string[], maxHoldMs: number) {
-  const held = new WeakMap<FastifyRequest, Held>();
   const running = new Set<() => void>();
+  let closing = false;
+
+  /**
+   * Frees the key of a request that answered without a kept answer (a 503, say), so that the
+   * client's retry runs at once rather than meeting 409 until the record runs out. When Redis did
+   * not answer, tried again every 200 ms while the record may still live: the retry after an
+   * outage then runs as soon as Redis is back.
+   */
+  async function abandon(request: FastifyRequest, hold: Held): Promise<void> {
+    try {
+      await store.abandon(hold.scope, hold.key, hold.token);
+    } catch {
+      void abandonLater(hold).catch((err: unknown) =>
+        request.log.warn({ err }, 'idempotency key not freed; it frees itself when its lock runs out'),
+      );
+    }
+  }
+
+  async function abandonLater(hold: Held): Promise<void> {
+    for (;;) {
+      await new Promise((resolve) => setTimeout(resolve, ABANDON_RETRY_MS).unref());
+      try {
+        await store.abandon(hold.scope, hold.key, hold.token);
+        return;
+      } catch (err) {
+        if (closing || Date.now() + ABANDON_RETRY_MS >= hold.expiresAt()) throw err;
+      }
+    }
+  }
 
   /**
    * A preHandler, so the key is taken after authentication (scope), after schema
@@ -143,11 +188,10 @@ function hooks(store: IdempotencyStore, storedHeaders: readonly string[], maxHol
     const result = await store.begin(scope, key, requestFingerprint(request.method, request.url, request.body));
     switch (result.state) {
       case 'new': {
-        const hold = { scope, key, token: result.token };
         // Kept beating while the handler runs, even if the client goes away: the client that
         // timed out is the one that retries, and it must get 409 and then the replay, never a
         // second run. onSend (the answer), onResponse and the app's onClose stop it.
-        held.set(request, { ...hold, stop: heartbeat(store, request, hold, begunAt, { running, maxHoldMs }) });
+        held.set(request, heartbeat(store, request, { scope, key, token: result.token }, begunAt, { running, maxHoldMs }));
         return;
       }
       case 'replay':
@@ -190,12 +234,14 @@ function hooks(store: IdempotencyStore, storedHeaders: readonly string[], maxHol
     return payload;
   }
 
-  async function settle(request: FastifyRequest, reply: FastifyReply, hold: Held, payload: unknown) {
+  function keepsAnswer(reply: FastifyReply, payload: unknown): boolean {
     const body = bodyOf(payload);
-    if (body === undefined || !keeps(reply.statusCode, body, reply.hasHeader('retry-after'))) {
-      await store.abandon(hold.scope, hold.key, hold.token);
-      return;
-    }
+    return body !== undefined && keeps(reply.statusCode, body, reply.hasHeader('retry-after'));
+  }
+
+  async function settle(request: FastifyRequest, reply: FastifyReply, hold: Held, payload: unknown) {
+    if (!keepsAnswer(reply, payload)) return abandon(request, hold);
+    const body = bodyOf(payload) as string;
     const response = { status: reply.statusCode, headers: headersOf(reply, storedHeaders), body };
     if (!(await store.complete(hold.scope, hold.key, hold.token, response))) {
       request.log.warn('idempotency lock ran out before the answer; it was not stored, so a retry runs again');
@@ -208,11 +254,12 @@ function hooks(store: IdempotencyStore, storedHeaders: readonly string[], maxHol
     if (!hold) return;
     held.delete(request);
     hold.stop();
-    await store.abandon(hold.scope, hold.key, hold.token).catch(() => undefined);
+    await abandon(request, hold);
   }
 
   /** Closing: Redis goes next, so no heartbeat outlives the app; open records run out by themselves. */
   async function onClose() {
+    closing = true;
     for (const stop of [...running]) stop();
   }
 

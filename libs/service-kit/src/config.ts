@@ -71,8 +71,9 @@ export const mysqlAdminEnv = () => ({ MYSQL_ADMIN_URL: Url(['mysql'], DEFAULT_MY
 export const mysqlEnv = (schema: string) => ({
   DATABASE_URL: Url(['mysql'], `mysql://${schema}:${schema}@127.0.0.1:3306/${schema}`),
   DB_POOL_SIZE: Type.Integer({ minimum: 1, maximum: 500, default: 10 }),
-  DB_CONNECT_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 5_000 }),
-  DB_QUERY_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 10_000 }),
+  DB_CONNECT_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 1_000 }),
+  DB_QUERY_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 1_000 }),
+  DB_ACQUIRE_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 1_000 }),
 });
 
 export const redisEnv = (prefix: string) => ({
@@ -80,6 +81,7 @@ export const redisEnv = (prefix: string) => ({
   REDIS_CLUSTER_NODES: Type.Optional(Type.String({ pattern: '^[^\\s,:]+:\\d+(,[^\\s,:]+:\\d+)*$', description: 'comma-separated host:port pairs' })),
   REDIS_KEY_PREFIX: KeyPrefix(prefix),
   REDIS_COMMAND_TIMEOUT_MS: Type.Integer({ minimum: 10, default: 500 }),
+  REDIS_CONNECT_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 1_000 }),
 });
 
 export const rateLimitEnv = () => ({

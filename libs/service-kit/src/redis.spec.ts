@@ -56,6 +56,35 @@ describe('redis plugin', () => {
     expect(await eventually(async () => (await ready()).status === 200, 10_000)).toBe(true);
   });
 
+  it('when Redis goes silent (no reset, no answer), then commands and ready fail within the timeout, and once it answers again the dead socket is replaced and ready is 200 within a second', async () => {
+    expect((await ready()).status).toBe(200);
+    proxy.freeze();
+    const started = Date.now();
+    await expect(app.redis.get(`${app.redisKeyPrefix}probe`)).rejects.toThrow();
+    expect(Date.now() - started).toBeLessThan(1_000);
+    const down = await ready();
+    expect(down).toMatchObject({ status: 503, body: { checks: { redis: 'fail' } } });
+
+    // The socket open during the silence stays dead after it, as after a long partition: only a new one works.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    proxy.thaw({ stuck: true });
+    const healed = Date.now();
+    expect(await eventually(async () => (await ready()).status === 200, 5_000)).toBe(true);
+    expect(Date.now() - healed).toBeLessThan(1_500);
+  });
+
+  it('when a command times out on a silent socket, then it is not sent again on the next connection', async () => {
+    expect((await ready()).status).toBe(200);
+    const key = `${app.redisKeyPrefix}late-write`;
+    proxy.freeze();
+    await expect(app.redis.set(key, 'late', 'EX', 60)).rejects.toThrow();
+    proxy.thaw({ stuck: true });
+    expect(await eventually(async () => (await ready()).status === 200, 5_000)).toBe(true);
+    // A late SET would have landed right after the reconnect.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(await app.redis.exists(key)).toBe(0);
+  });
+
   it('when Redis refuses the credentials, then ready says so, without them', async () => {
     const url = new URL(proxy.rewrite(process.env['REDIS_URL'] as string));
     Object.assign(url, { username: 'nobody-here', password: 's3cret-pw' });

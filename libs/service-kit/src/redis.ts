@@ -76,6 +76,7 @@ export interface RedisEnv {
   REDIS_CLUSTER_NODES?: string;
   REDIS_KEY_PREFIX: string;
   REDIS_COMMAND_TIMEOUT_MS: number;
+  REDIS_CONNECT_TIMEOUT_MS: number;
 }
 
 /** The plugin's options from a service's validated configuration (service-kit `redisEnv`). */
@@ -85,6 +86,7 @@ export function redisOptions(config: RedisEnv, connectionName?: string): RedisPl
     clusterNodes: config.REDIS_CLUSTER_NODES,
     keyPrefix: config.REDIS_KEY_PREFIX,
     commandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS,
+    connectTimeoutMs: config.REDIS_CONNECT_TIMEOUT_MS,
     connectionName,
   };
 }

@@ -8,6 +8,8 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
 export class TcpProxy {
   private server?: Server;
   private readonly sockets = new Set<Socket>();
+  private readonly pairs = new Set<[Socket, Socket]>();
+  private frozen = false;
   port = 0;
 
   constructor(private readonly target: { host: string; port: number }) {}
@@ -37,6 +39,32 @@ export class TcpProxy {
     return this;
   }
 
+  /**
+   * Stops moving bytes either way, and leaves new connections without a greeting, as a frozen
+   * server or a silent network does: nothing is refused or reset. What was sent waits in the
+   * sockets' buffers and flows on thaw(), as it would once TCP retransmits after a partition.
+   */
+  freeze(): void {
+    this.frozen = true;
+    for (const [client, upstream] of this.pairs) {
+      client.unpipe(upstream);
+      upstream.unpipe(client);
+      client.pause();
+      upstream.pause();
+    }
+  }
+
+  /**
+   * New connections flow again. `stuck: true` leaves the ones opened before the thaw silent, as
+   * after a long partition: TCP's retransmit back-off can hold an old socket for a minute more.
+   */
+  thaw({ stuck = false } = {}): void {
+    this.frozen = false;
+    const old = [...this.pairs];
+    if (stuck) for (const pair of old) this.pairs.delete(pair);
+    else for (const [client, upstream] of old) client.pipe(upstream).pipe(client);
+  }
+
   /** Refuses new connections and cuts the open ones, as a crashed server would. */
   async stop(): Promise<void> {
     const server = this.server;
@@ -56,6 +84,10 @@ export class TcpProxy {
         upstream.destroy();
       });
     }
-    client.pipe(upstream).pipe(client);
+    const pair: [Socket, Socket] = [client, upstream];
+    this.pairs.add(pair);
+    client.on('close', () => this.pairs.delete(pair));
+    if (this.frozen) for (const s of pair) s.pause();
+    else client.pipe(upstream).pipe(client);
   }
 }

@@ -5,6 +5,17 @@ export interface Caller {
   userId: string;
   key: string;
   requestId: string;
+  /**
+   * Aborts once what guards the request may be gone (its Idempotency-Key record): from then on a
+   * retry may run beside it, so it must not charge, refund or write. Absent for the event-driven
+   * refunds, whose key is the event's and whose consumer owns the entry.
+   */
+  held?: AbortSignal;
+}
+
+/** Throws the signal's reason (a 503) once the caller may no longer act; called before each side effect. */
+export function stillHeld(caller: Pick<Caller, 'held'>): void {
+  caller.held?.throwIfAborted();
 }
 
 export interface Answered<T> {

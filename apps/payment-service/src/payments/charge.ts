@@ -2,7 +2,7 @@ import { newId } from '@platform/db';
 import type { FastifyRequest } from 'fastify';
 import type { PaymentGateway } from '../gateway/gateway';
 import type { CreatePaymentBody, PaymentView } from '../schemas';
-import { requestHash, type Answered, type Caller } from './caller';
+import { requestHash, stillHeld, type Answered, type Caller } from './caller';
 import { GatewayUnavailable, KeyInProgress, KeyReused, OrderNotFound, OrderNotPayable } from './errors';
 import type { OrderClient } from './order-client';
 import type { OrderLocks } from './order-lock';
@@ -48,25 +48,37 @@ async function pay(deps: ChargeDeps, request: FastifyRequest, caller: Caller, bo
   const token = body.paymentMethod.token;
   const hash = requestHash({ orderId: body.orderId.toLowerCase(), method: body.paymentMethod });
   const known = await deps.repository.findByKey(caller.userId, caller.key);
-  if (known) return again(deps, known, hash, token, caller.requestId);
+  if (known) return again(deps, known, hash, token, caller);
 
   const order = await deps.orders.get(request, body.orderId);
   if (order.userId !== caller.userId) throw new OrderNotFound();
   if (order.status !== 'PENDING') throw new OrderNotPayable(`The order is ${order.status}; only a PENDING order can be paid.`);
-  return deps.locks.hold(order.id, (fence) => attempt(deps, { order, caller, hash, token }, fence));
+  return deps.locks.hold(order.id, (fence, stillLocked) => attempt(deps, { order, caller, hash, token }, fence, mayAct(caller, stillLocked)));
 }
 
+/**
+ * Throws before a side effect once the request's key record (a 503) or the order's lock (409,
+ * retry) may be gone: another attempt may be running then. The fence and MySQL's unique indexes
+ * still stop a late write; this stops the late charge.
+ */
+const mayAct = (caller: Caller, stillLocked: () => void) => () => {
+  stillHeld(caller);
+  stillLocked();
+};
+
 /** Under the order's lock: no other live payment for the order, then a new one, charged. */
-async function attempt(deps: ChargeDeps, a: Attempt, fence: number): Promise<Answered<PaymentView>> {
+async function attempt(deps: ChargeDeps, a: Attempt, fence: number, check: () => void): Promise<Answered<PaymentView>> {
   let live = await deps.repository.findLive(a.order.id);
+  check();
   if (live?.status === 'PROCESSING') live = await deps.settlement.resolveStale(live, fence, a.caller.requestId);
   if (live && live.status === 'PROCESSING') throw new OrderNotPayable('Another payment for this order is in progress.', 1);
   if (live && live.status !== 'FAILED') throw new OrderNotPayable('The order is already paid.');
 
   const p = newPayment(a, fence);
+  check();
   const earlier = await insert(deps, p, a);
   if (earlier) return earlier;
-  return { value: await send(deps, p, fence, a.token, a.caller.requestId), replayed: false };
+  return { value: await send(deps, p, fence, a.token, a.caller.requestId, check), replayed: false };
 }
 
 /**
@@ -92,26 +104,33 @@ async function insert({ repository: repo }: ChargeDeps, p: Payment, a: Attempt):
 }
 
 /** A request whose key MySQL already knows: the first answer again, or the first attempt finished. */
-async function again(deps: ChargeDeps, p: Payment, hash: Buffer, token: string, requestId: string): Promise<Answered<PaymentView>> {
+async function again(deps: ChargeDeps, p: Payment, hash: Buffer, token: string, caller: Caller): Promise<Answered<PaymentView>> {
   const { repository: repo } = deps;
   if (!p.requestHash.equals(hash)) throw new KeyReused();
   if (p.status !== 'PROCESSING') return { value: answerOf(p), replayed: true };
-  const value = await deps.locks.hold(p.orderId, async (fence) => {
+  const value = await deps.locks.hold(p.orderId, async (fence, stillLocked) => {
+    const check = mayAct(caller, stillLocked);
     const now = await repo.findById(p.id);
     if (!now) throw new GatewayUnavailable('The earlier attempt with this key did not complete; retry with the same Idempotency-Key.');
     if (now.status !== 'PROCESSING') return answerOf(now);
     // Ours to finish: claim it, so a former holder still running cannot overwrite the result.
+    check();
     if (!(await repo.takeOver(now.id, fence))) {
       const latest = await repo.findById(p.id);
       if (latest && latest.status !== 'PROCESSING') return answerOf(latest);
     }
-    return send(deps, { ...now, fence }, fence, token, requestId);
+    return send(deps, { ...now, fence }, fence, token, caller.requestId, check);
   });
   return { value, replayed: true };
 }
 
-/** Sends the charge for a PROCESSING payment held with `fence` (again, for a retry: same provider key). */
-async function send(deps: ChargeDeps, p: Payment, fence: number, token: string, requestId: string): Promise<PaymentView> {
+/**
+ * Sends the charge for a PROCESSING payment held with `fence` (again, for a retry: same provider
+ * key). A request that may no longer act leaves the payment PROCESSING: its retry or the recovery
+ * sweep settles it from the provider's records.
+ */
+async function send(deps: ChargeDeps, p: Payment, fence: number, token: string, requestId: string, check: () => void): Promise<PaymentView> {
+  check();
   const outcome = await deps.gateway.charge({
     key: p.id,
     reference: p.id,
@@ -121,6 +140,7 @@ async function send(deps: ChargeDeps, p: Payment, fence: number, token: string, 
     token,
     requestId,
   });
+  check();
   return deps.settlement.apply(p, fence, outcome);
 }
 

@@ -16,10 +16,21 @@ export interface OrderLockOptions {
 export function orderLocks(locks: LockManager, opts: OrderLockOptions) {
   const key = (orderId: string) => `payment-order:${orderId}`;
   return Object.freeze({
-    /** Runs `fn` holding the order's lock, waiting for it up to `waitMs`; OrderNotPayable (retry soon) if it stays taken. */
-    async hold<T>(orderId: string, fn: (fence: number) => Promise<T>): Promise<T> {
+    /**
+     * Runs `fn` holding the order's lock, waiting for it up to `waitMs`; OrderNotPayable (retry soon)
+     * if it stays taken. `stillLocked()` throws the same once the lock may be lost (Redis did not let
+     * it be extended): another attempt may hold it then, so `fn` calls it before each side effect.
+     */
+    async hold<T>(orderId: string, fn: (fence: number, stillLocked: () => void) => Promise<T>): Promise<T> {
       try {
-        return await locks.withLock(key(orderId), ({ fence }) => fn(fence), { ttlMs: opts.ttlMs, waitMs: opts.waitMs });
+        return await locks.withLock(
+          key(orderId),
+          ({ fence, signal }) =>
+            fn(fence, () => {
+              if (signal.aborted) throw new OrderNotPayable('Another payment for this order is in progress.', 1);
+            }),
+          { ttlMs: opts.ttlMs, waitMs: opts.waitMs },
+        );
       } catch (err) {
         if (err instanceof LockNotAcquiredError) {
           throw new OrderNotPayable('Another payment for this order is in progress.', Math.max(1, Math.ceil((err.retryAfterMs ?? 1000) / 1000)));

@@ -4,7 +4,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { DataSource, EntityManager } from 'typeorm';
 import type { PaymentGateway, RefundOutcome } from '../gateway/gateway';
 import type { RefundView } from '../schemas';
-import { requestHash, type Answered, type Caller } from './caller';
+import { requestHash, stillHeld, type Answered, type Caller } from './caller';
 import { GatewayUnavailable, KeyReused, PaymentNotFound, PaymentNotRefundable, RefundExceedsPayment } from './errors';
 import { duplicateKeyOf, type Payment, type PaymentsRepository, type Refund } from './payments-repository';
 import { refundView } from './views';
@@ -53,19 +53,20 @@ async function refund(deps: RefundDeps, caller: Caller, paymentId: string, amoun
   if (!isUuid(paymentId)) throw new PaymentNotFound();
   const hash = requestHash({ paymentId: paymentId.toLowerCase(), amount: amount ?? null });
   const known = await repo.findRefundByKey(caller.userId, caller.key);
-  if (known) return again(deps, known, hash, caller.requestId);
+  if (known) return again(deps, known, hash, caller);
 
   let reserved: { r: Refund; p: Payment };
   try {
+    stillHeld(caller);
     reserved = await deps.ds().transaction((tx) => reserve(repo, { caller, paymentId, amount, reason, hash }, tx));
   } catch (err) {
     if (duplicateKeyOf(err) === 'uq_refunds_user_key') {
       const first = await repo.findRefundByKey(caller.userId, caller.key);
-      if (first) return again(deps, first, hash, caller.requestId);
+      if (first) return again(deps, first, hash, caller);
     }
     throw err;
   }
-  return { value: await send(deps, reserved.r, reserved.p, caller.requestId), replayed: false };
+  return { value: await send(deps, reserved.r, reserved.p, caller), replayed: false };
 }
 
 /** The refund inserted PENDING and its amount reserved, under the payment's row lock. */
@@ -95,18 +96,23 @@ async function reserve(repo: PaymentsRepository, ask: RefundAsk, tx: EntityManag
 }
 
 /** A request whose key MySQL already knows: the first answer again, or the first refund sent again. */
-async function again(deps: RefundDeps, r: Refund, hash: Buffer, requestId: string): Promise<Answered<RefundView>> {
+async function again(deps: RefundDeps, r: Refund, hash: Buffer, caller: Caller): Promise<Answered<RefundView>> {
   if (!r.requestHash.equals(hash)) throw new KeyReused();
   if (r.status === 'SUCCEEDED') return { value: refundView(r), replayed: true };
   if (r.status === 'FAILED') throw notRefunded();
   const p = await deps.repository.findById(r.paymentId);
-  return { value: await send(deps, r, p ?? { providerChargeId: null }, requestId), replayed: true };
+  return { value: await send(deps, r, p ?? { providerChargeId: null }, caller), replayed: true };
 }
 
-/** Asks the provider for a PENDING refund, with the refund's id as its key (again, for a retry). */
-async function send(deps: RefundDeps, r: Refund, p: Pick<Payment, 'providerChargeId'>, requestId?: string): Promise<RefundView> {
+/**
+ * Asks the provider for a PENDING refund, with the refund's id as its key (again, for a retry).
+ * A caller that may no longer act leaves it PENDING and reserved, for its retry or the sweep.
+ */
+async function send(deps: RefundDeps, r: Refund, p: Pick<Payment, 'providerChargeId'>, caller?: Pick<Caller, 'held' | 'requestId'>): Promise<RefundView> {
   if (!p.providerChargeId) throw new Error(`payment ${r.paymentId} has no provider charge`);
-  const outcome = await deps.gateway.refund({ key: r.id, reference: r.id, chargeId: p.providerChargeId, amount: r.amount, requestId });
+  if (caller) stillHeld(caller);
+  const outcome = await deps.gateway.refund({ key: r.id, reference: r.id, chargeId: p.providerChargeId, amount: r.amount, requestId: caller?.requestId });
+  if (caller) stillHeld(caller);
   return finish(deps, r, outcome);
 }
 

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { IDEMPOTENCY_KEY_HEADER, IDEMPOTENT_REPLAYED_HEADER, parseIdempotencyKey, signedIn } from '@platform/request-pipeline';
+import { IDEMPOTENCY_KEY_HEADER, IDEMPOTENT_REPLAYED_HEADER, idempotencySignal, parseIdempotencyKey, signedIn } from '@platform/request-pipeline';
 import { problemHandler, problemResponses } from '@platform/service-kit';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Answered, Caller } from '../payments/caller';
@@ -11,7 +11,7 @@ import { paymentProblems } from './problems';
 function callerOf(request: FastifyRequest): Caller {
   const key = parseIdempotencyKey(request.headers[IDEMPOTENCY_KEY_HEADER]);
   if (key === undefined) throw new Error('idempotent route reached without a key');
-  return { userId: signedIn(request).userId, key, requestId: request.id };
+  return { userId: signedIn(request).userId, key, requestId: request.id, held: idempotencySignal(request) };
 }
 
 function created<T>(reply: FastifyReply, answered: Answered<T>): FastifyReply {
