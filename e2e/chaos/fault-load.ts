@@ -24,7 +24,7 @@ export interface Fault {
 const WORKERS = 6;
 const ORDERS = 120;
 /** Each paying client rests this long between orders, so the pool lasts the run. */
-const PACE_MS = 200;
+const PACE_MS = 500;
 /** A client's own limit per attempt: past the 5 s bound, so a request that breaks it shows by how much. */
 const ATTEMPT_TIMEOUT_MS = 6_000;
 /** Load before the fault, and after the heal. */
