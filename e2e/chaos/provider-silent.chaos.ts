@@ -1,0 +1,95 @@
+import { randomUUID } from 'node:crypto';
+import type { Client } from '../src/client';
+import { paymentsProcessing, type Tracked } from '../src/invariants';
+import type { Platform } from '../src/platform';
+import { sleep } from '../src/processes';
+import { checkInvariants, ordersToPay, report, startChaosPlatform, stopChaosPlatform } from './support';
+
+let platform: Platform;
+let client: Client;
+
+beforeAll(async () => {
+  // The provider takes 1 s per charge, so a freeze lands while it is charging.
+  ({ platform, client } = await startChaosPlatform({ instances: 2, appEnv: { 'gateway-sandbox': { GATEWAY_LATENCY_MS: '1000' } } }));
+}, 120_000);
+
+afterAll(() => stopChaosPlatform(platform));
+
+const ORDERS = 24;
+const EVERY_MS = 500;
+const FREEZE_AFTER_MS = 1_200;
+const HOLD_MS = 12_000;
+
+/** What the provider's ledger, payment-service and order-service each say of an order. */
+async function accountOf(t: Tracked) {
+  const [charges, payments, order] = await Promise.all([
+    client.charges(t.orderId),
+    client.request('payment', 'GET', `/v1/payments?orderId=${t.orderId}`, { token: t.token }),
+    client.request('order', 'GET', `/v1/orders/${t.orderId}`, { token: t.token }),
+  ]);
+  const charged = charges.filter((c) => c.status === 'succeeded').length;
+  const statuses = (payments.body.data as { status: string }[]).map((p) => p.status).sort();
+  return { charged, statuses, order: order.body.status as string };
+}
+
+it('when the provider goes silent (SIGSTOP) mid-charge while payments keep coming, then after SIGCONT the recovery sweep settles each payment as the ledger says: charged once and SUCCEEDED with the order PAID, or not charged and FAILED', async () => {
+  const tracked = await ordersToPay(client, ORDERS);
+  const sandbox = platform.processes['gateway-sandbox'][0];
+  if (!sandbox?.pid) throw new Error('no gateway-sandbox');
+  const pid = sandbox.pid;
+  const before = client.sent;
+  const recording = client.record();
+  const at = { frozen: 0, thawed: 0 };
+  const fault = (async () => {
+    await sleep(FREEZE_AFTER_MS);
+    process.kill(pid, 'SIGSTOP');
+    at.frozen = Date.now();
+    try {
+      await sleep(HOLD_MS);
+    } finally {
+      process.kill(pid, 'SIGCONT');
+      at.thawed = Date.now();
+    }
+  })();
+  // One attempt per order and no retry: what a request leaves PROCESSING is the sweep's to settle.
+  const answers: Promise<number>[] = [];
+  for (const t of tracked) {
+    answers.push(client.pay(t.token, t.orderId, randomUUID(), 'tok_visa', { timeoutMs: 30_000 }).then((r) => r.status, () => 0));
+    await sleep(EVERY_MS);
+  }
+  await fault;
+  const ids = tracked.map((t) => t.orderId);
+  let processing = await paymentsProcessing(platform.opts.mysqlAdminUrl, ids);
+  const inFlightAtThaw = processing.length;
+  while (processing.length > 0 && Date.now() - at.thawed < 40_000) {
+    await sleep(250);
+    processing = await paymentsProcessing(platform.opts.mysqlAdminUrl, ids);
+  }
+  const settledMs = Date.now() - at.thawed;
+  const statuses = await Promise.all(answers);
+  recording.stop();
+  const verdict = await checkInvariants(platform, client, tracked);
+  const accounts = await Promise.all(tracked.map(accountOf));
+  const agree = (a: (typeof accounts)[number]) =>
+    a.charged === 1 ? a.order === 'PAID' && a.statuses.filter((s) => s !== 'FAILED').join() === 'SUCCEEDED' : a.charged === 0 && a.order === 'PENDING' && a.statuses.every((s) => s === 'FAILED');
+  const count = (f: (s: number) => boolean) => statuses.filter(f).length;
+  const longest = Math.max(...recording.records.map((r) => r.ms));
+  report({
+    scenario: 'provider frozen 12 s (SIGSTOP) mid-charge',
+    requests: client.sent - before,
+    faults: 1,
+    doubleCharges: verdict.doubleCharges,
+    lostEvents: verdict.lostEvents,
+    recoverySeconds: settledMs / 1_000,
+    longestRequestSeconds: longest / 1_000,
+    note:
+      `${ORDERS} single-attempt payments, one every ${EVERY_MS} ms, the provider frozen ${(FREEZE_AFTER_MS / 1_000).toFixed(1)} s in; answers: ${count((s) => s === 201)} × 201, ${count((s) => s === 502)} × 502, ${count((s) => ![201, 502].includes(s))} other; ` +
+      `${inFlightAtThaw} PROCESSING at SIGCONT, none left after ${(settledMs / 1_000).toFixed(1)} s (recovery); ledger: ${accounts.filter((a) => a.charged === 1).length} charged once (${accounts.filter((a) => a.charged === 1 && agree(a)).length} SUCCEEDED and PAID), ${accounts.filter((a) => a.charged === 0).length} not charged (${accounts.filter((a) => a.charged === 0 && agree(a)).length} FAILED and PENDING)`,
+  });
+  const problems = [
+    ...processing.map((o) => `order ${o}: still PROCESSING ${(settledMs / 1_000).toFixed(1)} s after SIGCONT`),
+    ...accounts.flatMap((a, i) => (agree(a) ? [] : [`order ${tracked[i]?.orderId}: ledger ${a.charged} succeeded charges, payments [${a.statuses.join(', ')}], order ${a.order}`])),
+    ...Object.entries(verdict.problems).flatMap(([kind, list]) => list.map((p) => `${kind}: ${p}`)),
+  ];
+  expect(problems).toEqual([]);
+}, 180_000);
