@@ -16,7 +16,10 @@ const infra = infraFromEnv();
 const link = infra.link;
 const withLink = (name: string, fn: (link: NetLink) => Promise<void>, timeoutMs: number) =>
   link ? it(name, () => fn(link), timeoutMs) : it.skip(`${name} [skipped: ${infra.noLink}]`, () => undefined);
-if (!link) process.stdout.write(`\nchaos: partition scenarios skipped: ${infra.noLink}\n`);
+if (!link) {
+  process.stdout.write(`\nchaos: partition scenarios skipped: ${infra.noLink}\n`);
+  report({ scenario: 'partitions (skipped)', requests: 0, faults: 0, doubleCharges: 0, lostEvents: 0, note: `not run: ${infra.noLink}` });
+}
 
 let current: { platform: Platform; client: Client } | undefined;
 afterAll(() => stopChaosPlatform(current?.platform));
