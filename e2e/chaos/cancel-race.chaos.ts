@@ -4,7 +4,7 @@ import { infraFromEnv, signalServer } from '../src/infra';
 import { paymentsProcessing, type Tracked } from '../src/invariants';
 import type { Platform } from '../src/platform';
 import { sleep } from '../src/processes';
-import { checkInvariants, ordersToPay, report, startChaosPlatform, stopChaosPlatform } from './support';
+import { checkInvariants, invariantProblems, ordersToPay, report, startChaosPlatform, stopChaosPlatform } from './support';
 
 const infra = infraFromEnv();
 let platform: Platform;
@@ -97,7 +97,7 @@ it('when an order is cancelled while its payment is at the provider and Redis is
     ...(atProvider.length === 0 ? [`no payment was at the provider ${cancelledAfterMs} ms in, when the orders were cancelled: nothing raced`] : []),
     ...cancels.flatMap((c, i) => (c?.status === 200 ? [] : [`order ${tracked[i]?.orderId}: the cancel answered ${c?.status ?? 'nothing'}`])),
     ...accounts.flatMap((a, i) => (settled(a) ? [] : [`order ${tracked[i]?.orderId}: ${a.order}, ledger ${a.charged} charges keeping ${a.kept}, payments [${a.statuses.join(', ')}]`])),
-    ...Object.entries(verdict.problems).flatMap(([kind, list]) => list.map((p) => `${kind}: ${p}`)),
+    ...invariantProblems(verdict),
   ];
   expect(problems).toEqual([]);
 }, 180_000);

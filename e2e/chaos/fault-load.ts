@@ -1,7 +1,8 @@
 import type { Client, RequestRecord } from '../src/client';
+import type { Tracked } from '../src/invariants';
 import type { Platform } from '../src/platform';
 import { sleep } from '../src/processes';
-import { checkInvariants, ordersToPay, payWithRetries, report, startChaosPlatform, type PayOutcome } from './support';
+import { checkInvariants, invariantProblems, ordersToPay, payWithRetries, report, startChaosPlatform, type PayOutcome } from './support';
 
 /**
  * A dependency made unreachable (partitioned or frozen) under a payment load, measured against
@@ -43,6 +44,37 @@ export async function paymentsThroughFault(platform: Platform, client: Client, f
   const tracked = await ordersToPay(client, ORDERS);
   const pids = platform.all.map((p) => `${p.name} ${p.pid}`);
   const before = client.sent;
+  const run = await payThrough(platform, client, tracked, fault);
+  const figures = measure(run.records, run.at);
+  const verdict = await checkInvariants(platform, client, tracked);
+  const restarted = platform.all.map((p) => `${p.name} ${p.pid}`).filter((p) => !pids.includes(p));
+  const { ready, outcomes } = run;
+  report({
+    scenario: fault.scenario,
+    requests: client.sent - before,
+    faults: 1,
+    doubleCharges: verdict.doubleCharges,
+    lostEvents: verdict.lostEvents,
+    recoverySeconds: figures.firstPaidAfterHealMs === undefined ? undefined : figures.firstPaidAfterHealMs / 1_000,
+    timeTo503Seconds: figures.timeTo503Ms === undefined ? undefined : figures.timeTo503Ms / 1_000,
+    longestRequestSeconds: figures.longest ? figures.longest.ms / 1_000 : undefined,
+    readyAfterHealSeconds: ready.ms / 1_000,
+    note: `${fault.note}; ${outcomes.length} orders paid by ${WORKERS} clients; during the fault ${figures.during.length} requests: ${histogram(figures.during)}${ready.notReady.length ? `; not ready: ${ready.notReady.join(', ')}` : ''}`,
+  });
+  expect([
+    ...boundsBroken(figures, run),
+    ...restarted.map((p) => `restarted: now ${p}`),
+    ...outcomes.filter((o) => o.status !== 201).map((o) => `order ${o.orderId}: the payment ended ${o.status} after ${o.attempts} attempts`),
+    ...outcomes.filter((o) => o.paymentIds.length > 1).map((o) => `key ${o.key}: 201 with ${o.paymentIds.length} payment ids`),
+    ...invariantProblems(verdict),
+  ]).toEqual([]);
+}
+
+/**
+ * The load and the fault: the clients pay for BEFORE_MS, the fault holds, readiness is polled
+ * from the heal, and the clients go on for AFTER_MS, finishing the orders they hold.
+ */
+async function payThrough(platform: Platform, client: Client, tracked: Tracked[], fault: Fault) {
   const recording = client.record();
   const outcomes: PayOutcome[] = [];
   let stop = false;
@@ -70,34 +102,18 @@ export async function paymentsThroughFault(platform: Platform, client: Client, f
   stop = true;
   await load;
   recording.stop();
+  return { records: recording.records, outcomes, at, ready };
+}
 
-  const figures = measure(recording.records, at);
-  const verdict = await checkInvariants(platform, client, tracked);
-  const restarted = platform.all.map((p) => `${p.name} ${p.pid}`).filter((p) => !pids.includes(p));
-  report({
-    scenario: fault.scenario,
-    requests: client.sent - before,
-    faults: 1,
-    doubleCharges: verdict.doubleCharges,
-    lostEvents: verdict.lostEvents,
-    recoverySeconds: figures.firstPaidAfterHealMs === undefined ? undefined : figures.firstPaidAfterHealMs / 1_000,
-    timeTo503Seconds: figures.timeTo503Ms === undefined ? undefined : figures.timeTo503Ms / 1_000,
-    longestRequestSeconds: figures.longest ? figures.longest.ms / 1_000 : undefined,
-    readyAfterHealSeconds: ready.ms / 1_000,
-    note: `${fault.note}; ${outcomes.length} orders paid by ${WORKERS} clients; during the fault ${figures.during.length} requests: ${histogram(figures.during)}${ready.notReady.length ? `; not ready: ${ready.notReady.join(', ')}` : ''}`,
-  });
-
-  const problems = [
-    ...(figures.during.length === 0 ? ['no request was sent while the fault held (every client was waiting on an earlier one)'] : []),
-    ...figures.during.filter((r) => !(r.status === 503 && r.retryAfter && r.ms <= BOUNDS.answerMs)).map((r) => `during the fault: ${describe(r, at)}`),
-    ...(figures.longest && figures.longest.ms > BOUNDS.longestMs ? [`the longest request: ${describe(figures.longest, at)}`] : []),
+/** The contract's bounds the run broke, one line each. */
+function boundsBroken(figures: ReturnType<typeof measure>, { at, ready }: Awaited<ReturnType<typeof payThrough>>): string[] {
+  const { during, longest } = figures;
+  return [
+    ...(during.length === 0 ? ['no request was sent while the fault held (every client was waiting on an earlier one)'] : []),
+    ...during.filter((r) => !(r.status === 503 && r.retryAfter && r.ms <= BOUNDS.answerMs)).map((r) => `during the fault: ${describe(r, at)}`),
+    ...(longest && longest.ms > BOUNDS.longestMs ? [`the longest request: ${describe(longest, at)}`] : []),
     ...(ready.ms > BOUNDS.readyMs ? [`ready ${(ready.ms / 1_000).toFixed(2)} s after the heal${ready.notReady.length ? `, never for ${ready.notReady.join(', ')}` : ''}`] : []),
-    ...restarted.map((p) => `restarted: now ${p}`),
-    ...outcomes.filter((o) => o.status !== 201).map((o) => `order ${o.orderId}: the payment ended ${o.status} after ${o.attempts} attempts`),
-    ...outcomes.filter((o) => o.paymentIds.length > 1).map((o) => `key ${o.key}: 201 with ${o.paymentIds.length} payment ids`),
-    ...Object.entries(verdict.problems).flatMap(([kind, list]) => list.map((p) => `${kind}: ${p}`)),
   ];
-  expect(problems).toEqual([]);
 }
 
 /** The figures of the load's requests against the fault's timeline. */

@@ -160,6 +160,10 @@ export async function checkInvariants(platform: Platform, client: Client, tracke
   };
 }
 
+/** The verdict's problems as one list, each line naming its kind. */
+export const invariantProblems = (verdict: InvariantsVerdict): string[] =>
+  Object.entries(verdict.problems).flatMap(([kind, list]) => list.map((p) => `${kind}: ${p}`));
+
 export const NO_PROBLEMS: InvariantsVerdict['problems'] = { violations: [], pendingEvents: [], storage: [], down: [], crashes: [] };
 
 /** checkInvariants, failing the test on any violation; answers the figures. */
