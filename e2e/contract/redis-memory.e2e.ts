@@ -44,9 +44,13 @@ function bounds(p: Prefixes): Bound[] {
   ];
 }
 
-/** EVENTS_STREAM_MAX_LEN and EVENTS_STREAM_RETENTION_SECONDS at their defaults, and how often consumers trim. */
+/**
+ * EVENTS_STREAM_MAX_LEN and EVENTS_STREAM_RETENTION_SECONDS at their defaults, and a day for dead
+ * letters, each plus the minute between a consumer's trims and a blocked read's 5 s.
+ */
 const STREAM_MAX_LEN = 100_000;
-const STREAM_KEEPS_DONE_MS = HOUR + MINUTE;
+const STREAM_KEEPS_DONE_MS = HOUR + 2 * MINUTE;
+const DEAD_LETTERS_KEPT_MS = DAY + 2 * MINUTE;
 
 /** What is wrong with one key, if anything: no TTL, or one above its bound. */
 function keyProblem(k: FoundKey, all: Bound[]): string | undefined {
@@ -56,16 +60,24 @@ function keyProblem(k: FoundKey, all: Bound[]): string | undefined {
   return k.pttl > 0 && k.pttl <= bound.maxMs ? undefined : `${k.key}: PTTL ${k.pttl} ms, above ${bound.maxMs} ms for ${bound.what}`;
 }
 
-/** Streams have no TTL: one per event type, bounded by length, and by age once every group is done with an entry. */
+/**
+ * Streams have no TTL: one per event type (and its dead letters), bounded by length, and by age once
+ * every group is done with an entry (dead letters: once they are a day old).
+ */
 async function streamProblems(redis: PlatformRedis, stream: string): Promise<string[]> {
   const problems: string[] = [];
   const length = await redis.xlen(stream);
-  if (length > STREAM_MAX_LEN) problems.push(`${stream}: ${length} entries, above ${STREAM_MAX_LEN}`);
+  // The dead-letter stream is capped near the bound (MAXLEN ~), within a node of 100 entries.
+  const dead = stream.endsWith(':dead');
+  const maxLen = dead ? STREAM_MAX_LEN + 100 : STREAM_MAX_LEN;
+  if (length > maxLen) problems.push(`${stream}: ${length} entries, above ${maxLen}`);
   const oldest = (await redis.xrange(stream, '-', '+', 'COUNT', 1))[0]?.[0];
-  const needed = await firstNeeded(redis, stream);
-  const ageMs = oldest ? Date.now() - Number(oldest.split('-')[0]) : 0;
-  if (oldest && (needed === null || idBefore(oldest, needed)) && ageMs > STREAM_KEEPS_DONE_MS) {
-    problems.push(`${stream}: an entry every group is done with is ${ageMs} ms old, above ${STREAM_KEEPS_DONE_MS} ms`);
+  if (!oldest) return problems;
+  const needed = dead ? null : await firstNeeded(redis, stream);
+  const ageMs = Date.now() - Number(oldest.split('-')[0]);
+  const keptMs = dead ? DEAD_LETTERS_KEPT_MS : STREAM_KEEPS_DONE_MS;
+  if ((needed === null || idBefore(oldest, needed)) && ageMs > keptMs) {
+    problems.push(`${stream}: an entry no group needs is ${ageMs} ms old, above ${keptMs} ms`);
   }
   return problems;
 }
