@@ -1,7 +1,7 @@
 import { authEnv } from '@platform/auth';
 import { eventsEnv } from '@platform/events';
 import { Type, type Static } from '@sinclair/typebox';
-import { mysqlEnv, peerEnv, rateLimitEnv, redisEnv, revocationEnv, serverEnv } from '@platform/service-kit';
+import { mysqlEnv, peerEnv, peerTimeoutEnv, rateLimitEnv, redisEnv, revocationEnv, serverEnv } from '@platform/service-kit';
 
 export const ConfigSchema = Type.Object({
   ...serverEnv(3003),
@@ -14,6 +14,7 @@ export const ConfigSchema = Type.Object({
   ...peerEnv.USER_SERVICE_URL(),
   ...peerEnv.ORDER_SERVICE_URL(),
   ...peerEnv.PAYMENT_GATEWAY_URL(),
+  ...peerTimeoutEnv(),
   /** One attempt of a call to the provider. */
   GATEWAY_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 60_000, default: 5_000 }),
   /** Attempts of one provider call (same idempotency key) on no answer or a 5xx, the first included. */
