@@ -29,11 +29,19 @@ export default async function paymentService(app: FastifyInstance, { config, def
   await app.register(peers, peerOptions(config));
   await app.register(pipeline, pipelineOptions(config, userServiceKeys(config.USER_SERVICE_URL, app.peers, app.log)));
 
+  const gateway = httpGateway({
+    baseUrl: config.PAYMENT_GATEWAY_URL,
+    connectTimeoutMs: config.GATEWAY_CONNECT_TIMEOUT_MS,
+    timeoutMs: config.GATEWAY_TIMEOUT_MS,
+    maxAttempts: config.GATEWAY_MAX_ATTEMPTS,
+  });
+  app.addHook('onClose', () => gateway.close());
+
   const repository = paymentsRepository(() => app.db);
   const payments = createPayments({
     ds: () => app.db,
     repository,
-    gateway: httpGateway({ baseUrl: config.PAYMENT_GATEWAY_URL, timeoutMs: config.GATEWAY_TIMEOUT_MS, maxAttempts: config.GATEWAY_MAX_ATTEMPTS }),
+    gateway,
     orders: orderClient(config.ORDER_SERVICE_URL, app.peers),
     locks: createLock({ client: app.redis, keys: keySpace(app.redisKeyPrefix), registry: app.metrics }),
     nudgeOutbox: () => app.outbox.nudge(),
