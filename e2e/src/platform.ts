@@ -21,6 +21,8 @@ export interface Topology {
   /** Set when the harness started the processes: it then knows their keys and Redis. */
   local?: {
     redisUrl: string;
+    /** REDIS_CLUSTER_NODES when the services run on a Redis Cluster (their keys are there, not at redisUrl). */
+    redisClusterNodes?: string;
     mysqlAdminUrl: string;
     /** REDIS_KEY_PREFIX per service, and the shared auth and events prefixes. */
     prefixes: Record<ServiceName | 'auth' | 'events', string>;
@@ -202,7 +204,13 @@ export class Platform {
       order: urls('order-service'),
       payment: urls('payment-service'),
       sandbox: urls('gateway-sandbox')[0] as string,
-      local: { redisUrl: this.opts.redisUrl, mysqlAdminUrl: this.opts.mysqlAdminUrl, prefixes: this.prefixes, signingKey: this.signingKey },
+      local: {
+        redisUrl: this.opts.redisUrl,
+        redisClusterNodes: this.opts.env?.['REDIS_CLUSTER_NODES'],
+        mysqlAdminUrl: this.opts.mysqlAdminUrl,
+        prefixes: this.prefixes,
+        signingKey: this.signingKey,
+      },
     };
   }
 

@@ -2,7 +2,7 @@ import { userServiceKeys } from '@platform/auth';
 import { mysql, mysqlOptions } from '@platform/db';
 import { PaymentEvent, registerServiceEvents, STREAMS } from '@platform/events';
 import { pipeline, pipelineOptions } from '@platform/request-pipeline';
-import { redis, redisOptions, serviceDefaults, type AppOptions } from '@platform/service-kit';
+import { peerOptions, peers, redis, redisOptions, serviceDefaults, type AppOptions } from '@platform/service-kit';
 import type { FastifyInstance } from 'fastify';
 import { ConfigSchema, type Config } from './config';
 import { paymentEventHandler } from './events/payment-events';
@@ -20,7 +20,8 @@ export default async function orderService(app: FastifyInstance, { config, defau
   await app.register(serviceDefaults, { service: SERVICE, description: 'Orders with their items, paged by cursor, moved by payment events.', defaultMetrics });
   await app.register(mysql, mysqlOptions(config));
   await app.register(redis, redisOptions(config, SERVICE));
-  await app.register(pipeline, pipelineOptions(config, userServiceKeys(config.USER_SERVICE_URL, app.log)));
+  await app.register(peers, peerOptions(config));
+  await app.register(pipeline, pipelineOptions(config, userServiceKeys(config.USER_SERVICE_URL, app.peers, app.log)));
 
   const repository = ordersRepository(() => app.db);
   const orders = createOrders(app, repository, { cacheTtlSeconds: ORDER_CACHE_TTL_SECONDS });

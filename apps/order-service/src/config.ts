@@ -1,7 +1,7 @@
 import { authEnv } from '@platform/auth';
 import { eventsEnv } from '@platform/events';
 import { Type, type Static } from '@sinclair/typebox';
-import { mysqlEnv, peerEnv, rateLimitEnv, redisEnv, revocationEnv, serverEnv } from '@platform/service-kit';
+import { mysqlEnv, peerEnv, peerTimeoutEnv, rateLimitEnv, redisEnv, revocationEnv, serverEnv } from '@platform/service-kit';
 
 export const ConfigSchema = Type.Object({
   ...serverEnv(3002),
@@ -12,6 +12,7 @@ export const ConfigSchema = Type.Object({
   ...authEnv(),
   ...eventsEnv(),
   ...peerEnv.USER_SERVICE_URL(),
+  ...peerTimeoutEnv(),
 });
 
 export type Config = Static<typeof ConfigSchema>;

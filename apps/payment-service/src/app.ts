@@ -3,7 +3,7 @@ import { mysql, mysqlOptions } from '@platform/db';
 import { RefundRequested, registerServiceEvents, STREAMS } from '@platform/events';
 import { createLock, keySpace } from '@platform/redis';
 import { pipeline, pipelineOptions } from '@platform/request-pipeline';
-import { redis, redisOptions, serviceDefaults, type AppOptions } from '@platform/service-kit';
+import { peerOptions, peers, redis, redisOptions, serviceDefaults, type AppOptions } from '@platform/service-kit';
 import type { FastifyInstance } from 'fastify';
 import { ConfigSchema, type Config } from './config';
 import { refundRequestHandler } from './events/refund-requests';
@@ -26,14 +26,23 @@ export default async function paymentService(app: FastifyInstance, { config, def
   await app.register(serviceDefaults, { service: SERVICE, description: 'Charges each order once through the payment provider, and refunds.', defaultMetrics });
   await app.register(mysql, mysqlOptions(config));
   await app.register(redis, redisOptions(config, SERVICE));
-  await app.register(pipeline, pipelineOptions(config, userServiceKeys(config.USER_SERVICE_URL, app.log)));
+  await app.register(peers, peerOptions(config));
+  await app.register(pipeline, pipelineOptions(config, userServiceKeys(config.USER_SERVICE_URL, app.peers, app.log)));
+
+  const gateway = httpGateway({
+    baseUrl: config.PAYMENT_GATEWAY_URL,
+    connectTimeoutMs: config.GATEWAY_CONNECT_TIMEOUT_MS,
+    timeoutMs: config.GATEWAY_TIMEOUT_MS,
+    maxAttempts: config.GATEWAY_MAX_ATTEMPTS,
+  });
+  app.addHook('onClose', () => gateway.close());
 
   const repository = paymentsRepository(() => app.db);
   const payments = createPayments({
     ds: () => app.db,
     repository,
-    gateway: httpGateway({ baseUrl: config.PAYMENT_GATEWAY_URL, timeoutMs: config.GATEWAY_TIMEOUT_MS, maxAttempts: config.GATEWAY_MAX_ATTEMPTS }),
-    orders: orderClient(config.ORDER_SERVICE_URL),
+    gateway,
+    orders: orderClient(config.ORDER_SERVICE_URL, app.peers),
     locks: createLock({ client: app.redis, keys: keySpace(app.redisKeyPrefix), registry: app.metrics }),
     nudgeOutbox: () => app.outbox.nudge(),
     log: app.log,

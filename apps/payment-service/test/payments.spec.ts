@@ -1,5 +1,7 @@
-import { eventually } from '@platform/testing';
+import type { App } from '@platform/service-kit';
+import { buildApp, eventually, startSilentServer, TcpProxy } from '@platform/testing';
 import { randomUUID } from 'node:crypto';
+import { definition } from '../src/app';
 import { bearer, buildWorld, cancelOrder, card, chargesOf, orderOf, pay, placeOrder, refund, type PaymentJson, type World } from './helper';
 
 /** CONTRACT.md, Payments: every row of the table, against real order-service and sandbox processes. */
@@ -357,5 +359,51 @@ describe('POST /v1/payments/{id}/refunds', () => {
     expect(answers.filter((r) => r.statusCode === 409).map(code).every((c) => c === 'REFUND_EXCEEDS_PAYMENT' || c === 'PAYMENT_NOT_REFUNDABLE')).toBe(true);
     expect(statuses.filter((s) => s !== 201 && s !== 409)).toEqual([]);
     expect((await chargesOf(w, order.id))[0]?.refundedAmount).toBe(300);
+  });
+});
+
+describe('the calls to order-service and the provider', () => {
+  /** Another payment-service instance on the same schema, with `env` over the world's; no sweep of its own. */
+  async function instance(env: Record<string, string>): Promise<App> {
+    return buildApp(definition, { ...w.env, PAYMENT_RECOVERY_INTERVAL_MS: '0', ...env });
+  }
+
+  it('when payments follow one another, then they reach order-service and the provider over one keep-alive connection each', async () => {
+    const [orders, provider] = [TcpProxy.forUrl(w.orders.url), TcpProxy.forUrl(w.sandbox.url)];
+    await Promise.all([orders.start(), provider.start()]);
+    const app = await instance({ ORDER_SERVICE_URL: orders.rewrite(w.orders.url), PAYMENT_GATEWAY_URL: provider.rewrite(w.sandbox.url) });
+    try {
+      const { token } = w.tokenFor();
+      for (let i = 0; i < 3; i++) {
+        const order = await placeOrder(w, token);
+        expect((await pay(app, token, { orderId: order.id, paymentMethod: card() })).statusCode).toBe(201);
+      }
+      expect([orders.accepted, provider.accepted]).toEqual([1, 1]);
+    } finally {
+      await app.close();
+      await Promise.all([orders.stop(), provider.stop()]);
+    }
+  });
+
+  it('when order-service accepts connections and never answers, then 503 DEPENDENCY_UNAVAILABLE with Retry-After, nothing charged, and the key runs again at once', async () => {
+    const silent = await startSilentServer();
+    const app = await instance({ ORDER_SERVICE_URL: silent.url });
+    try {
+      const { token } = w.tokenFor();
+      const order = await placeOrder(w, token);
+      const key = randomUUID();
+      const body = { orderId: order.id, paymentMethod: card() };
+      const started = Date.now();
+      const res = await pay(app, token, body, key);
+      // PEER_TIMEOUT_MS (1 s), up to half a second late on undici's clock, and a second of slack for a loaded machine.
+      expect(Date.now() - started).toBeLessThan(1_500 + 1_000);
+      expect([res.statusCode, code(res), res.headers['retry-after']]).toEqual([503, 'DEPENDENCY_UNAVAILABLE', '1']);
+      const again = await pay(app, token, body, key);
+      expect([again.statusCode, code(again)]).toEqual([503, 'DEPENDENCY_UNAVAILABLE']);
+      expect(await chargesOf(w, order.id)).toEqual([]);
+    } finally {
+      await app.close();
+      await silent.close();
+    }
   });
 });

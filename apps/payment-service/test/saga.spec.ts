@@ -1,3 +1,4 @@
+import { uuidToBinary } from '@platform/db';
 import { eventually } from '@platform/testing';
 import { randomUUID } from 'node:crypto';
 import { bearer, buildWorld, cancelOrder, card, chargesOf, orderOf, pay, placeOrder, type PaymentJson, type World } from './helper';
@@ -19,7 +20,9 @@ it('when the order is cancelled while its charge is in flight, then the payment 
   const { token } = w.tokenFor();
   const order = await placeOrder(w, token);
   const paying = pay(w.app, token, { orderId: order.id, paymentMethod: card() });
-  await sleep(100);
+  // Recorded PROCESSING just before the provider is asked, which takes 300 ms: the charge is in flight.
+  const recorded = async () => ((await w.db.query('SELECT 1 FROM payments WHERE order_id = ?', [uuidToBinary(order.id)])) as unknown[]).length > 0;
+  expect(await eventually(recorded, 2_000, 5)).toBe(true);
   expect(await cancelOrder(w, token, order.id)).toBe(200);
   const res = await paying;
   expect(res.statusCode).toBe(201);

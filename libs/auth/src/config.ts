@@ -17,8 +17,6 @@ export const authEnv = () => ({
 
 /** Timings of the JWKS client: frozen defaults, not variables, until someone needs to turn them. */
 export const JWKS_DEFAULTS = Object.freeze({
-  /** One fetch of the JWKS, connection included. */
-  timeoutMs: 2_000,
   /** At most one fetch per interval for kids the cache lacks, so a flood of made-up kids costs one request. */
   minRefetchIntervalMs: 5_000,
   /** Keys older than this are refreshed in the background on the next use; removed keys stop verifying then. */

@@ -1,15 +1,20 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { DependencyUnavailableError } from '@platform/service-kit';
+import { DependencyUnavailableError, httpAgent } from '@platform/service-kit';
+import { closedPort, startSilentServer } from '@platform/service-kit/testing';
 import { generateSigningKey, startJwksServer, type TestJwksServer } from '../test';
 import { jwksKeySource, staticKeySource } from './key-source';
 
 const k1 = generateSigningKey('k1');
 const k2 = generateSigningKey('k2');
 const servers: TestJwksServer[] = [];
+/** What a service's `app.peers` is, with its bounds; undici checks them on half-second ticks. */
+const TIMEOUT_MS = 500;
+const dispatcher = httpAgent({ connectTimeoutMs: TIMEOUT_MS, timeoutMs: TIMEOUT_MS });
 
 afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => s.close()));
 });
+afterAll(() => dispatcher.close());
 
 async function jwks(...keys: (typeof k1)[]): Promise<TestJwksServer> {
   const server = await startJwksServer(keys);
@@ -22,7 +27,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 describe('JWKS key source', () => {
   it('when many requests want a published key at once, then one fetch serves them all', async () => {
     const server = await jwks(k1);
-    const source = jwksKeySource({ url: server.url });
+    const source = jwksKeySource({ url: server.url, dispatcher });
     const keys = await Promise.all(Array.from({ length: 20 }, () => source.key('k1')));
     expect(keys.every((k) => k?.equals(k1.publicKey))).toBe(true);
     expect(server.hits()).toBe(1);
@@ -34,14 +39,14 @@ describe('JWKS key source', () => {
     const encryption = { ...k2.jwk, kid: 'enc', use: 'enc' };
     const broken = { kty: 'OKP', crv: 'Ed25519', x: '!!', kid: 'broken' };
     server.publish([k1, { ...k2, jwk: rsa }, { ...k2, jwk: encryption }, { ...k2, jwk: broken }] as (typeof k1)[]);
-    const source = jwksKeySource({ url: server.url, minRefetchIntervalMs: 60_000 });
+    const source = jwksKeySource({ url: server.url, dispatcher, minRefetchIntervalMs: 60_000 });
     expect(await source.key('k1')).toBeDefined();
     for (const kid of ['rsa', 'enc', 'broken']) expect(await source.key(kid)).toBeUndefined();
   });
 
   it('when a flood of 50 unknown kids arrives, then the JWKS is fetched at most once per interval', async () => {
     const server = await jwks(k1);
-    const source = jwksKeySource({ url: server.url, minRefetchIntervalMs: 300 });
+    const source = jwksKeySource({ url: server.url, dispatcher, minRefetchIntervalMs: 300 });
     await source.key('k1');
     const flood = await Promise.all(Array.from({ length: 50 }, (_, i) => source.key(`made-up-${i}`)));
     expect(flood.every((k) => k === undefined)).toBe(true);
@@ -55,7 +60,7 @@ describe('JWKS key source', () => {
 
   it('when a new key is published (rotation), then a token naming it finds it after one refetch', async () => {
     const server = await jwks(k1);
-    const source = jwksKeySource({ url: server.url, minRefetchIntervalMs: 0 });
+    const source = jwksKeySource({ url: server.url, dispatcher, minRefetchIntervalMs: 0 });
     expect(await source.key('k1')).toBeDefined();
     server.publish([k1, k2]);
     expect((await source.key('k2'))?.equals(k2.publicKey)).toBe(true);
@@ -64,7 +69,7 @@ describe('JWKS key source', () => {
 
   it('when the known keys are older than maxAgeMs, then they are served and renewed in the background; a withdrawn key goes', async () => {
     const server = await jwks(k1, k2);
-    const source = jwksKeySource({ url: server.url, maxAgeMs: 50, minRefetchIntervalMs: 0 });
+    const source = jwksKeySource({ url: server.url, dispatcher, maxAgeMs: 50, minRefetchIntervalMs: 0 });
     expect(await source.key('k1')).toBeDefined();
     server.publish([k2]);
     await sleep(80);
@@ -78,23 +83,36 @@ describe('JWKS key source', () => {
   it('when the JWKS cannot be fetched and no key is known, then key() throws DependencyUnavailableError', async () => {
     const server = await jwks(k1);
     server.fail(true);
-    const source = jwksKeySource({ url: server.url, minRefetchIntervalMs: 0 });
+    const source = jwksKeySource({ url: server.url, dispatcher, minRefetchIntervalMs: 0 });
     await expect(source.key('k1')).rejects.toBeInstanceOf(DependencyUnavailableError);
     server.fail(false);
     expect(await source.key('k1')).toBeDefined();
   });
 
-  it('when nothing listens at the JWKS address, then key() throws DependencyUnavailableError within the timeout', async () => {
-    const source = jwksKeySource({ url: 'http://127.0.0.1:1/.well-known/jwks.json', timeoutMs: 500 });
+  it('when nothing listens at the JWKS address, then key() throws DependencyUnavailableError at once', async () => {
+    const source = jwksKeySource({ url: `http://127.0.0.1:${await closedPort()}/.well-known/jwks.json`, dispatcher });
     const started = performance.now();
     await expect(source.key('k1')).rejects.toBeInstanceOf(DependencyUnavailableError);
-    expect(performance.now() - started).toBeLessThan(600);
+    expect(performance.now() - started).toBeLessThan(1_000);
+  });
+
+  it('when user-service accepts the connection and never answers, then key() throws DependencyUnavailableError after the timeout', async () => {
+    const silent = await startSilentServer();
+    try {
+      const source = jwksKeySource({ url: `${silent.url}/.well-known/jwks.json`, dispatcher });
+      const started = performance.now();
+      await expect(source.key('k1')).rejects.toBeInstanceOf(DependencyUnavailableError);
+      // The bound, up to half a second of undici's clock, and a second of slack for a loaded machine.
+      expect(performance.now() - started).toBeLessThan(TIMEOUT_MS + 500 + 1_000);
+    } finally {
+      await silent.close();
+    }
   });
 
   it('when the JWKS fails after keys were loaded, then the known keys keep working and unknown kids are just unknown', async () => {
     const server = await jwks(k1);
     const warn = jest.fn();
-    const source = jwksKeySource({ url: server.url, minRefetchIntervalMs: 0, logger: { warn } });
+    const source = jwksKeySource({ url: server.url, dispatcher, minRefetchIntervalMs: 0, logger: { warn } });
     await source.key('k1');
     server.fail(true);
     expect(await source.key('k2')).toBeUndefined();

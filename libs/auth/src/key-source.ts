@@ -1,5 +1,6 @@
 import { createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { DependencyUnavailableError } from '@platform/service-kit';
+import { request, type Dispatcher } from 'undici';
 import { JWKS_DEFAULTS } from './config';
 
 /** Where the verifier finds the public key a token names in its `kid`. */
@@ -16,7 +17,8 @@ export interface KeySourceLogger {
 export interface JwksKeySourceOptions {
   /** user-service's `/.well-known/jwks.json`. */
   url: string;
-  timeoutMs?: number;
+  /** The HTTP client the fetch goes through, whose timeouts bound it: the service's `app.peers`. */
+  dispatcher: Dispatcher;
   minRefetchIntervalMs?: number;
   maxAgeMs?: number;
   logger?: KeySourceLogger;
@@ -44,7 +46,8 @@ function keysOf(body: unknown): Map<string, KeyObject> {
 }
 
 /**
- * The keys of user-service's JWKS, fetched with a timeout and cached by kid. Refresh is
+ * The keys of user-service's JWKS, fetched through the service's keep-alive client (its
+ * timeouts bound the fetch) and cached by kid. Refresh is
  * lazy, with no timer to stop: a known key older than `maxAgeMs` is served at once while
  * one fetch in the background renews the set (so a key removed from the JWKS stops
  * verifying within `maxAgeMs`); an unknown kid waits for a fetch, at most one per
@@ -54,7 +57,6 @@ function keysOf(body: unknown): Map<string, KeyObject> {
  * DependencyUnavailableError (a 503: the caller's token may be fine, we cannot tell).
  */
 export function jwksKeySource(opts: JwksKeySourceOptions): KeySource {
-  const timeoutMs = opts.timeoutMs ?? JWKS_DEFAULTS.timeoutMs;
   const minRefetchIntervalMs = opts.minRefetchIntervalMs ?? JWKS_DEFAULTS.minRefetchIntervalMs;
   const maxAgeMs = opts.maxAgeMs ?? JWKS_DEFAULTS.maxAgeMs;
   let keys = new Map<string, KeyObject>();
@@ -64,9 +66,12 @@ export function jwksKeySource(opts: JwksKeySourceOptions): KeySource {
   let inFlight: Promise<void> | undefined;
 
   async function load(): Promise<void> {
-    const res = await fetch(opts.url, { signal: AbortSignal.timeout(timeoutMs), headers: { accept: 'application/json' } });
-    if (!res.ok) throw new Error(`the JWKS answered ${res.status}`);
-    keys = keysOf(await res.json());
+    const res = await request(opts.url, { dispatcher: opts.dispatcher, headers: { accept: 'application/json' } });
+    if (res.statusCode !== 200) {
+      await res.body.dump();
+      throw new Error(`the JWKS answered ${res.statusCode}`);
+    }
+    keys = keysOf(await res.body.json());
     fetchedAt = Date.now();
   }
 
@@ -107,7 +112,7 @@ export function jwksKeySource(opts: JwksKeySourceOptions): KeySource {
   });
 }
 
-/** The keys of user-service, which issues every access token, from its published JWKS. */
-export function userServiceKeys(userServiceUrl: string, logger?: KeySourceLogger): KeySource {
-  return jwksKeySource({ url: new URL('/.well-known/jwks.json', userServiceUrl).toString(), logger });
+/** The keys of user-service, which issues every access token, from its published JWKS, fetched through `dispatcher` (`app.peers`). */
+export function userServiceKeys(userServiceUrl: string, dispatcher: Dispatcher, logger?: KeySourceLogger): KeySource {
+  return jwksKeySource({ url: new URL('/.well-known/jwks.json', userServiceUrl).toString(), dispatcher, logger });
 }

@@ -23,6 +23,13 @@ export const eventsEnv = () => ({
    * Longer than consumers ever lag; at most what the streams' MAXLEN holds.
    */
   EVENTS_REPLAY_WINDOW_SECONDS: Type.Integer({ minimum: 1, maximum: 604_800, default: 900 }),
+  /**
+   * The most entries a stream holds. Entries its consumers are done with make room; when none
+   * are, the relays keep further events in their outbox tables until the consumers catch up.
+   */
+  EVENTS_STREAM_MAX_LEN: Type.Integer({ minimum: 100, maximum: 10_000_000, default: 100_000 }),
+  /** How long an entry every consumer group is done with stays in its stream; at most 25 hours. */
+  EVENTS_STREAM_RETENTION_SECONDS: Type.Integer({ minimum: 1, maximum: 90_000, default: 3_600 }),
 });
 
 export interface EventStreamsOptions {
@@ -31,9 +38,13 @@ export interface EventStreamsOptions {
   prefix: string;
   registry?: Registry;
   logger?: StreamLogger;
+  /** EVENTS_STREAM_MAX_LEN. */
+  maxLen?: number;
+  /** EVENTS_STREAM_RETENTION_SECONDS, in ms. */
+  retentionMs?: number;
 }
 
 /** The event streams on the shared prefix, from the service's Redis client, metrics and logger. */
-export function eventStreams({ client, prefix, registry, logger }: EventStreamsOptions): Streams {
-  return createStreams({ client, keys: keySpace(prefix), registry, logger });
+export function eventStreams({ prefix, ...opts }: EventStreamsOptions): Streams {
+  return createStreams({ ...opts, keys: keySpace(prefix) });
 }

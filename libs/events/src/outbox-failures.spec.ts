@@ -1,5 +1,5 @@
-import type { RedisClient } from '@platform/redis';
-import type { StreamEvent, Streams } from './streams';
+import { keySpace, type RedisClient } from '@platform/redis';
+import { StreamFullError, type StreamEvent, type Streams } from './streams';
 import { TcpProxy, eventually, testKeyPrefix, type TestDatabase } from '@platform/testing';
 import { Registry } from 'prom-client';
 import type { DataSource } from 'typeorm';
@@ -170,6 +170,25 @@ describe('outbox relay under concurrency and failures', () => {
     const steps = (Date.now() - started) / 200;
     expect(asked - before).toBeGreaterThanOrEqual(1);
     expect(asked - before).toBeLessThanOrEqual(Math.ceil(steps) + 1);
+  });
+
+  it('when the stream is full of events its consumers have not handled, then the relay publishes up to the cap, keeps the rest unsent, and sends each once they catch up', async () => {
+    const capped = eventStreams({ client: redis, prefix, maxLen: 5 });
+    await redis.xgroup('CREATE', keySpace(prefix).stream('orders').stream, 'late', '0', 'MKSTREAM');
+    await enqueueMany(8);
+    const r = relay({ streams: capped });
+    await expect(r.runOnce()).rejects.toBeInstanceOf(StreamFullError);
+    // What went out before the stream was full is marked sent, so no retry publishes it again.
+    await expect(r.runOnce()).rejects.toBeInstanceOf(StreamFullError);
+    expect(await unsentCount(ds)).toBe(3);
+    expect(await published(redis, prefix, 'orders')).toEqual([1, 2, 3, 4, 5].map((n) => ({ n })));
+
+    const handled: number[] = [];
+    const consumer = capped.consume({ stream: 'orders', group: 'late', consumer: 'c1', blockMs: 100, handler: async (e) => void handled.push((e.data as { n: number }).n) });
+    cleanup.push(() => consumer.stop());
+    expect(await eventually(async () => (await unsentCount(ds)) === 0 || (r.nudge(), false), 10_000, 100)).toBe(true);
+    expect(await eventually(async () => handled.length === 8, 5_000, 20)).toBe(true);
+    expect(handled).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
   });
 
   it('when Redis is unreachable, then rows stay unsent, failures are counted, logged once and backed off, and all go out in order once it returns', async () => {

@@ -1,7 +1,7 @@
 import { counter, logThrottle } from '@platform/redis';
-import { type StreamLogger, type Streams } from './streams';
+import { StreamFullError, type StreamLogger, type Streams } from './streams';
 import { Gauge, type Registry } from 'prom-client';
-import type { DataSource } from 'typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
 
 export const OUTBOX_RELAY_DEFAULTS = Object.freeze({
   pollMs: 200,
@@ -69,6 +69,8 @@ const REPLAY = 'UPDATE outbox SET sent_at = NULL WHERE sent_at >= UTC_TIMESTAMP(
  * Each pass locks a batch of unsent rows, publishes them one by one (so a failure leaves
  * the rest of the batch unpublished, and a stream gets its events in id order), marks them
  * sent and commits. A failed publish rolls the batch back: its rows stay unsent for a later pass.
+ * A stream full of events its consumers have not handled takes nothing more; the rows from there
+ * on stay unsent in the outbox table until they catch up (streams.ts): Redis stays bounded.
  * Delivery is at least once: a crash (or a lost connection) between publishing and the
  * commit publishes those rows again later, so consumers must be idempotent (eventId).
  */
@@ -116,13 +118,7 @@ export function startOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
       oldestUnsentAt = undefined;
       return 0;
     }
-    const rows = await ds.transaction(ISOLATION, async (em) => {
-      const batch = (await em.query(SELECT_BATCH, [s.batchSize])) as Row[];
-      if (batch[0]) oldestUnsentAt = Date.now() - Number(batch[0].age_ms);
-      for (const row of batch) await s.streams.publish(row.stream, JSON.parse(row.payload) as object);
-      if (batch.length > 0) await em.query(markSent(batch.length), batch.map((r) => r.id));
-      return batch;
-    });
+    const { rows, full } = await ds.transaction(ISOLATION, (em) => publishBatch(em));
     // A stream new to this relay exists in Redis now: mark it, so a later loss shows.
     for (const stream of new Set(rows.map((r) => r.stream))) {
       if (streams && !streams.has(stream)) {
@@ -130,9 +126,37 @@ export function startOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
         streams.add(stream);
       }
     }
-    if (rows.length < s.batchSize) oldestUnsentAt = undefined;
     for (const row of rows) metrics.relayed.inc({ stream: row.stream });
+    // Its consumers are far behind: the rest stays unsent in the outbox, and the pass counts as failed (back-off).
+    if (full) throw full;
+    if (rows.length < s.batchSize) oldestUnsentAt = undefined;
     return rows.length;
+  }
+
+  /**
+   * Publishes a locked batch in id order and marks what was published sent. A stream that is full
+   * (StreamFullError: nothing was added) ends the batch there, and what was published before it is
+   * still marked sent, or every retry would publish those rows again into the little room there is.
+   * Any other failure rolls the whole batch back: whether its last publish landed is unknown.
+   */
+  async function publishBatch(em: EntityManager): Promise<{ rows: Row[]; full?: StreamFullError }> {
+    const batch = (await em.query(SELECT_BATCH, [s.batchSize])) as Row[];
+    if (batch[0]) oldestUnsentAt = Date.now() - Number(batch[0].age_ms);
+    const rows: Row[] = [];
+    let full: StreamFullError | undefined;
+    for (const row of batch) {
+      try {
+        await s.streams.publish(row.stream, JSON.parse(row.payload) as object);
+      } catch (err) {
+        if (!(err instanceof StreamFullError)) throw err;
+        full = err;
+        break;
+      }
+      rows.push(row);
+    }
+    if (rows.length > 0) await em.query(markSent(rows.length), rows.map((r) => r.id));
+    if (full) oldestUnsentAt = Date.now() - Number((batch[rows.length] as Row).age_ms);
+    return { rows, full };
   }
 
   /** One pass at a time per relay: the loop's and runOnce()'s queue up. */

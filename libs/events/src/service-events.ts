@@ -10,6 +10,8 @@ export interface EventsConfig {
   EVENTS_REDIS_KEY_PREFIX: string;
   EVENTS_CLAIM_IDLE_MS: number;
   EVENTS_REPLAY_WINDOW_SECONDS: number;
+  EVENTS_STREAM_MAX_LEN: number;
+  EVENTS_STREAM_RETENTION_SECONDS: number;
 }
 
 export interface ServiceEventsOptions<T> {
@@ -26,7 +28,14 @@ export interface ServiceEventsOptions<T> {
  * close the consumer and the relay stop first, before Redis and MySQL close.
  */
 export async function registerServiceEvents<T>(app: FastifyInstance, { config, group, consume }: ServiceEventsOptions<T>): Promise<void> {
-  const streams = eventStreams({ client: app.redis, prefix: config.EVENTS_REDIS_KEY_PREFIX, registry: app.metrics, logger: app.log });
+  const streams = eventStreams({
+    client: app.redis,
+    prefix: config.EVENTS_REDIS_KEY_PREFIX,
+    registry: app.metrics,
+    logger: app.log,
+    maxLen: config.EVENTS_STREAM_MAX_LEN,
+    retentionMs: config.EVENTS_STREAM_RETENTION_SECONDS * 1000,
+  });
   await registerOutboxRelay(app, { dataSource: () => app.db, streams, replayWindowSeconds: config.EVENTS_REPLAY_WINDOW_SECONDS });
   await registerEventConsumer(app, {
     streams,

@@ -1,4 +1,5 @@
 import { RedisUnavailableError, type KeySpace, type RedisClient } from '@platform/redis';
+import { streamScripts } from './stream-scripts';
 import type { ConsumeOptions, Consumer, ConsumerStats, StreamLogger, StreamMetrics, STREAM_DEFAULTS } from './stream-types';
 
 type Settings<T> = Record<keyof typeof STREAM_DEFAULTS, number> & ConsumeOptions<T> & { keys: ReturnType<KeySpace['stream']> };
@@ -28,6 +29,7 @@ export function startConsumer<T>(s: Settings<T>, { client, conn, metrics, logger
   let needGroup = true;
   let lastSeen: string | undefined;
   let cursor = '0-0';
+  let nextTrimAt = 0;
   let wake = () => undefined as void;
   let markReady = () => undefined as void;
   const ready = new Promise<void>((resolve) => (markReady = resolve));
@@ -142,10 +144,26 @@ export function startConsumer<T>(s: Settings<T>, { client, conn, metrics, logger
     });
   }
 
+  /**
+   * Every trimEveryMs: entries every group is done with go once retentionMs old, dead letters once
+   * deadLetterRetentionMs old (stream-scripts.ts). A failed trim is logged and tried at the next
+   * one; it never holds up the events.
+   */
+  async function trimIfDue(): Promise<void> {
+    if (Date.now() < nextTrimAt) return;
+    nextTrimAt = Date.now() + s.trimEveryMs;
+    try {
+      await streamScripts(conn).platformStreamTrim(s.keys.stream, s.keys.deadLetter, s.retentionMs, s.deadLetterRetentionMs);
+    } catch (err) {
+      logger.warn({ err, ...labels }, 'stream trim failed; tried again at the next one');
+    }
+  }
+
   async function step(): Promise<void> {
     if (needGroup) await ensureGroup();
     needGroup = false;
     await claimStale();
+    await trimIfDue();
     if (!stopping) await readNew();
   }
 

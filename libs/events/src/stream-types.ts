@@ -4,8 +4,18 @@ import type { KeySpace, RedisClient } from '@platform/redis';
 /** What streams.ts and its consumer loop (stream-consumer.ts) share: settings and shapes. */
 
 export const STREAM_DEFAULTS = Object.freeze({
-  /** Approximate cap (`MAXLEN ~`) of a stream and of its dead-letter stream. */
+  /**
+   * The most entries a stream holds (EVENTS_STREAM_MAX_LEN). At the cap, entries every group is done
+   * with give way to the new one; when none is, publish refuses (StreamFullError) rather than drop
+   * an event some group has not handled. The dead-letter stream is capped near it (`MAXLEN ~`).
+   */
   maxLen: 100_000,
+  /** Entries every group is done with are trimmed once this old (EVENTS_STREAM_RETENTION_SECONDS). */
+  retentionMs: 3_600_000,
+  /** Dead letters are trimmed once this old: a day to look at them (their events stay in the outbox table longer). */
+  deadLetterRetentionMs: 86_400_000,
+  /** How often a consumer trims its stream and its dead-letter stream. */
+  trimEveryMs: 60_000,
   batchSize: 10,
   blockMs: 5_000,
   /** An entry pending this long belongs to a consumer that died or failed: claim it. */
@@ -38,6 +48,11 @@ export interface ConsumeOptions<T> {
   maxDeliveries?: number;
   /** Aborting it stops the consumer, as stop() does. */
   signal?: AbortSignal;
+  /** These four default to the streams' own settings (StreamsOptions), then to STREAM_DEFAULTS. */
+  maxLen?: number;
+  retentionMs?: number;
+  deadLetterRetentionMs?: number;
+  trimEveryMs?: number;
 }
 
 export interface ConsumerStats {
@@ -69,10 +84,27 @@ export interface StreamsOptions {
   keys: KeySpace;
   registry?: Registry;
   logger?: StreamLogger;
+  /** The streams' cap and how long entries are kept once done with, for publish and consume alike. */
+  maxLen?: number;
+  retentionMs?: number;
+}
+
+/** The stream holds maxLen entries that some consumer group has not handled yet: nothing was added. */
+export class StreamFullError extends Error {
+  constructor(
+    readonly stream: string,
+    readonly maxLen: number,
+  ) {
+    super(`The stream ${stream} holds ${maxLen} entries its consumers have not handled yet; the event waits until they catch up`);
+    this.name = 'StreamFullError';
+  }
 }
 
 export interface Streams {
-  /** Appends the event as JSON; returns the entry id. Streams are the only keys without a TTL. */
+  /**
+   * Appends the event as JSON; returns the entry id. Throws StreamFullError when the stream holds
+   * `maxLen` entries that some group still needs. Streams are the only keys without a TTL.
+   */
   publish(stream: string, event: object, opts?: { maxLen?: number }): Promise<string>;
   consume<T = unknown>(opts: ConsumeOptions<T>): Consumer;
   /**

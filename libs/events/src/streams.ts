@@ -1,27 +1,38 @@
 import { Cluster } from 'ioredis';
 import { counter, RedisUnavailableError, type RedisClient } from '@platform/redis';
 import { startConsumer } from './stream-consumer';
-import { STREAM_DEFAULTS, type ConsumeOptions, type Consumer, type StreamMetrics, type Streams, type StreamsOptions } from './stream-types';
+import { streamScripts } from './stream-scripts';
+import { STREAM_DEFAULTS, StreamFullError, type ConsumeOptions, type Consumer, type StreamMetrics, type Streams, type StreamsOptions } from './stream-types';
 
 export * from './stream-types';
 
-/** Event streams over Redis Streams consumer groups: at-least-once, with claims and a dead-letter stream. */
-export function createStreams({ client, keys, registry, logger = { warn: () => undefined } }: StreamsOptions): Streams {
+/**
+ * Event streams over Redis Streams consumer groups: at-least-once, with claims and a dead-letter
+ * stream. Bounded without losing an event: only entries every group is done with are trimmed
+ * (stream-scripts.ts), by consumers once they are `retentionMs` old, and by publish at the cap.
+ */
+export function createStreams(opts: StreamsOptions): Streams {
+  const { client, keys, registry, logger = { warn: () => undefined } } = opts;
+  const defaults = { ...STREAM_DEFAULTS, maxLen: opts.maxLen ?? STREAM_DEFAULTS.maxLen, retentionMs: opts.retentionMs ?? STREAM_DEFAULTS.retentionMs };
+  const scripts = streamScripts(client);
   const metrics: StreamMetrics = {
     events: counter(registry, 'redis_stream_events_total', 'Stream entries by outcome', ['stream', 'group', 'result'] as const),
     errors: counter(registry, 'redis_stream_consumer_errors_total', 'Redis errors in stream consumer loops', ['stream', 'group'] as const),
   };
 
-  async function publish(stream: string, event: object, { maxLen = STREAM_DEFAULTS.maxLen }: { maxLen?: number } = {}): Promise<string> {
+  async function publish(stream: string, event: object, { maxLen = defaults.maxLen }: { maxLen?: number } = {}): Promise<string> {
+    let id: string | null;
     try {
-      return (await client.xadd(keys.stream(stream).stream, 'MAXLEN', '~', maxLen, '*', 'data', JSON.stringify(event))) as string;
+      id = await scripts.platformStreamPublish(keys.stream(stream).stream, maxLen, JSON.stringify(event));
     } catch (err) {
       throw new RedisUnavailableError('streams.publish', { cause: err });
     }
+    if (id === null) throw new StreamFullError(stream, maxLen);
+    return id;
   }
 
   function consume<T>(opts: ConsumeOptions<T>): Consumer {
-    const settings = { ...STREAM_DEFAULTS, ...definedOnly(opts), keys: keys.stream(opts.stream) };
+    const settings = { ...defaults, ...definedOnly(opts), keys: keys.stream(opts.stream) };
     return startConsumer<T>(settings, { client, conn: dedicatedConnection(client, settings.blockMs), metrics, logger });
   }
 

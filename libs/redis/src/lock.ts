@@ -15,8 +15,9 @@ const ACQUIRE_LUA = `
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
   return {0, redis.call('PTTL', KEYS[1])}
 end
--- A counter that expired (or never existed) restarts from the server clock in ms, not from 1,
--- so fences stay above every fence handed out before it expired.
+-- A counter that expired (or never existed, or was lost) restarts from the server clock in ms,
+-- not from 1: it started from the clock too and went up by one per acquire, so it stays below
+-- the clock as long as acquires came less than once per ms; fences stay above all earlier ones.
 if redis.call('EXISTS', KEYS[2]) == 0 then
   local now = redis.call('TIME')
   redis.call('SET', KEYS[2], tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000))
@@ -64,9 +65,12 @@ export const LOCK_DEFAULTS = Object.freeze({
   retryMs: 50,
   /**
    * The fence counter lives this long after the last acquire. Fences are strictly increasing while
-   * it lives; after it expires they restart from the Redis clock in ms, above any earlier fence.
+   * it lives; after it expires they restart from the Redis clock in ms, above any earlier fence
+   * (see ACQUIRE_LUA), so it need not outlive the lock by much. An hour is far above how long a
+   * charge holds its order's lock, and what one order leaves in Redis is gone well within the
+   * contract's 25 hours (ADR 0003).
    */
-  fenceTtlMs: 30 * 24 * 3600_000,
+  fenceTtlMs: 3_600_000,
 });
 
 export interface Lock {

@@ -3,7 +3,7 @@ import { Socket } from 'node:net';
 import { jwksKeySource } from '@platform/auth';
 import { badTokens, generateSigningKey, signAccessToken, startJwksServer, type TestJwksServer } from '@platform/auth/testing';
 import { keySpace } from '@platform/redis';
-import type { App } from '@platform/service-kit';
+import { httpAgent, type App } from '@platform/service-kit';
 import { testKeyPrefix } from '@platform/testing';
 import { pipelineApp, type PipelineAppOptions } from '../test/pipeline-app';
 
@@ -12,6 +12,8 @@ const stranger = generateSigningKey('k-stranger');
 const sharedKeyPrefix = testKeyPrefix('pipeline');
 let jwks: TestJwksServer;
 const apps: App[] = [];
+/** What a service's `app.peers` is. */
+const dispatcher = httpAgent({ connectTimeoutMs: 1_000, timeoutMs: 1_000 });
 
 beforeAll(async () => {
   jwks = await startJwksServer([key]);
@@ -21,10 +23,13 @@ afterEach(async () => {
   jwks.publish([key]);
   jwks.fail(false);
 });
-afterAll(() => jwks.close());
+afterAll(async () => {
+  await dispatcher.close();
+  await jwks.close();
+});
 
 async function appWith(opts: Partial<PipelineAppOptions> = {}): Promise<App> {
-  const app = await pipelineApp({ keys: jwksKeySource({ url: jwks.url, minRefetchIntervalMs: 60_000 }), sharedKeyPrefix, ...opts });
+  const app = await pipelineApp({ keys: jwksKeySource({ url: jwks.url, dispatcher, minRefetchIntervalMs: 60_000 }), sharedKeyPrefix, ...opts });
   apps.push(app);
   return app;
 }
@@ -105,7 +110,7 @@ describe('request pipeline: the token', () => {
   });
 
   it('when the JWKS gains a new key (rotation), then a token under the new kid verifies after one refetch', async () => {
-    const app = await appWith({ keys: jwksKeySource({ url: jwks.url, minRefetchIntervalMs: 0 }) });
+    const app = await appWith({ keys: jwksKeySource({ url: jwks.url, dispatcher, minRefetchIntervalMs: 0 }) });
     expect((await get(app, signAccessToken(key))).statusCode).toBe(200);
     const next = generateSigningKey('k2');
     jwks.publish([key, next]);

@@ -99,6 +99,18 @@ export const peerEnv = {
   PAYMENT_GATEWAY_URL: () => ({ PAYMENT_GATEWAY_URL: Url(['http', 'https'], 'http://127.0.0.1:3009') }),
 };
 
+/**
+ * The bounds of a call to another service (user-service's JWKS, order-service), each wait on
+ * its own: a request that needs an unreachable peer answers 503 within about one of them
+ * (CONTRACT.md, "When parts fail": 503 within 2 s).
+ */
+export const peerTimeoutEnv = () => ({
+  /** Opening a connection to a peer. */
+  PEER_CONNECT_TIMEOUT_MS: Type.Integer({ minimum: 10, maximum: 60_000, default: 1_000 }),
+  /** Waiting for a peer's response headers, and then for each piece of its body. */
+  PEER_TIMEOUT_MS: Type.Integer({ minimum: 10, maximum: 60_000, default: 1_000 }),
+});
+
 type AjvError = {
   instancePath: string;
   keyword: string;

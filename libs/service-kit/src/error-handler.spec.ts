@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import { Type } from '@sinclair/typebox';
 import type { LightMyRequestResponse } from 'fastify';
+import { errors as undici } from 'undici';
 import { buildTestApp, PROBLEM_KEYS, UUID_V7 } from '../test/test-app';
 import { toProblem } from './error-handler';
 import { DependencyUnavailableError, HttpProblem } from './problem';
@@ -205,10 +206,11 @@ describe('errors as problem+json', () => {
     expect(body['requestId']).not.toBe('spoofed');
   });
 
-  it('when a peer call is cut by its timeout signal, then it maps to 503 DEPENDENCY_UNAVAILABLE', () => {
-    const timeout = new DOMException('The operation was aborted due to timeout', 'TimeoutError');
-    expect(toProblem(timeout)).toMatchObject({ status: 503, code: 'DEPENDENCY_UNAVAILABLE' });
-    expect(toProblem(new DOMException('aborted by the caller', 'AbortError'))).toMatchObject({ status: 500 });
+  it('when a peer call times out or loses its connection, then it maps to 503 DEPENDENCY_UNAVAILABLE; an aborted call does not', () => {
+    for (const error of [new undici.ConnectTimeoutError(), new undici.HeadersTimeoutError(), new undici.BodyTimeoutError(), new undici.SocketError('other side closed')]) {
+      expect(toProblem(error)).toMatchObject({ status: 503, code: 'DEPENDENCY_UNAVAILABLE', headers: { 'retry-after': '1' } });
+    }
+    expect(toProblem(new undici.RequestAbortedError())).toMatchObject({ status: 500 });
   });
 
   it('when a text/plain body is sent, then 415 UNSUPPORTED_MEDIA_TYPE (JSON only)', async () => {

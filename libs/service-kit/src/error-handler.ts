@@ -27,6 +27,11 @@ const UNAVAILABLE_CODES = new Set([
   'ER_CON_COUNT_ERROR',
   'ER_SERVER_SHUTDOWN',
   'ER_LOCK_WAIT_TIMEOUT',
+  // undici (calls to peers): no connection in time, no answer in time, the connection lost.
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'UND_ERR_SOCKET',
 ]);
 
 /**
@@ -68,9 +73,7 @@ function isUnavailable(error: unknown, depth = 0): boolean {
   const e = error as { code?: unknown; errno?: unknown; cause?: unknown; driverError?: unknown };
   if (typeof e.code === 'string' && UNAVAILABLE_CODES.has(e.code)) return true;
   if (typeof e.errno === 'number' && UNAVAILABLE_ERRNOS.has(e.errno)) return true;
-  // A peer call cut by its AbortSignal.timeout().
-  if ((error as { name?: unknown }).name === 'TimeoutError') return true;
-  // TypeORM wraps the driver's error in `driverError`; fetch ("fetch failed") puts the socket's in `cause`.
+  // TypeORM wraps the driver's error in `driverError`; a wrapping error keeps the original in `cause`.
   return [e.driverError, e.cause].some((inner) => inner !== undefined && isUnavailable(inner, depth + 1));
 }
 

@@ -4,7 +4,7 @@ export * from './error-handler';
 export * from './health';
 export * from './logger';
 export * from './metrics';
-export * from './peer';
+export * from './peers';
 export * from './problem';
 export * from './redis';
 export * from './redis-failure';

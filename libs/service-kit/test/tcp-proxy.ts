@@ -11,6 +11,8 @@ export class TcpProxy {
   private readonly pairs = new Set<[Socket, Socket]>();
   private frozen = false;
   port = 0;
+  /** Client connections accepted so far: how many connections a client opened through the proxy. */
+  accepted = 0;
 
   constructor(private readonly target: { host: string; port: number }) {}
 
@@ -75,6 +77,7 @@ export class TcpProxy {
   }
 
   private pipe(client: Socket): void {
+    this.accepted++;
     const upstream = connect(this.target.port, this.target.host);
     for (const s of [client, upstream]) {
       this.sockets.add(s);

@@ -4,6 +4,6 @@ export * from './ids';
 export { freePorts, startRedisCluster, startRedisServer, type LocalRedisCluster, type LocalRedisServer } from '@platform/redis/testing';
 export * from './service-conformance';
 // Lives with the service kit, whose own tests use it; exported here with the other helpers.
-export { TcpProxy } from '@platform/service-kit/testing';
+export { closedPort, startDroppingPeer, startPeerProcess, startSilentServer, TcpProxy, type DroppingPeer, type PeerProcess, type SilentServer } from '@platform/service-kit/testing';
 export * from './test-database';
 export * from './service-process';

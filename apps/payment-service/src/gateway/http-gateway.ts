@@ -1,16 +1,18 @@
-import { REQUEST_ID_HEADER } from '@platform/service-kit';
+import { httpAgent, REQUEST_ID_HEADER } from '@platform/service-kit';
+import { request } from 'undici';
 import type { ChargeOutcome, ChargeRequest, PaymentGateway, RefundOutcome, RefundRequest } from './gateway';
 
 export interface HttpGatewayOptions {
   /** The provider's base URL (PAYMENT_GATEWAY_URL). */
   baseUrl: string;
-  /** Per attempt. */
+  /** Opening a connection (GATEWAY_CONNECT_TIMEOUT_MS). */
+  connectTimeoutMs: number;
+  /** Per attempt: waiting for the response headers, and then for each piece of the body (GATEWAY_TIMEOUT_MS). */
   timeoutMs: number;
   /** Attempts of one call, the first included, on network errors, timeouts and 5xx. */
   maxAttempts: number;
   /** First pause between attempts; doubled each time, with jitter. */
   backoffMs?: number;
-  fetch?: typeof fetch;
 }
 
 interface ProviderCharge {
@@ -51,14 +53,15 @@ function chargeOutcome(charge: ProviderCharge): ChargeOutcome {
 }
 
 /**
- * The provider over HTTP. A call is sent up to `maxAttempts` times with the same
- * idempotency key while no final answer comes (network error, timeout, 5xx): the
- * provider answers a repeated key with the first result, so retries never charge twice.
- * When every attempt went unanswered, a charge is looked up at the provider by its
- * reference before anything is decided (reconcile); only then is it `unknown`.
+ * The provider over HTTP, on keep-alive connections of its own. A call is sent up to
+ * `maxAttempts` times with the same idempotency key while no final answer comes (network
+ * error, timeout, 5xx): the provider answers a repeated key with the first result, so retries
+ * never charge twice. When every attempt went unanswered, a charge is looked up at the
+ * provider by its reference before anything is decided (reconcile); only then is it `unknown`.
+ * `close()` closes the connections once the calls in flight are done.
  */
-export function httpGateway(opts: HttpGatewayOptions): PaymentGateway {
-  const doFetch = opts.fetch ?? fetch;
+export function httpGateway(opts: HttpGatewayOptions): PaymentGateway & { close(): Promise<void> } {
+  const agent = httpAgent({ connectTimeoutMs: opts.connectTimeoutMs, timeoutMs: opts.timeoutMs });
   const backoffMs = opts.backoffMs ?? 100;
 
   async function call(method: 'GET' | 'POST', path: string, init: { key?: string; body?: object; requestId?: string }): Promise<Answer> {
@@ -67,20 +70,20 @@ export function httpGateway(opts: HttpGatewayOptions): PaymentGateway {
     if (init.key) headers['idempotency-key'] = init.key;
     if (init.requestId) headers[REQUEST_ID_HEADER] = init.requestId;
     try {
-      const res = await doFetch(new URL(path, opts.baseUrl), {
+      const res = await request(new URL(path, opts.baseUrl), {
+        dispatcher: agent,
         method,
         headers,
         body: init.body ? JSON.stringify(init.body) : undefined,
-        signal: AbortSignal.timeout(opts.timeoutMs),
       });
-      const text = await res.text();
+      const text = await res.body.text();
       let body: unknown;
       try {
         body = text ? JSON.parse(text) : undefined;
       } catch {
         body = undefined;
       }
-      return { status: res.status, body };
+      return { status: res.statusCode, body };
     } catch {
       return undefined; // refused, reset or timed out: no answer
     }
@@ -113,6 +116,8 @@ export function httpGateway(opts: HttpGatewayOptions): PaymentGateway {
 
   return Object.freeze({
     findCharge,
+
+    close: () => agent.close(),
 
     async charge(req: ChargeRequest): Promise<ChargeOutcome> {
       const answer = await send(
