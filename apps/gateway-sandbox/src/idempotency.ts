@@ -19,6 +19,9 @@ interface Entry {
   expiresAt: number;
 }
 
+/** The fingerprint of a closed key: its answer goes to any body. */
+const ANY_BODY = '*';
+
 export const KEY_DEFAULTS = Object.freeze({ ttlMs: 24 * 60 * 60 * 1000, maxEntries: 100_000 });
 
 /**
@@ -51,7 +54,7 @@ export class IdempotencyKeys {
     const id = `${scope}\n${key}`;
     const existing = this.entries.get(id);
     if (existing) {
-      if (existing.fingerprint !== print) {
+      if (existing.fingerprint !== print && existing.fingerprint !== ANY_BODY) {
         throw new HttpProblem({ status: 422, code: 'IDEMPOTENCY_KEY_REUSED', detail: 'This Idempotency-Key was used with another request body.' });
       }
       const outcome = (await existing.outcome) as Outcome<T>;
@@ -63,6 +66,27 @@ export class IdempotencyKeys {
     const kept = keeps(outcome);
     if (!kept && this.entries.get(id) === entry) this.entries.delete(id);
     return { outcome, ran: true, kept };
+  }
+
+  /**
+   * Closes a key for good, unless a request with it has run to a kept answer: then that answer
+   * (the caller's to read). Otherwise `closed` becomes the key's kept answer, which every later
+   * request with the key gets, whatever its body, without running. A request with the key still
+   * running is waited for first, so the answer is final either way.
+   */
+  async close(scope: string, key: string, closed: HttpProblem): Promise<{ outcome: Outcome<unknown>; closedNow: boolean }> {
+    this.prune();
+    const id = `${scope}\n${key}`;
+    for (;;) {
+      const existing = this.entries.get(id);
+      if (!existing) break;
+      const outcome = await existing.outcome;
+      if (keeps(outcome)) return { outcome, closedNow: false };
+      // It failed with a 5xx (nothing kept, entry gone) and nothing else took the key since: close it.
+      if (this.entries.get(id) === existing) this.entries.delete(id);
+    }
+    this.entries.set(id, { fingerprint: ANY_BODY, outcome: Promise.resolve({ ok: false, error: closed }), expiresAt: Date.now() + this.opts.ttlMs });
+    return { outcome: { ok: false, error: closed }, closedNow: true };
   }
 
   get size(): number {

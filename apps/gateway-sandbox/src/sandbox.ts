@@ -70,9 +70,22 @@ export function createSandbox(opts: SandboxOptions) {
     throw replayed && outcome.error instanceof HttpProblem ? markReplayed(outcome.error) : outcome.error;
   }
 
+  /**
+   * Makes a charge's outcome final for its key: the charge's own answer when it ran (waiting for
+   * one in flight), or CHARGE_CANCELLED, which closes the key so that a charge with it arriving
+   * later never runs. What a provider's "cancel the payment intent" does.
+   */
+  async function cancelCharge(key: string): Promise<Answer<ChargeView>> {
+    const { outcome, closedNow } = await keys.close('charge', key, cancelled());
+    if (closedNow) outcomes.inc({ operation: 'charge', outcome: 'cancelled' });
+    if (outcome.ok) return { value: outcome.value as ChargeView, replayed: true };
+    throw !closedNow && outcome.error instanceof HttpProblem ? markReplayed(outcome.error) : outcome.error;
+  }
+
   return {
     ledger,
     charge: (key: string, body: CreateChargeBody): Promise<Answer<ChargeView>> => post('charge', key, body, () => charge(ledger, body)),
+    cancelCharge,
     refund: (key: string, body: CreateRefundBody): Promise<Answer<RefundView>> => post('refund', key, body, () => answered(() => ledger.refund(body))),
   };
 }
@@ -86,6 +99,14 @@ function charge(ledger: Ledger, body: CreateChargeBody): ChargeView {
   const recorded = ledger.charge(body, behaviour);
   if (behaviour === null) return recorded;
   throw new HttpProblem({ status: 402, code: behaviour, detail: DECLINED[behaviour], extensions: { charge: recorded } });
+}
+
+function cancelled(): HttpProblem {
+  return new HttpProblem({
+    status: 409,
+    code: 'CHARGE_CANCELLED',
+    detail: 'The charge with this Idempotency-Key was cancelled before it ran; nothing was charged, and it never will be.',
+  });
 }
 
 /** The ledger's refusal as the provider's answer, which is what the key keeps and replays. */

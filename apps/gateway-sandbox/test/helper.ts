@@ -19,7 +19,7 @@ export const newKey = () => `key-${randomUUID()}`;
 /** A valid charge body for a new order; `over` replaces or adds members. */
 export const chargeBody = (over: Record<string, unknown> = {}) => ({ amount: 1999, currency: 'EUR', token: 'tok_visa', orderId: randomUUID(), ...over });
 
-export function post(app: App, url: '/v1/charges' | '/v1/refunds', payload: object, key: string | null = newKey()): Promise<LightMyRequestResponse> {
+export function post(app: App, url: '/v1/charges' | '/v1/refunds' | '/v1/charges/cancel', payload: object, key: string | null = newKey()): Promise<LightMyRequestResponse> {
   return app.inject({ method: 'POST', url, payload, headers: key === null ? {} : { 'idempotency-key': key } });
 }
 

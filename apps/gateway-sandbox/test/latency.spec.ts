@@ -60,3 +60,38 @@ describe('GATEWAY_LATENCY_MS', () => {
     expect(answers.filter((r) => r.headers['idempotent-replayed'] === 'true')).toHaveLength(49);
   });
 });
+
+describe('POST /v1/charges/cancel', () => {
+  it('when no charge ran with the key, then 409 CHARGE_CANCELLED, and a charge sent with that key later gets the same and charges nothing', async () => {
+    const key = newKey();
+    const body = chargeBody();
+    const cancel = await post(app, '/v1/charges/cancel', {}, key);
+    expect([cancel.statusCode, cancel.json<{ code: string }>().code]).toEqual([409, 'CHARGE_CANCELLED']);
+    const late = await post(app, '/v1/charges', body, key);
+    expect([late.statusCode, late.json<{ code: string }>().code]).toEqual([409, 'CHARGE_CANCELLED']);
+    expect(await chargesOf(app, body.orderId)).toEqual([]);
+  });
+
+  it('when the charge with the key is still in flight, then the cancel waits for it and answers the charge: the outcome is final either way', async () => {
+    const key = newKey();
+    const body = chargeBody();
+    const charging = post(app, '/v1/charges', body, key);
+    // Sent while the charge is still running (the sandbox's latency), when a GET does not see it yet.
+    expect(await chargesOf(app, body.orderId)).toEqual([]);
+    const cancel = await post(app, '/v1/charges/cancel', {}, key);
+    const charged = await charging;
+    expect(charged.statusCode).toBe(201);
+    expect(cancel.statusCode).toBe(201);
+    expect(cancel.headers['idempotent-replayed']).toBe('true');
+    expect(cancel.json()).toEqual(charged.json());
+    expect(await chargesOf(app, body.orderId)).toHaveLength(1);
+  });
+
+  it('when the charge with the key was declined, then the cancel answers the decline', async () => {
+    const key = newKey();
+    const declined = await post(app, '/v1/charges', chargeBody({ token: 'tok_chargeDeclined' }), key);
+    expect(declined.statusCode).toBe(402);
+    const cancel = await post(app, '/v1/charges/cancel', {}, key);
+    expect([cancel.statusCode, cancel.json<{ code: string }>().code]).toEqual([402, 'CARD_DECLINED']);
+  });
+});

@@ -159,3 +159,34 @@ describe('when the provider cannot be reached', () => {
     }
   });
 });
+
+describe('when the provider runs a charge only after the payment went stale', () => {
+  /** The provider takes longer than the payment takes to go stale: the sweep looks while the charge is still running there. */
+  const SLOW_MS = 6_000;
+  let slow: World;
+  beforeAll(async () => {
+    slow = await buildWorld({
+      sandboxEnv: { GATEWAY_LATENCY_MS: String(SLOW_MS) },
+      env: { GATEWAY_TIMEOUT_MS: '200', GATEWAY_MAX_ATTEMPTS: '1', PAYMENT_STALE_AFTER_MS: '2000', PAYMENT_RECOVERY_INTERVAL_MS: '300' },
+    });
+  }, 90_000);
+  afterAll(() => slow?.close());
+
+  it('then the sweep does not take "no charge yet" for "never charged": it cancels by the key, and the payment ends as the provider has it, SUCCEEDED with the order PAID', async () => {
+    const { token } = slow.tokenFor();
+    const order = await placeOrder(slow, token);
+    const res = await pay(slow.app, token, { orderId: order.id, paymentMethod: card() });
+    expect([res.statusCode, code(res)]).toEqual([502, 'GATEWAY_ERROR']);
+    const { paymentId } = res.json() as { paymentId: string };
+    const status = async () => {
+      const now = await slow.app.inject({ url: `/v1/payments/${paymentId}`, headers: bearer(token) });
+      return now.statusCode === 200 ? (now.json() as PaymentJson).status : undefined;
+    };
+    // Stale at 2 s, while the provider still runs the charge (it lands at 6 s): never FAILED meanwhile.
+    const seen = new Set<string | undefined>();
+    await eventually(async () => seen.add(await status()).has('SUCCEEDED'), SLOW_MS + 4_000, 100);
+    expect([...seen].filter((s) => s !== undefined)).toEqual(['SUCCEEDED']);
+    expect(await eventually(async () => (await orderOf(slow, token, order.id)).status === 'PAID', 3_000, 50)).toBe(true);
+    expect(await chargesOf(slow, order.id)).toEqual([expect.objectContaining({ status: 'succeeded' })]);
+  });
+});

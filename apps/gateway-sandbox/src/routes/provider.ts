@@ -38,6 +38,19 @@ export const providerRoutes: FastifyPluginAsyncTypebox<{ sandbox: Sandbox }> = a
     handler: async (request, reply) => created(reply, await sandbox.charge(keyOf(request), request.body)),
   });
 
+  app.post('/v1/charges/cancel', {
+    preValidation: requireIdempotencyKey,
+    schema: {
+      tags: ['charges'],
+      summary: 'Make the outcome of the charge with this Idempotency-Key final',
+      description:
+        'Answers what the charge with this key answered (waiting for one still running), or, when none ran, 409 CHARGE_CANCELLED: the key is then closed, and a charge sent with it later gets the same 409 and never runs.',
+      headers: IdempotencyHeaders,
+      response: { 201: ChargeView, ...problemResponses(400, 402, 409) },
+    },
+    handler: async (request, reply) => created(reply, await sandbox.cancelCharge(keyOf(request))),
+  });
+
   app.get('/v1/charges', {
     schema: {
       tags: ['charges'],

@@ -43,4 +43,11 @@ export interface PaymentGateway {
   refund(request: RefundRequest): Promise<RefundOutcome>;
   /** What the provider knows of the charge made with this reference: `unknown` when it cannot say. */
   findCharge(orderId: string, reference: string, requestId?: string): Promise<ChargeOutcome | { kind: 'absent' }>;
+  /**
+   * Makes the outcome of the charge sent with `key` final at the provider: the charge when it ran
+   * (waiting for one in flight), else `cancelled`, after which a charge with that key never runs
+   * (a provider's "cancel the payment intent"). Not finding a charge proves nothing: a request
+   * the provider has received but not yet run (it was slow, or frozen) can still charge.
+   */
+  cancelCharge(key: string, requestId?: string): Promise<ChargeOutcome | { kind: 'cancelled' }>;
 }

@@ -114,8 +114,29 @@ export function httpGateway(opts: HttpGatewayOptions): PaymentGateway & { close(
     return found ? chargeOutcome(found) : { kind: 'absent' };
   }
 
+  /** The answers of a charge, which a cancel replays when the charge ran. */
+  function chargeAnswer(answer: Answer, findDetail: string): ChargeOutcome | undefined {
+    if (answer && answer.status === 201) return chargeOutcome(answer.body as ProviderCharge);
+    if (answer && answer.status === 402) {
+      const problem = answer.body as ProviderProblem;
+      return { kind: 'declined', chargeId: problem.charge?.id ?? null, failureCode: problem.code ?? 'CARD_DECLINED' };
+    }
+    if (answer && !retryable(answer)) {
+      // Said nothing moved (502 GATEWAY_ERROR), or refused the request (an unknown token).
+      const problem = answer.body as ProviderProblem | undefined;
+      return { kind: 'rejected', code: problem?.code ?? `HTTP_${answer.status}`, detail: `${describe(answer)}${findDetail}` };
+    }
+    return undefined;
+  }
+
   return Object.freeze({
     findCharge,
+
+    async cancelCharge(key: string, requestId?: string): Promise<ChargeOutcome | { kind: 'cancelled' }> {
+      const answer = await send('/v1/charges/cancel', key, {}, requestId);
+      if (answer?.status === 409 && (answer.body as ProviderProblem | undefined)?.code === 'CHARGE_CANCELLED') return { kind: 'cancelled' };
+      return chargeAnswer(answer, '') ?? { kind: 'unknown', detail: `cancel: ${describe(answer)}` };
+    },
 
     close: () => agent.close(),
 
@@ -126,16 +147,8 @@ export function httpGateway(opts: HttpGatewayOptions): PaymentGateway & { close(
         { amount: req.amount, currency: req.currency, token: req.token, orderId: req.orderId, reference: req.reference },
         req.requestId,
       );
-      if (answer && answer.status === 201) return chargeOutcome(answer.body as ProviderCharge);
-      if (answer && answer.status === 402) {
-        const problem = answer.body as ProviderProblem;
-        return { kind: 'declined', chargeId: problem.charge?.id ?? null, failureCode: problem.code ?? 'CARD_DECLINED' };
-      }
-      if (answer && !retryable(answer)) {
-        // Said nothing moved (502 GATEWAY_ERROR), or refused the request (an unknown token).
-        const problem = answer.body as ProviderProblem | undefined;
-        return { kind: 'rejected', code: problem?.code ?? `HTTP_${answer.status}`, detail: describe(answer) };
-      }
+      const final = chargeAnswer(answer, '');
+      if (final) return final;
       // Unanswered after every attempt: ask the provider before deciding anything.
       const found = await findCharge(req.orderId, req.reference, req.requestId);
       if (found.kind === 'absent') return { kind: 'unknown', detail: `${describe(answer)}, and it has no charge ${req.reference} yet` };

@@ -84,9 +84,14 @@ async function resolveStale(deps: SettlementDeps, p: Payment, fence: number, req
   if (found.kind === 'succeeded' || found.kind === 'declined') {
     await apply(deps, p, fence, found).catch(() => undefined);
   } else if (found.kind === 'absent' && Date.now() - p.updatedAt.getTime() > deps.staleAfterMs) {
-    if (await repo.takeOver(p.id, fence)) {
+    // Absent is not final: a charge the provider received but has not run yet (slow, frozen) can
+    // still land. Cancelling it by its key makes the outcome final either way.
+    const closed = await deps.gateway.cancelCharge(p.id, requestId);
+    if (closed.kind === 'succeeded' || closed.kind === 'declined') {
+      await apply(deps, p, fence, closed).catch(() => undefined);
+    } else if (closed.kind === 'cancelled' && (await repo.takeOver(p.id, fence))) {
       await settle(deps, { ...p, fence }, fence, { status: 'FAILED', failureCode: 'GATEWAY_ERROR', providerChargeId: null });
-      deps.log.warn({ paymentId: p.id }, 'stale PROCESSING payment unknown to the provider; marked FAILED');
+      deps.log.warn({ paymentId: p.id }, 'stale PROCESSING payment never charged; cancelled at the provider and marked FAILED');
     }
   }
   return repo.findById(p.id);
