@@ -27,8 +27,8 @@ afterAll(() => w?.close());
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const code = (res: { json(): unknown }) => (res.json() as { code?: string }).code;
 
-async function statusOf(token: string, paymentId: string): Promise<string | undefined> {
-  const res = await w.app.inject({ url: `/v1/payments/${paymentId}`, headers: bearer(token) });
+async function statusOf(token: string, paymentId: string, world: World = w): Promise<string | undefined> {
+  const res = await world.app.inject({ url: `/v1/payments/${paymentId}`, headers: bearer(token) });
   return res.statusCode === 200 ? (res.json() as PaymentJson).status : undefined;
 }
 
@@ -178,10 +178,7 @@ describe('when the provider runs a charge only after the payment went stale', ()
     const res = await pay(slow.app, token, { orderId: order.id, paymentMethod: card() });
     expect([res.statusCode, code(res)]).toEqual([502, 'GATEWAY_ERROR']);
     const { paymentId } = res.json() as { paymentId: string };
-    const status = async () => {
-      const now = await slow.app.inject({ url: `/v1/payments/${paymentId}`, headers: bearer(token) });
-      return now.statusCode === 200 ? (now.json() as PaymentJson).status : undefined;
-    };
+    const status = () => statusOf(token, paymentId, slow);
     // Stale at 2 s, while the provider still runs the charge (it lands at 6 s): never FAILED meanwhile.
     const seen = new Set<string | undefined>();
     await eventually(async () => seen.add(await status()).has('SUCCEEDED'), SLOW_MS + 4_000, 100);

@@ -1,16 +1,11 @@
 import type { KeySpace, RedisClient } from '@platform/redis';
 import { closeAll, testKeys, testRedis } from '@platform/redis/testing';
+import { eventually } from '@platform/testing';
 import { createStreams, StreamFullError, type Consumer, type StreamEvent, type Streams } from './streams';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs = 5_000): Promise<void> {
-  const started = Date.now();
-  while (!(await condition())) {
-    if (Date.now() - started > timeoutMs) throw new Error('condition not met in time');
-    await sleep(20);
-  }
-}
+const waitFor = async (condition: () => boolean | Promise<boolean>) => expect(await eventually(async () => condition(), 5_000, 20)).toBe(true);
 
 /** A stream stays bounded by length and by age, and what a consumer group has not handled is never trimmed. */
 describe('stream bounds', () => {
