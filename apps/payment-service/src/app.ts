@@ -18,8 +18,12 @@ export const SERVICE = 'payment-service';
 
 /** The per-order lock lives this long unless its holder extends it (withLock does, every third). */
 const ORDER_LOCK_TTL_MS = 10_000;
-/** How long a payment waits for another attempt on the same order before answering 409. */
-const ORDER_LOCK_WAIT_MS = 10_000;
+/**
+ * How long a payment waits for another attempt on the same order before answering 409 with
+ * Retry-After. The holder's work is bounded (about 3 s on the provider's default limits, plus
+ * MySQL), and no answer may wait over 5 s (CONTRACT.md, "When parts fail").
+ */
+const ORDER_LOCK_WAIT_MS = 4_000;
 
 /** payment-service: Charges each order once through the payment provider, and refunds. */
 export default async function paymentService(app: FastifyInstance, { config, defaultMetrics }: AppOptions<Config>) {
