@@ -1,3 +1,4 @@
+import type { Answer } from '../../e2e/src/client';
 import { sleep } from '../../e2e/src/processes';
 import { ROUTES, type Mix, type Route } from './mix';
 
@@ -21,9 +22,12 @@ export interface LoadResult {
   /** Requests not started because `maxInFlight` were still open (the harness's cap, not the platform's answer). */
   skipped: number;
   routes: Map<Route, RouteCounts>;
+  unexpected: Load['unexpected'];
 }
 
 const TICK_MS = 20;
+const UNEXPECTED_KEPT = 20;
+const EXPECTED = new Map<Route, number>(ROUTES.map((r) => [r.route, r.expect]));
 
 function deck(): Route[] {
   const cards = ROUTES.flatMap((r) => Array.from({ length: r.weight }, () => r.route));
@@ -34,10 +38,18 @@ function deck(): Route[] {
   return cards;
 }
 
+/** The status, with the problem's code when it is not a 2xx (`503 DEPENDENCY_UNAVAILABLE`). */
+function outcomeOf(answer: Answer): string {
+  const code: unknown = answer.status >= 300 ? answer.body?.code : undefined;
+  return typeof code === 'string' ? `${answer.status} ${code}` : String(answer.status);
+}
+
 const failureOf = (err: unknown) => (err instanceof Error && err.name === 'TimeoutError' ? 'timeout' : 'network');
 
 export class Load {
   readonly routes = new Map<Route, RouteCounts>(ROUTES.map((r) => [r.route, { sent: 0, outcomes: new Map(), latencies: [] }]));
+  /** The first unexpected answers, with when they came. */
+  readonly unexpected: { minute: number; route: Route; outcome: string }[] = [];
   private cards: Route[] = [];
   private inFlight = 0;
   private skipped = 0;
@@ -63,7 +75,7 @@ export class Load {
     }
     const seconds = (performance.now() - this.t0) / 1000;
     while (this.inFlight > 0) await sleep(TICK_MS);
-    return { seconds, started, skipped: this.skipped, routes: this.routes };
+    return { seconds, started, skipped: this.skipped, routes: this.routes, unexpected: this.unexpected };
   }
 
   private next(): Route {
@@ -80,7 +92,7 @@ export class Load {
     counts.sent++;
     let outcome: string;
     try {
-      outcome = String((await send()).status);
+      outcome = outcomeOf(await send());
       (counts.latencies[minute] ??= []).push(performance.now() - begun);
     } catch (err) {
       outcome = failureOf(err);
@@ -88,5 +100,6 @@ export class Load {
       this.inFlight--;
     }
     counts.outcomes.set(outcome, (counts.outcomes.get(outcome) ?? 0) + 1);
+    if (outcome !== String(EXPECTED.get(route)) && this.unexpected.length < UNEXPECTED_KEPT) this.unexpected.push({ minute: (begun - this.t0) / 60_000, route, outcome });
   }
 }

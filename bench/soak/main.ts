@@ -66,7 +66,7 @@ function progress(sampler: Sampler, load: Load, t: number): void {
   const sent = [...load.routes.values()].reduce((s, c) => s + c.sent, 0);
   const last = sampler.samples.at(-1);
   const per = [...(last?.figures ?? [])].map(([name, f]) => `${name} ${fmt(f.rssMb)} MB${f.heapUsedMb ? ` heap ${fmt(f.heapUsedMb)} lag p99 ${fmt(f.lagP99Ms ?? NaN, 1)} ms` : ''}`);
-  console.log(`${fmt(t / 60, 1)} min: ${fmt(sent)} sent, ${fmt(unexpected({ seconds: t, started: sent, skipped: 0, routes: load.routes }))} unexpected · ${per.join(' · ')}`);
+  console.log(`${fmt(t / 60, 1)} min: ${fmt(sent)} sent, ${fmt(unexpected(load))} unexpected · ${per.join(' · ')}`);
 }
 
 async function main(): Promise<void> {

@@ -25,7 +25,7 @@ export interface SoakInfo {
 const row = (cells: (string | number)[]) => `| ${cells.join(' | ')} |`;
 
 /** Answers other than the route's expected status, and failures without an answer. */
-export function unexpected(result: LoadResult): number {
+export function unexpected(result: Pick<LoadResult, 'routes'>): number {
   return ROUTES.reduce((n, r) => {
     const counts = result.routes.get(r.route);
     return n + [...(counts?.outcomes ?? [])].filter(([k]) => k !== String(r.expect)).reduce((s, [, c]) => s + c, 0);
@@ -83,6 +83,9 @@ export function reportMarkdown(info: SoakInfo, result: LoadResult, samples: Samp
     '',
     requestsTable(result),
     '',
+    ...(result.unexpected.length > 0
+      ? [`The first unexpected answers, by minute of the load: ${result.unexpected.map((u) => `${fmt(u.minute, 1)} \`${u.route}\` ${u.outcome}`).join('; ')}.`, '']
+      : []),
     '### Trend per process',
     '',
     ...METRICS.flatMap((m) => [trendTable(samples, processes, m), '']),
