@@ -19,7 +19,8 @@ interface Entry {
   expiresAt: number;
 }
 
-export const KEY_DEFAULTS = Object.freeze({ ttlMs: 24 * 60 * 60 * 1000, maxEntries: 100_000 });
+/** At most as many kept answers as the ledger keeps charges (LEDGER_DEFAULTS): about 50 MB of heap when full. */
+export const KEY_DEFAULTS = Object.freeze({ ttlMs: 24 * 60 * 60 * 1000, maxEntries: 50_000 });
 
 /**
  * Answers a provider keeps for a key, as Stripe does: successes and the 4xx it decided
