@@ -20,16 +20,26 @@ export const ROOMY = Object.freeze({
 
 export type Cleanup = (close: () => Promise<unknown>) => void;
 
-export async function startPlatform(mysqlAdminUrl: string, redisUrl: string, cleanup: Cleanup): Promise<Platform> {
+export interface StartOptions {
+  /** Instances of each service (1); peers then reach each other through the harness's balancers. */
+  instances?: number;
+  /** One instance each, peers calling each other straight, with no balancer in the bench's process. */
+  direct?: boolean;
+  /** More settings for every process (e.g. NODE_OPTIONS). */
+  env?: Record<string, string>;
+}
+
+export async function startPlatform(mysqlAdminUrl: string, redisUrl: string, cleanup: Cleanup, opts: StartOptions = {}): Promise<Platform> {
   const dist = buildApps();
   cleanup(async () => rmSync(dist, { recursive: true, force: true }));
   prepareDatabases(mysqlAdminUrl, dist);
   const platform = await Platform.start({
     dist,
-    instances: 1,
+    instances: opts.instances ?? 1,
+    direct: opts.direct,
     mysqlAdminUrl,
     redisUrl,
-    env: { ...ROOMY },
+    env: { ...ROOMY, ...opts.env },
     appEnv: { 'gateway-sandbox': { GATEWAY_LATENCY_MS: '0', GATEWAY_FAILURE_RATE: '0' } },
   });
   cleanup(async () => {

@@ -22,7 +22,8 @@ interface Entry {
 /** The fingerprint of a closed key: its answer goes to any body. */
 const ANY_BODY = '*';
 
-export const KEY_DEFAULTS = Object.freeze({ ttlMs: 24 * 60 * 60 * 1000, maxEntries: 100_000 });
+/** At most as many kept answers as the ledger keeps charges (LEDGER_DEFAULTS): about 50 MB of heap when full. */
+export const KEY_DEFAULTS = Object.freeze({ ttlMs: 24 * 60 * 60 * 1000, maxEntries: 50_000 });
 
 /**
  * Answers a provider keeps for a key, as Stripe does: successes and the 4xx it decided
