@@ -213,6 +213,30 @@ describe('errors as problem+json', () => {
     expect(toProblem(new undici.RequestAbortedError())).toMatchObject({ status: 500 });
   });
 
+  it.each(['utf-16', 'UTF-16', 'us-ascii', '"iso-8859-1"', ''])(
+    'when a JSON body names charset=%s, then 415 UNSUPPORTED_MEDIA_TYPE naming UTF-8',
+    async (charset) => {
+      const res = await app.inject({ method: 'POST', url: '/notes', payload: '{"text":"hi"}', headers: { 'content-type': `application/json; charset=${charset}` } });
+      expect(expectProblem(res, 415, 'UNSUPPORTED_MEDIA_TYPE')['detail']).toMatch(/JSON bodies must be UTF-8/);
+    },
+  );
+
+  it.each(['application/json', 'application/json; charset=utf-8', 'Application/JSON; Charset=UTF-8', 'application/json;charset="utf-8"'])(
+    'when a JSON body is sent as %s, then it is parsed',
+    async (contentType) => {
+      const res = await app.inject({ method: 'POST', url: '/notes', payload: '{"text":"héllo"}', headers: { 'content-type': contentType } });
+      expect(res.statusCode).toBe(200);
+      expect(res.json()).toEqual({ length: 5 });
+    },
+  );
+
+  it("when a JSON body says charset=utf-8, then Fastify's prototype-poisoning and size checks still hold", async () => {
+    const poisoned = await app.inject({ method: 'POST', url: '/notes', payload: '{"text":"a","__proto__":{"x":1}}', headers: { 'content-type': 'application/json; charset=utf-8' } });
+    expectProblem(poisoned, 400, 'MALFORMED_JSON');
+    const big = await app.inject({ method: 'POST', url: '/notes', payload: JSON.stringify({ text: 'x'.repeat(BODY_LIMIT_BYTES) }), headers: { 'content-type': 'application/json; charset=utf-8' } });
+    expectProblem(big, 413, 'PAYLOAD_TOO_LARGE');
+  });
+
   it('when a text/plain body is sent, then 415 UNSUPPORTED_MEDIA_TYPE (JSON only)', async () => {
     const res = await app.inject({ method: 'POST', url: '/notes', payload: 'hello', headers: { 'content-type': 'text/plain' } });
     expectProblem(res, 415, 'UNSUPPORTED_MEDIA_TYPE');

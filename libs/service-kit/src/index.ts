@@ -2,6 +2,7 @@ export * from './config';
 export * from './domain-error';
 export * from './error-handler';
 export * from './health';
+export * from './json-body';
 export * from './logger';
 export * from './metrics';
 export * from './peers';

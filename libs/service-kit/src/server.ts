@@ -14,6 +14,7 @@ import type { DestinationStream } from 'pino';
 import { v7 as uuidv7 } from 'uuid';
 import { ConfigError, loadConfig, trustProxyOption } from './config';
 import { sendProblem, toProblem } from './error-handler';
+import { acceptUtf8JsonOnly } from './json-body';
 import { loggerOptions } from './logger';
 import { genReqId, REQUEST_ID_HEADER } from './request-id';
 import { PROBLEM_CONTENT_TYPE, problemBody } from './problem';
@@ -95,6 +96,7 @@ export function createServer(opts: ServerOptions) {
   app.setValidatorCompiler(createValidatorCompiler());
   // JSON in and out: a text/plain body is a 415, not a string that fails validation later.
   app.removeContentTypeParser('text/plain');
+  acceptUtf8JsonOnly(app);
   // Node's server.close() closes the connections idle at that moment only: a keep-alive client
   // (a load balancer, a peer's fetch) would keep the connection of a request in flight open after
   // its answer and hold close() up until the shutdown timeout. Answers sent while closing end it.

@@ -53,6 +53,21 @@ export function describeServiceConformance(opts: ConformanceOptions): void {
       expect(res.json()).toMatchObject({ status: 400, code: 'MALFORMED_JSON' });
     });
 
+    it.each(['utf-16', 'UTF-16LE', 'iso-8859-1', '"utf-16"'])(
+      'when a JSON body names charset=%s, then 415 UNSUPPORTED_MEDIA_TYPE',
+      async (charset) => {
+        const res = await app().inject({
+          method: 'POST',
+          url: '/v1/anything',
+          headers: { 'content-type': `application/json; charset=${charset}` },
+          payload: '{"a":1}',
+        });
+        expect(res.statusCode).toBe(415);
+        expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+        expect(res.json()).toMatchObject({ status: 415, code: 'UNSUPPORTED_MEDIA_TYPE' });
+      },
+    );
+
     it('when no usable x-request-id is sent, then a UUIDv7 is made and returned', async () => {
       const res = await app().inject({ method: 'GET', url: '/health/live', headers: { 'x-request-id': 'bad id!' } });
       expect(res.headers['x-request-id']).toMatch(V7);
