@@ -213,6 +213,22 @@ describe('errors as problem+json', () => {
     expect(toProblem(new undici.RequestAbortedError())).toMatchObject({ status: 500 });
   });
 
+  it('when a failing schema has an x-error-message, then the 400 says it once for that path instead of the keywords', () => {
+    const parentSchema = { type: 'string', enum: ['EUR'], 'x-error-message': 'must be a currency' };
+    const error = Object.assign(new Error('invalid'), {
+      validationContext: 'body',
+      validation: [
+        { instancePath: '/currency', keyword: 'type', params: {}, message: 'must be string', parentSchema },
+        { instancePath: '/currency', keyword: 'enum', params: {}, message: 'must be equal to one of the allowed values', parentSchema },
+        { instancePath: '/name', keyword: 'type', params: {}, message: 'must be string', parentSchema: { type: 'string' } },
+      ],
+    });
+    expect(toProblem(error).errors).toEqual([
+      { path: 'body/currency', message: 'must be a currency' },
+      { path: 'body/name', message: 'must be string' },
+    ]);
+  });
+
   it.each(['utf-16', 'UTF-16', 'us-ascii', '"iso-8859-1"', ''])(
     'when a JSON body names charset=%s, then 415 UNSUPPORTED_MEDIA_TYPE naming UTF-8',
     async (charset) => {

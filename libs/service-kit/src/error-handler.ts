@@ -56,13 +56,25 @@ type ValidationError = FastifyError & {
   validationContext?: string;
 };
 
+/**
+ * A schema may say in `x-error-message` what a value failing it should have been ("must be an
+ * ISO 4217 currency code in current use"), instead of Ajv's words for the keyword that failed
+ * ("must be equal to one of the allowed values"). Two keywords failing on one value say it once.
+ */
 function validationProblem(error: ValidationError): ProblemInit {
   const where = error.validationContext ?? 'body';
-  const errors = error.validation.map((v) => {
+  const seen = new Set<string>();
+  const errors = error.validation.flatMap((v) => {
     const leaf = v.params['missingProperty'] ?? v.params['additionalProperty'];
     const path = `${where}${v.instancePath}${leaf === undefined ? '' : `/${String(leaf)}`}`;
-    const message = v.keyword === 'additionalProperties' ? 'is not an allowed property' : (v.message ?? 'is invalid');
-    return { path, message };
+    // Ajv's `verbose` adds the failing schema; Fastify's type of the error does not know it.
+    const own = (v as { parentSchema?: Record<string, unknown> }).parentSchema?.['x-error-message'];
+    const message =
+      v.keyword === 'additionalProperties' ? 'is not an allowed property' : typeof own === 'string' ? own : (v.message ?? 'is invalid');
+    const key = `${path}\n${message}`;
+    if (seen.has(key)) return [];
+    seen.add(key);
+    return [{ path, message }];
   });
   return { status: 400, code: 'VALIDATION_FAILED', detail: 'The request is not valid.', errors };
 }

@@ -10,6 +10,8 @@ import type { FastifySchemaCompiler } from 'fastify';
  */
 const BASE: Options = Object.freeze({
   allErrors: true,
+  // Each error carries its schema, so a schema's `x-error-message` can say what it means (error-handler.ts).
+  verbose: true,
   removeAdditional: false,
   useDefaults: true,
   strict: false,
