@@ -1,9 +1,9 @@
+import { Currency } from '@platform/contracts';
 import { Type, type Static } from '@sinclair/typebox';
 
 /** Wire shapes of the sandbox provider (CONTRACT.md, Payments; apps/gateway-sandbox/README.md). */
 
 const Amount = (description: string) => Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description });
-const Currency = Type.String({ pattern: '^[A-Z]{3}$', description: 'ISO 4217 code, upper case.', examples: ['EUR'] });
 const Reference = Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9._:-]+$', description: 'The caller’s own reference, echoed back.' });
 const Time = Type.String({ format: 'date-time' });
 const NullableReference = Type.Union([Type.String(), Type.Null()]);

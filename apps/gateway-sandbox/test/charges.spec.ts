@@ -121,6 +121,7 @@ describe('POST /v1/charges validation', () => {
     ['an amount past MAX_SAFE_INTEGER', { amount: Number.MAX_SAFE_INTEGER + 1 }, 'body/amount'],
     ['a lower-case currency', { currency: 'eur' }, 'body/currency'],
     ['a four-letter currency', { currency: 'EURO' }, 'body/currency'],
+    ['a currency ISO 4217 does not have', { currency: 'XYZ' }, 'body/currency'],
     ['a token without tok_', { token: 'visa' }, 'body/token'],
     ['a token over 64 characters', { token: `tok_${'a'.repeat(61)}` }, 'body/token'],
     ['an orderId that is not a UUID', { orderId: 'order-1' }, 'body/orderId'],

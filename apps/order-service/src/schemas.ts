@@ -1,4 +1,4 @@
-import { OrderStatus, OrderView } from '@platform/contracts';
+import { Currency, OrderStatus, OrderView } from '@platform/contracts';
 import { Type, type Static } from '@sinclair/typebox';
 
 /**
@@ -14,7 +14,6 @@ export const ORDER_LIMITS = Object.freeze({
   maxPageSize: 100,
 });
 
-const Currency = Type.String({ pattern: '^[A-Z]{3}$', description: 'ISO 4217 code, upper case.', examples: ['EUR'] });
 const Sku = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9._-]+$', examples: ['SKU-42'] });
 const ItemName = Type.String({ minLength: 1, maxLength: 200, description: '1 to 200 characters (code points).', examples: ['Tea, 250 g'] });
 

@@ -78,6 +78,9 @@ describe('POST /v1/orders', () => {
     ['a 201-character name', withItems([item({ name: 'ß'.repeat(201) })]), 'body/items/0/name'],
     ['a lower-case currency', withItems([ITEM], 'eur'), 'body/currency'],
     ['a 4-letter currency', withItems([ITEM], 'EURO'), 'body/currency'],
+    ['a currency ISO 4217 does not have', withItems([ITEM], 'XYZ'), 'body/currency'],
+    ['a withdrawn currency', withItems([ITEM], 'HRK'), 'body/currency'],
+    ['the testing code', withItems([ITEM], 'XTS'), 'body/currency'],
     ['no currency', { items: [ITEM] }, 'body/currency'],
     ['a client-chosen total', { ...withItems([ITEM]), totalAmount: 1 }, 'body/totalAmount'],
     ['a client-chosen status', { ...withItems([ITEM]), status: 'PAID' }, 'body/status'],
@@ -91,6 +94,20 @@ describe('POST /v1/orders', () => {
     expect(problem.code).toBe('VALIDATION_FAILED');
     expect(problem.errors.map((e) => e.path)).toContain(path);
     expect((await get('/v1/orders', token)).json<{ data: unknown[] }>().data).toEqual([]);
+  });
+
+  it.each(['XYZ', 'eur', 42])('when the currency is %p, then the 400 says once what a currency must be', async (currency) => {
+    const { token } = tokenFor();
+    const res = await post('/v1/orders', token, withItems([ITEM], currency as string));
+    expect(res.statusCode).toBe(400);
+    expect(res.json<{ errors: unknown[] }>().errors).toEqual([{ path: 'body/currency', message: 'must be an ISO 4217 currency code in current use' }]);
+  });
+
+  it.each(['USD', 'JPY', 'CHF', 'SLE', 'ZWG'])('when the currency is %s, then the order is placed in it', async (currency) => {
+    const { token } = tokenFor();
+    const res = await post('/v1/orders', token, withItems([ITEM], currency));
+    expect(res.statusCode).toBe(201);
+    expect(res.json<OrderJson>().currency).toBe(currency);
   });
 
   it.each([
@@ -265,7 +282,7 @@ describe('POST /v1/orders/{id}/cancel', () => {
 describe('OpenAPI', () => {
   it('when /docs/json is read, then every orders route is there with its bearer security, body limits and answers', async () => {
     const doc = (await app.inject({ method: 'GET', url: '/docs/json' })).json<{
-      paths: Record<string, Record<string, { security?: unknown; responses: Record<string, unknown>; requestBody?: { content: Record<string, { schema: { properties: Record<string, { maxItems?: number }> } }> } }>>;
+      paths: Record<string, Record<string, { security?: unknown; responses: Record<string, unknown>; requestBody?: { content: Record<string, { schema: { properties: Record<string, { maxItems?: number; enum?: string[] }> } }> } }>>;
     }>();
     const routes = [
       ['/v1/orders', 'post', ['201', '400', '401', '409', '422']],
@@ -278,6 +295,9 @@ describe('OpenAPI', () => {
       expect([path, method, op?.security]).toEqual([path, method, [{ bearerAuth: [] }]]);
       for (const status of statuses) expect([path, method, status, op?.responses[status] !== undefined]).toEqual([path, method, status, true]);
     }
-    expect(doc.paths['/v1/orders']?.['post']?.requestBody?.content['application/json']?.schema.properties['items']?.maxItems).toBe(100);
+    const body = doc.paths['/v1/orders']?.['post']?.requestBody?.content['application/json']?.schema;
+    expect(body?.properties['items']?.maxItems).toBe(100);
+    expect(body?.properties['currency']?.enum).toEqual(expect.arrayContaining(['EUR', 'USD', 'JPY']));
+    expect(body?.properties['currency']?.enum).not.toContain('XYZ');
   });
 });

@@ -1,2 +1,3 @@
+export * from './currency';
 export * from './order';
 export * from './peer-reader';
