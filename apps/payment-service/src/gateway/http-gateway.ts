@@ -115,7 +115,7 @@ export function httpGateway(opts: HttpGatewayOptions): PaymentGateway & { close(
   }
 
   /** The answers of a charge, which a cancel replays when the charge ran. */
-  function chargeAnswer(answer: Answer, findDetail: string): ChargeOutcome | undefined {
+  function chargeAnswer(answer: Answer): ChargeOutcome | undefined {
     if (answer && answer.status === 201) return chargeOutcome(answer.body as ProviderCharge);
     if (answer && answer.status === 402) {
       const problem = answer.body as ProviderProblem;
@@ -124,7 +124,7 @@ export function httpGateway(opts: HttpGatewayOptions): PaymentGateway & { close(
     if (answer && !retryable(answer)) {
       // Said nothing moved (502 GATEWAY_ERROR), or refused the request (an unknown token).
       const problem = answer.body as ProviderProblem | undefined;
-      return { kind: 'rejected', code: problem?.code ?? `HTTP_${answer.status}`, detail: `${describe(answer)}${findDetail}` };
+      return { kind: 'rejected', code: problem?.code ?? `HTTP_${answer.status}`, detail: describe(answer) };
     }
     return undefined;
   }
@@ -135,7 +135,7 @@ export function httpGateway(opts: HttpGatewayOptions): PaymentGateway & { close(
     async cancelCharge(key: string, requestId?: string): Promise<ChargeOutcome | { kind: 'cancelled' }> {
       const answer = await send('/v1/charges/cancel', key, {}, requestId);
       if (answer?.status === 409 && (answer.body as ProviderProblem | undefined)?.code === 'CHARGE_CANCELLED') return { kind: 'cancelled' };
-      return chargeAnswer(answer, '') ?? { kind: 'unknown', detail: `cancel: ${describe(answer)}` };
+      return chargeAnswer(answer) ?? { kind: 'unknown', detail: `cancel: ${describe(answer)}` };
     },
 
     close: () => agent.close(),
@@ -147,7 +147,7 @@ export function httpGateway(opts: HttpGatewayOptions): PaymentGateway & { close(
         { amount: req.amount, currency: req.currency, token: req.token, orderId: req.orderId, reference: req.reference },
         req.requestId,
       );
-      const final = chargeAnswer(answer, '');
+      const final = chargeAnswer(answer);
       if (final) return final;
       // Unanswered after every attempt: ask the provider before deciding anything.
       const found = await findCharge(req.orderId, req.reference, req.requestId);
