@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Client } from '../src/client';
+import { eventually, type Client } from '../src/client';
 import type { ServiceName } from '../src/platform';
 import type { Platform } from '../src/platform';
 import { badTokens } from '../src/tokens';
@@ -90,8 +90,7 @@ it("when another user's ids are used on every :id route, then each answer is the
     const payment = await client.request('payment', 'GET', `/v1/payments/${paymentId}`, { token: owner.accessToken });
     return [order.body.status, payment.body.status, payment.body.refundedAmount];
   };
-  const settleBy = Date.now() + 10_000;
-  while ((await ownerView())[0] !== 'PAID' && Date.now() < settleBy) await new Promise((resolve) => setTimeout(resolve, 50));
+  await eventually(async () => (await ownerView())[0] === 'PAID', 10_000);
   expect(await ownerView()).toEqual(['PAID', 'SUCCEEDED', 0]);
   const idRoutes = (await bearerRoutes()).filter((r) => r.path.includes('{'));
   expect(idRoutes.map((r) => `${r.method} ${r.path}`).sort()).toEqual(
