@@ -129,8 +129,10 @@ describe('token revocation', () => {
 
   describe('when Redis is down', () => {
     let dead: RedisClient;
-    beforeAll(() => {
+    beforeAll(async () => {
       dead = deadRedis();
+      // Down, not still connecting: a command sent before the refusal arrives waits for the next attempt.
+      await new Promise((resolve) => dead.once('close', resolve));
     });
     afterAll(() => dead.disconnect());
 
