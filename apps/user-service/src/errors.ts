@@ -13,6 +13,14 @@ export class EmailTaken extends UserErrorBase {
   }
 }
 
+/** An email user-service does not accept (accounts/email.ts); `reason` says what is wrong with it. */
+export class InvalidEmail extends UserErrorBase {
+  readonly kind = 'InvalidEmail';
+  constructor(readonly reason: string) {
+    super(`The email ${reason}.`);
+  }
+}
+
 /** An unknown email or a wrong password: one error for both, so neither is told apart. */
 export class InvalidCredentials extends UserErrorBase {
   readonly kind = 'InvalidCredentials';
@@ -52,6 +60,13 @@ export class InvalidCurrentPassword extends UserErrorBase {
   }
 }
 
-export type UserError = EmailTaken | InvalidCredentials | LoginLocked | AccountGone | InvalidRefreshToken | InvalidCurrentPassword;
+export type UserError =
+  | EmailTaken
+  | InvalidEmail
+  | InvalidCredentials
+  | LoginLocked
+  | AccountGone
+  | InvalidRefreshToken
+  | InvalidCurrentPassword;
 
 export const isUserError = (error: unknown): error is UserError => error instanceof UserErrorBase;

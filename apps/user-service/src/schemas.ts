@@ -1,16 +1,17 @@
-import { HttpProblem } from '@platform/service-kit';
 import { Type, type Static } from '@sinclair/typebox';
 
 /**
  * Wire shapes of user-service (CONTRACT.md, Authentication). Emails may arrive with
- * surrounding spaces and in any case; `normalizeEmail` trims and lower-cases them before
- * the 254-character limit applies.
+ * surrounding spaces, in any case and in any Unicode spelling: the schema checks their
+ * shape as sent, accounts/email.ts normalises them and checks the rest.
  */
 const Email = Type.String({
   maxLength: 320,
   pattern: '^\\s*[^\\s@]{1,64}@[^\\s@]+\\.[^\\s@]+\\s*$',
-  description: 'Trimmed and lower-cased; at most 254 characters.',
+  description:
+    'Trimmed, NFKC-normalised and lower-cased before it is stored or compared; control, zero-width and bidirectional-format characters are refused; at most 254 characters once normalised.',
   examples: ['ada@example.com'],
+  'x-error-message': 'must be an email address (local-part@domain, no spaces, at most 254 characters)',
 });
 const Password = Type.String({ minLength: 8, maxLength: 128, description: '8 to 128 characters.' });
 // At least one character that is not white space.
@@ -52,19 +53,3 @@ export const Jwks = Type.Object({
     Type.Object({ kty: Type.String(), crv: Type.String(), x: Type.String(), kid: Type.String(), alg: Type.String(), use: Type.String() }),
   ),
 });
-
-export const MAX_EMAIL_LENGTH = 254;
-
-export function normalizeEmail(raw: string): string {
-  const email = raw.trim().toLowerCase();
-  // Characters (code points), as the other limits and MySQL's VARCHAR(254) count them, not UTF-16 units.
-  if ([...email].length > MAX_EMAIL_LENGTH) {
-    throw new HttpProblem({
-      status: 400,
-      code: 'VALIDATION_FAILED',
-      detail: 'The request is not valid.',
-      errors: [{ path: 'body/email', message: `must NOT have more than ${MAX_EMAIL_LENGTH} characters once trimmed` }],
-    });
-  }
-  return email;
-}

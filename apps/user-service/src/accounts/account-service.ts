@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { AccountGone, EmailTaken, InvalidCredentials, InvalidCurrentPassword, LoginLocked } from '../errors';
 import type { TokenPair, UserView } from '../schemas';
 import type { TokenIssuer } from '../tokens/token-issuer';
+import { normalizeEmail } from './email';
 import { hashPassword, verifyPassword } from './passwords';
 import { isDuplicateKey, type User, type UsersRepository } from './users-repository';
 
@@ -39,11 +40,13 @@ export function accountService(app: FastifyInstance, users: UsersRepository, tok
   }
 
   return Object.freeze({
+    /** `input.email` as sent: every use case that takes an email normalises it (accounts/email.ts). */
     async register(input: { email: string; password: string; name: string }): Promise<UserView> {
+      const email = normalizeEmail(input.email);
       const now = new Date();
       const passwordHash = await hashPassword(input.password);
       try {
-        return toView(await users.insert({ id: newId(), email: input.email, name: input.name, passwordHash, createdAt: now, updatedAt: now }));
+        return toView(await users.insert({ id: newId(), email, name: input.name, passwordHash, createdAt: now, updatedAt: now }));
       } catch (err) {
         if (isDuplicateKey(err)) throw new EmailTaken();
         throw err;
@@ -51,7 +54,9 @@ export function accountService(app: FastifyInstance, users: UsersRepository, tok
     },
 
     /** One argon2 verification whether or not the account exists, and the same answer for both failures. */
-    async login(email: string, password: string): Promise<TokenPair> {
+    async login(sentEmail: string, password: string): Promise<TokenPair> {
+      // The lockout counts per account too: every spelling of an address is one key.
+      const email = normalizeEmail(sentEmail);
       const state = await lockout.check(email);
       if (state.locked) throw new LoginLocked(state.retryAfterSeconds);
       const user = await users.findByEmail(email);

@@ -3,7 +3,7 @@ import { signedIn } from '@platform/request-pipeline';
 import { problemHandler, problemResponses } from '@platform/service-kit';
 import { Type } from '@sinclair/typebox';
 import type { AccountService } from '../accounts/account-service';
-import { LoginBody, RefreshBody, RegisterBody, TokenPair, UserView, normalizeEmail } from '../schemas';
+import { LoginBody, RefreshBody, RegisterBody, TokenPair, UserView } from '../schemas';
 import type { TokenIssuer } from '../tokens/token-issuer';
 import { userProblems } from './problems';
 
@@ -15,17 +15,14 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ accounts: AccountService; t
   app.post('/v1/auth/register', {
     config: { auth: false },
     schema: { tags, summary: 'Create an account', body: RegisterBody, response: { 201: UserView, ...problemResponses(400, 409, 429) } },
-    handler: async (request, reply) => {
-      const { email, password, name } = request.body;
-      return reply.code(201).send(await accounts.register({ email: normalizeEmail(email), password, name }));
-    },
+    handler: async (request, reply) => reply.code(201).send(await accounts.register(request.body)),
   });
 
   app.post('/v1/auth/login', {
     // Limited per client IP by the `login` policy instead of the general one, failing closed.
     config: { auth: false, rateLimit: 'login' },
     schema: { tags, summary: 'Sign in', body: LoginBody, response: { 200: TokenPair, ...problemResponses(400, 401, 429, 503) } },
-    handler: async (request) => accounts.login(normalizeEmail(request.body.email), request.body.password),
+    handler: async (request) => accounts.login(request.body.email, request.body.password),
   });
 
   app.post('/v1/auth/refresh', {

@@ -1,10 +1,19 @@
-import { AccountGone, EmailTaken, InvalidCredentials, InvalidCurrentPassword, InvalidRefreshToken, LoginLocked } from '../errors';
+import { AccountGone, EmailTaken, InvalidCredentials, InvalidEmail, InvalidCurrentPassword, InvalidRefreshToken, LoginLocked } from '../errors';
 import { userProblems } from './problems';
 
 /** Each domain error, and the answer the contract (and the README) promise for it. */
 describe("user-service's errors on the wire", () => {
   it.each([
     [new EmailTaken(), { status: 409, code: 'EMAIL_TAKEN', detail: 'An account with this email exists.' }],
+    [
+      new InvalidEmail('must not contain U+200B (a zero-width or other invisible character)'),
+      {
+        status: 400,
+        code: 'VALIDATION_FAILED',
+        detail: 'The request is not valid.',
+        errors: [{ path: 'body/email', message: 'must not contain U+200B (a zero-width or other invisible character)' }],
+      },
+    ],
     [new InvalidCredentials(), { status: 401, code: 'INVALID_CREDENTIALS', detail: 'The email or the password is not right.' }],
     [
       new LoginLocked(840),

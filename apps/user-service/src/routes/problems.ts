@@ -6,6 +6,8 @@ import { isUserError } from '../errors';
  * routes/users.ts. The detail is the error's own sentence.
  */
 export const userProblems = problemMapping(isUserError, {
+  // Refused by the email rule, after the schema: answered as the schema's own refusals are.
+  InvalidEmail: (e) => ({ status: 400, code: 'VALIDATION_FAILED', detail: 'The request is not valid.', errors: [{ path: 'body/email', message: e.reason }] }),
   EmailTaken: (e) => ({ status: 409, code: 'EMAIL_TAKEN', detail: e.message }),
   InvalidCredentials: (e) => ({ status: 401, code: 'INVALID_CREDENTIALS', detail: e.message }),
   LoginLocked: (e) => ({ status: 429, code: 'RATE_LIMITED', detail: e.message, headers: { 'retry-after': String(e.retryAfterSeconds) } }),
