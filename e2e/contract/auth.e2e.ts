@@ -134,6 +134,70 @@ describe('POST /v1/auth/register', () => {
   });
 });
 
+describe('Email [r2]: one address, whatever its spelling', () => {
+  /** ASCII as its fullwidth forms (U+FF01..U+FF5E), which NFKC maps back. */
+  const fullwidth = (text: string) => text.replace(/[!-~]/g, (c) => String.fromCharCode(c.charCodeAt(0) + 0xfee0));
+  /** One address in the spellings a person reads as the same, and one that differs by an accent. */
+  function spellings() {
+    const tail = randomUUID();
+    return {
+      nfc: `jos\u00e9-${tail}@example.test`,
+      nfd: `jose\u0301-${tail}@example.test`,
+      upperNfd: `JOSE\u0301-${tail.toUpperCase()}@Example.TEST`,
+      fullwidth: `${fullwidth('jos')}\u00e9${fullwidth(`-${tail}`)}@example.test`,
+      accentless: `jose-${tail}@example.test`,
+    };
+  }
+
+  it('when an address is registered in NFD and upper case, then 201 with its NFC lower-case spelling', async () => {
+    const s = spellings();
+    const res = await register(fresh(), { email: s.upperNfd, password: PASSWORD, name: 'José' });
+    expect([res.status, res.body?.email]).toEqual([201, s.nfc]);
+  });
+
+  it.each(['nfd', 'upperNfd', 'fullwidth'] as const)('when the address is taken in NFC and registered again spelled %s, then 409 EMAIL_TAKEN', async (how) => {
+    const client = fresh();
+    const s = spellings();
+    expect((await register(client, { email: s.nfc, password: PASSWORD, name: 'First' })).status).toBe(201);
+    expectProblem(await register(client, { email: s[how], password: 'another password', name: 'Second' }), 409, 'EMAIL_TAKEN');
+  });
+
+  it('when registered in fullwidth letters, then login in NFC, NFD and upper case signs in to that one account', async () => {
+    const client = fresh();
+    const s = spellings();
+    const user = await register(client, { email: s.fullwidth, password: PASSWORD, name: 'José' });
+    expect(user.status).toBe(201);
+    for (const email of [s.nfc, s.nfd, s.upperNfd]) {
+      const res = await loginRaw(client, email, PASSWORD);
+      expect([email, res.status, parts(res.body.accessToken).claims['sub']]).toEqual([email, 200, user.body.id]);
+    }
+  });
+
+  it('when two addresses differ by an accent, then they are two accounts', async () => {
+    const client = fresh();
+    const s = spellings();
+    const accented = await register(client, { email: s.nfc, password: PASSWORD, name: 'José' });
+    const plain = await register(client, { email: s.accentless, password: PASSWORD, name: 'Jose' });
+    expect([accented.status, plain.status]).toEqual([201, 201]);
+    expect(parts((await loginRaw(client, s.accentless, PASSWORD)).body.accessToken).claims['sub']).toBe(plain.body.id);
+  });
+
+  it.each([
+    ['a zero-width space', '\u200b', 'must not contain U+200B (a zero-width or other invisible character)'],
+    ['a right-to-left override', '\u202e', 'must not contain U+202E (a bidirectional-format character)'],
+    ['a control character', '\u0007', 'must not contain U+0007 (a control character)'],
+  ])('when the address has %s inside, then register and login are 400 VALIDATION_FAILED at body/email, and no account is made', async (_what, ch, message) => {
+    const client = fresh();
+    const s = spellings();
+    const hidden = s.nfc.replace('-', `-${ch}`);
+    for (const res of [await register(client, { email: hidden, password: PASSWORD, name: 'Eve' }), await loginRaw(client, hidden, PASSWORD)]) {
+      expectProblem(res, 400, 'VALIDATION_FAILED');
+      expect(res.body.errors).toEqual([{ path: 'body/email', message }]);
+    }
+    expect((await register(client, { email: s.nfc, password: PASSWORD, name: 'José' })).status).toBe(201);
+  });
+});
+
 describe('POST /v1/auth/login', () => {
   it('when the password is right, then 200 with exactly an asymmetric access token with the contract claims, an opaque refresh token, Bearer and expiresIn', async () => {
     const client = fresh();
