@@ -22,8 +22,8 @@ const newEmail = () => `e2e-${randomUUID()}@example.test`;
 const paths = (res: Answer): string[] => (res.body?.errors ?? []).map((e: { path: string }) => e.path);
 
 const register = (client: Client, body: Record<string, unknown>) => client.request('user', 'POST', '/v1/auth/register', { body });
-const loginRaw = (client: Client, email: string, password: string) => client.request('user', 'POST', '/v1/auth/login', { body: { email, password } });
-const refresh = (client: Client, refreshToken: string) => client.request('user', 'POST', '/v1/auth/refresh', { body: { refreshToken } });
+const loginRaw = (client: Client, email: string, password: string) => client.answer(client.api().user.POST('/v1/auth/login', { body: { email, password } }));
+const refresh = (client: Client, refreshToken: string) => client.answer(client.api().user.POST('/v1/auth/refresh', { body: { refreshToken } }));
 
 /** A signed-in read on each service: what a token can do anywhere. */
 const READS: Record<ServiceName, () => string> = {
@@ -283,7 +283,7 @@ describe('POST /v1/auth/logout', () => {
     // Every instance has verified (and may have cached) the token before the logout.
     await expectAccepted(client, user.accessToken);
 
-    const res = await client.request('user', 'POST', '/v1/auth/logout', { token: user.accessToken });
+    const res = await client.answer(client.api(user.accessToken).user.POST('/v1/auth/logout'));
     expect([res.status, res.text]).toEqual([204, '']);
     await expectRefused(client, user.accessToken);
 
@@ -307,7 +307,7 @@ describe('POST /v1/auth/logout-all', () => {
     const other = await client.login(user.email, user.password);
     await expectAccepted(client, other.accessToken);
 
-    const res = await client.request('user', 'POST', '/v1/auth/logout-all', { token: user.accessToken });
+    const res = await client.answer(client.api(user.accessToken).user.POST('/v1/auth/logout-all'));
     expect([res.status, res.text]).toEqual([204, '']);
     await Promise.all([expectRefused(client, user.accessToken), expectRefused(client, other.accessToken)]);
     for (const refreshToken of [user.refreshToken, other.refreshToken]) expectProblem(await refresh(client, refreshToken), 401, 'INVALID_REFRESH_TOKEN');
@@ -363,7 +363,7 @@ describe('GET /.well-known/jwks.json', () => {
     const client = fresh();
     const { accessToken } = await client.signUp();
     const kid = parts(accessToken).header['kid'];
-    for (const res of await client.everywhere('user', 'GET', '/.well-known/jwks.json')) {
+    for (const res of await client.onEvery('user', undefined, (api) => api.user.GET('/.well-known/jwks.json'))) {
       expect(res.status).toBe(200);
       expect(res.headers.get('content-type')).toMatch(/^application\/json/);
       const keys = res.body.keys as Record<string, unknown>[];

@@ -52,10 +52,10 @@ const orders: Route<Record<string, never>> = {
   service: 'order',
   prepare: async () => ({}),
   send: ({ client, token }, _ctx, key, body, instance) => {
-    const items = { first: ITEMS, other: [{ ...ITEMS[0], quantity: 3 }], invalid: [] }[body];
-    return client.request('order', 'POST', '/v1/orders', { token, body: { currency: 'EUR', items }, headers: withKey(key), instance });
+    const items = { first: ITEMS, other: ITEMS.slice(0, 1).map((item) => ({ ...item, quantity: 3 })), invalid: [] }[body];
+    return client.createOrder(token, items, key, { instance });
   },
-  done: async ({ client, token }) => (await client.request('order', 'GET', '/v1/orders?limit=100', { token })).body.data.length,
+  done: async ({ client, token }) => ((await client.api(token).order.GET('/v1/orders', { params: { query: { limit: 100 } } })).data?.data.length ?? -1),
   once: 1,
   isOwn: ({ user }, _ctx, res) => res.body?.userId === user.id,
 };
@@ -65,7 +65,8 @@ const payments: Route<{ orderId: string }> = {
   service: 'payment',
   prepare: async ({ client, token }) => ({ orderId: await client.newOrder(token) }),
   send: ({ client, token }, { orderId }, key, body, instance) => {
-    const paymentMethod = { first: { type: 'card', token: 'tok_visa' }, other: { type: 'card', token: 'tok_mastercard' }, invalid: { type: 'paypal', token: 'tok_visa' } }[body];
+    if (body !== 'invalid') return client.pay(token, orderId, key, body === 'first' ? 'tok_visa' : 'tok_mastercard', { instance });
+    const paymentMethod = { type: 'paypal', token: 'tok_visa' };
     return client.request('payment', 'POST', '/v1/payments', { token, body: { orderId, paymentMethod }, headers: withKey(key), instance });
   },
   done: async ({ client }, { orderId }) => (await client.charges(orderId)).length,
@@ -84,7 +85,7 @@ const refunds: Route<{ orderId: string; paymentId: string }> = {
   },
   send: ({ client, token }, { paymentId }, key, body, instance) => {
     const amount = { first: 500, other: 600, invalid: 0 }[body];
-    return client.request('payment', 'POST', `/v1/payments/${paymentId}/refunds`, { token, body: { amount }, headers: withKey(key), instance });
+    return client.refund(token, paymentId, amount, key, { instance });
   },
   done: async ({ client }, { orderId }) => (await client.charges(orderId))[0]?.refundedAmount ?? -1,
   once: 500,
@@ -219,7 +220,7 @@ describe('Idempotency-Key on the payment routes', () => {
     expectProblem(stolenPay, 404, 'NOT_FOUND');
     expect(replayed(stolenPay)).toBeNull();
     const refundKey = randomUUID();
-    const refund = (c: Caller) => c.client.request('payment', 'POST', `/v1/payments/${paid.body.id}/refunds`, { token: c.token, body: { amount: 100 }, headers: withKey(refundKey) });
+    const refund = (c: Caller) => c.client.refund(c.token, paid.body.id, 100, refundKey);
     expect((await refund(owner)).status).toBe(201);
     const stolenRefund = await refund(other);
     expectProblem(stolenRefund, 404, 'NOT_FOUND');
@@ -233,7 +234,7 @@ describe('Idempotency-Key on the payment routes', () => {
     const key = randomUUID();
     const paid = await c.client.pay(c.token, orderId, key);
     expect([paid.status, replayed(paid)]).toEqual([201, null]);
-    const refunded = await c.client.request('payment', 'POST', `/v1/payments/${paid.body.id}/refunds`, { token: c.token, body: {}, headers: withKey(key) });
+    const refunded = await c.client.refund(c.token, paid.body.id, undefined, key);
     expect([refunded.status, replayed(refunded), refunded.body.amount]).toEqual([201, null, ITEMS_TOTAL]);
     expect(await c.client.charges(orderId)).toEqual([expect.objectContaining({ refundedAmount: ITEMS_TOTAL })]);
   });

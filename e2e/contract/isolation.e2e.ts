@@ -22,9 +22,11 @@ function expectSameNotFound(theirs: Answer, missing: Answer): void {
   expect(problemOf(theirs)).toEqual(problemOf(missing));
 }
 
-const readOrder = (c: Caller, id: string, instance?: number) => c.client.request('order', 'GET', `/v1/orders/${id}`, { token: c.token, instance });
-const readPayment = (c: Caller, id: string) => c.client.request('payment', 'GET', `/v1/payments/${id}`, { token: c.token });
-const statusEverywhere = async (c: Caller, id: string) => (await c.client.everywhere('order', 'GET', `/v1/orders/${id}`, { token: c.token })).map((r) => [r.status, r.body?.status]);
+const readOrder = (c: Caller, id: string, instance?: number) => c.client.getOrder(c.token, id, { instance });
+const readEverywhere = (c: Caller, id: string) => c.client.onEvery('order', c.token, (api) => api.order.GET('/v1/orders/{id}', { params: { path: { id } } }));
+const readPayment = (c: Caller, id: string) => c.client.answer(c.client.api(c.token).payment.GET('/v1/payments/{id}', { params: { path: { id } } }));
+const paymentsOf = (c: Caller, orderId: string) => c.client.answer(c.client.api(c.token).payment.GET('/v1/payments', { params: { query: { orderId } } }));
+const statusEverywhere = async (c: Caller, id: string) => (await readEverywhere(c, id)).map((r) => [r.status, r.body?.status]);
 const everywhereIs = (status: string) => topology.order.map(() => [200, status]);
 
 /** The owner's order, paid with tok_visa and seen PAID: the order id and the payment. */
@@ -43,13 +45,13 @@ describe('another user’s ids (BOLA)', () => {
     const missing = await readOrder(other, randomUUID());
     expectSameNotFound(await readOrder(other, orderId), missing);
     expect(await statusEverywhere(owner, orderId)).toEqual(everywhereIs('PENDING'));
-    for (const theirs of await other.client.everywhere('order', 'GET', `/v1/orders/${orderId}`, { token: other.token })) expectSameNotFound(theirs, missing);
+    for (const theirs of await readEverywhere(other, orderId)) expectSameNotFound(theirs, missing);
   });
 
   it('when another user cancels an order, then 404 exactly as for one that does not exist, and it stays PENDING for the owner', async () => {
     const [owner, other] = [await signedUp(), await signedUp()];
     const orderId = await owner.client.newOrder(owner.token);
-    const cancel = (id: string) => other.client.request('order', 'POST', `/v1/orders/${id}/cancel`, { token: other.token });
+    const cancel = (id: string) => other.client.cancel(other.token, id);
     expectSameNotFound(await cancel(orderId), await cancel(randomUUID()));
     expect(await statusEverywhere(owner, orderId)).toEqual(everywhereIs('PENDING'));
   });
@@ -60,8 +62,9 @@ describe('another user’s ids (BOLA)', () => {
     const own = await other.client.newOrder(other.token);
     const list = await other.client.request('order', 'GET', '/v1/orders', { token: other.token });
     expect(list.body.data.map((o: { id: string }) => o.id)).toEqual([own]);
-    const cursor = (await owner.client.request('order', 'GET', '/v1/orders?limit=1', { token: owner.token })).body.nextCursor;
-    const withTheirCursor = await other.client.request('order', 'GET', `/v1/orders?limit=1&cursor=${encodeURIComponent(cursor)}`, { token: other.token });
+    const page = (c: Caller, cursor?: string) => c.client.answer(c.client.api(c.token).order.GET('/v1/orders', { params: { query: { limit: 1, cursor } } }));
+    const cursor = (await page(owner)).body.nextCursor;
+    const withTheirCursor = await page(other, cursor);
     expect([withTheirCursor.status, withTheirCursor.body?.code]).toEqual([400, 'VALIDATION_FAILED']);
     for (const id of ownerIds) expect(withTheirCursor.text).not.toContain(id);
   });
@@ -72,7 +75,7 @@ describe('another user’s ids (BOLA)', () => {
     expectSameNotFound(await other.client.pay(other.token, orderId), await other.client.pay(other.token, randomUUID()));
     expect(await other.client.charges(orderId)).toEqual([]);
     expect(await statusEverywhere(owner, orderId)).toEqual(everywhereIs('PENDING'));
-    expect((await owner.client.request('payment', 'GET', `/v1/payments?orderId=${orderId}`, { token: owner.token })).body).toEqual({ data: [] });
+    expect((await paymentsOf(owner, orderId)).body).toEqual({ data: [] });
     expect((await owner.client.pay(owner.token, orderId)).status).toBe(201);
   });
 
@@ -80,20 +83,19 @@ describe('another user’s ids (BOLA)', () => {
     const [owner, other] = [await signedUp(), await signedUp()];
     const { orderId, payment } = await paidOrder(owner);
     expectSameNotFound(await readPayment(other, payment.id), await readPayment(other, randomUUID()));
-    const list = (id: string) => other.client.request('payment', 'GET', `/v1/payments?orderId=${id}`, { token: other.token });
+    const list = (id: string) => paymentsOf(other, id);
     const [theirs, none] = [await list(orderId), await list(randomUUID())];
     expect([theirs.status, theirs.body]).toEqual([200, { data: [] }]);
     expect([none.status, none.body]).toEqual([200, { data: [] }]);
-    expect((await owner.client.request('payment', 'GET', `/v1/payments?orderId=${orderId}`, { token: owner.token })).body).toEqual({ data: [payment] });
+    expect((await paymentsOf(owner, orderId)).body).toEqual({ data: [payment] });
   });
 
   it('when another user refunds a payment, then 404 exactly as for a missing payment, and nothing is refunded', async () => {
     const [owner, other] = [await signedUp(), await signedUp()];
     const { orderId, payment } = await paidOrder(owner);
-    const refund = (id: string, body: object) =>
-      other.client.request('payment', 'POST', `/v1/payments/${id}/refunds`, { token: other.token, body, headers: { 'idempotency-key': randomUUID() } });
-    expectSameNotFound(await refund(payment.id, {}), await refund(randomUUID(), {}));
-    expectSameNotFound(await refund(payment.id, { amount: 1 }), await refund(randomUUID(), { amount: 1 }));
+    const refund = (id: string, amount?: number) => other.client.refund(other.token, id, amount);
+    expectSameNotFound(await refund(payment.id), await refund(randomUUID()));
+    expectSameNotFound(await refund(payment.id, 1), await refund(randomUUID(), 1));
     expect((await readPayment(owner, payment.id)).body).toEqual(payment);
     expect(await owner.client.charges(orderId)).toEqual([expect.objectContaining({ status: 'succeeded', amount: ITEMS_TOTAL, refundedAmount: 0 })]);
     expect(await statusEverywhere(owner, orderId)).toEqual(everywhereIs('PAID'));
@@ -107,9 +109,9 @@ describe('caching across instances', () => {
       const c = await signedUp();
       const orderId = await c.client.newOrder(c.token);
       for (let read = 0; read < 2; read++) expect(await statusEverywhere(c, orderId)).toEqual(everywhereIs('PENDING'));
-      const cancelled = await c.client.request('order', 'POST', `/v1/orders/${orderId}/cancel`, { token: c.token, instance: canceller });
+      const cancelled = await c.client.cancel(c.token, orderId, { instance: canceller });
       expect([cancelled.status, cancelled.body.status]).toEqual([200, 'CANCELLED']);
-      for (const res of await c.client.everywhere('order', 'GET', `/v1/orders/${orderId}`, { token: c.token })) expect([res.status, res.body]).toEqual([200, cancelled.body]);
+      for (const res of await readEverywhere(c, orderId)) expect([res.status, res.body]).toEqual([200, cancelled.body]);
     },
   );
 
@@ -123,7 +125,7 @@ describe('caching across instances', () => {
     expect(await eventually(async () => (await readOrder(c, orderId)).body?.status === 'PAID', 10_000, 100)).toBe(true);
     expect(await statusEverywhere(c, orderId)).toEqual(everywhereIs('PAID'));
 
-    const refunded = await c.client.request('payment', 'POST', `/v1/payments/${paid.body.id}/refunds`, { token: c.token, body: {}, headers: { 'idempotency-key': randomUUID() } });
+    const refunded = await c.client.refund(c.token, paid.body.id);
     expect(refunded.status).toBe(201);
     expect(await eventually(async () => (await readOrder(c, orderId)).body?.status === 'REFUNDED', 10_000, 100)).toBe(true);
     expect(await statusEverywhere(c, orderId)).toEqual(everywhereIs('REFUNDED'));

@@ -118,7 +118,7 @@ describe('the general limit, per user', () => {
 describe('the general limit, per address', () => {
   it('when one address sends RATE_LIMIT_MAX requests without a token over every user instance, then the next is 429 RATE_LIMITED, and another address goes on', async () => {
     const client = new Client(topology);
-    const refresh = (c: Client) => c.request('user', 'POST', '/v1/auth/refresh', { body: { refreshToken: randomUUID() } });
+    const refresh = (c: Client) => c.answer(c.api().user.POST('/v1/auth/refresh', { body: { refreshToken: randomUUID() } }));
     await burst(DEFAULT.q, () => client.request('user', 'GET', '/health/live'));
     const startedAt = Date.now();
     const answers = await burst(DEFAULT.q, () => refresh(client));
@@ -148,8 +148,8 @@ describe('POST /v1/auth/login, per address', () => {
   it('when one address logs in LOGIN_RATE_LIMIT_MAX times, then each is 200 under a policy of its own counting down, the next is 429 RATE_LIMITED with Retry-After, and another address still logs in', async () => {
     const client = new Client(topology);
     const email = `e2e-${randomUUID()}@example.test`;
-    expect((await client.request('user', 'POST', '/v1/auth/register', { body: { email, password: PASSWORD, name: 'Ada' } })).status).toBe(201);
-    const login = (c: Client) => c.request('user', 'POST', '/v1/auth/login', { body: { email, password: PASSWORD } });
+    expect((await client.api().user.POST('/v1/auth/register', { body: { email, password: PASSWORD, name: 'Ada' } })).response.status).toBe(201);
+    const login = (c: Client) => c.answer(c.api().user.POST('/v1/auth/login', { body: { email, password: PASSWORD } }));
 
     const startedAt = Date.now();
     const answers = await burst(LOGIN.q, () => login(client));
@@ -181,11 +181,11 @@ describe('POST /v1/auth/login, per account', () => {
   it('when an account fails LOGIN_FAILURE_MAX times, then the fifth failure is still 401 and after it even the right password is 429 from any address; another account is not locked', async () => {
     const attacker = new Client(topology);
     const owner = new Client(topology);
-    const register = async (email: string) => expect((await owner.request('user', 'POST', '/v1/auth/register', { body: { email, password: PASSWORD, name: 'Ada' } })).status).toBe(201);
+    const register = async (email: string) => expect((await owner.api().user.POST('/v1/auth/register', { body: { email, password: PASSWORD, name: 'Ada' } })).response.status).toBe(201);
     const victim = `e2e-${randomUUID()}@example.test`;
     const bystander = `e2e-${randomUUID()}@example.test`;
     await Promise.all([register(victim), register(bystander)]);
-    const login = (c: Client, email: string, password: string) => c.request('user', 'POST', '/v1/auth/login', { body: { email, password } });
+    const login = (c: Client, email: string, password: string) => c.answer(c.api().user.POST('/v1/auth/login', { body: { email, password } }));
 
     const failures: Answer[] = [];
     for (let i = 0; i < LOGIN_FAILURES.max; i++) failures.push(await login(attacker, victim, `wrong password ${i}`));
@@ -242,12 +242,12 @@ describe('refused tokens', () => {
     const owner = new Client(topology);
     const account = await owner.signUp();
     const stolen = account.accessToken;
-    expect((await owner.request('user', 'POST', '/v1/auth/logout', { token: stolen })).status).toBe(204);
+    expect((await owner.api(stolen).user.POST('/v1/auth/logout')).response.status).toBe(204);
 
     const first = await thief.request('order', 'GET', '/v1/orders', { token: stolen });
     expectProblem(first, 401, 'UNAUTHORIZED');
     expect(fields(first)).toMatchObject({ name: 'default', q: DEFAULT.q, r: DEFAULT.q - 1 });
-    const second = await thief.request('payment', 'GET', `/v1/payments?orderId=${randomUUID()}`, { token: stolen });
+    const second = await thief.answer(thief.api(stolen).payment.GET('/v1/payments', { params: { query: { orderId: randomUUID() } } }));
     expectProblem(second, 401, 'UNAUTHORIZED');
     expect(fields(second).r).toBeLessThan(DEFAULT.q - 1);
 

@@ -22,7 +22,7 @@ describe('POST /v1/orders', () => {
   it('when a user places an order, then 201 with exactly the order fields, its Location, PENDING, the caller as owner and totals computed by the server', async () => {
     const { client, user, token } = await signedUp();
     const items = [...ITEMS, { sku: 'MUG_2', name: 'Mug', unitPrice: 850, quantity: 3 }];
-    const res = await client.request('order', 'POST', '/v1/orders', { token, body: { currency: 'EUR', items } });
+    const res = await client.createOrder(token, items);
     expect(res.status).toBe(201);
     expect(res.headers.get('content-type')).toMatch(/^application\/json/);
     const order = res.body;
@@ -51,7 +51,7 @@ describe('POST /v1/orders', () => {
     expect(big.status).toBe(201);
     expect(big.body.totalAmount).toBe(10_000_000_000_000);
     expect(big.body.items).toEqual(largest.map((i) => ({ ...i, lineTotal: 100_000_000_000 })));
-    const read = await client.request('order', 'GET', `/v1/orders/${big.body.id}`, { token });
+    const read = await client.getOrder(token, big.body.id);
     expect(read.body).toEqual(big.body);
 
     const smallest = await client.createOrder(token, [{ sku: 'x', name: 'y', unitPrice: 1, quantity: 1 }]);
@@ -110,7 +110,7 @@ describe('GET /v1/orders/{id}', () => {
   it('when the owner reads an order on each instance, then 200 with the order as it was created', async () => {
     const { client, token } = await signedUp();
     const created = (await client.createOrder(token)).body;
-    for (const read of await client.everywhere('order', 'GET', `/v1/orders/${created.id}`, { token })) {
+    for (const read of await client.onEvery('order', token, (api) => api.order.GET('/v1/orders/{id}', { params: { path: { id: created.id } } }))) {
       expect([read.status, read.body]).toEqual([200, created]);
     }
   });
@@ -122,7 +122,7 @@ describe('GET /v1/orders/{id}', () => {
     ['an SQL-like id', "1' OR '1'='1"],
   ])('when the id is %s, then 404 NOT_FOUND', async (_case, id) => {
     const { client, token } = await signedUp();
-    expectProblem(await client.request('order', 'GET', `/v1/orders/${encodeURIComponent(id)}`, { token }), 404, 'NOT_FOUND');
+    expectProblem(await client.getOrder(token, id), 404, 'NOT_FOUND');
   });
 });
 
@@ -179,7 +179,7 @@ describe('GET /v1/orders', () => {
     const ids: string[] = [];
     for (let i = 0; i < 4; i++) ids.push(await client.newOrder(token));
     const cancelled = [ids[0], ids[2]] as string[];
-    for (const id of cancelled) expect((await client.request('order', 'POST', `/v1/orders/${id}/cancel`, { token })).status).toBe(200);
+    for (const id of cancelled) expect((await client.cancel(token, id)).status).toBe(200);
     const only = async (status: string) => {
       const res = await list(client, token, `?status=${status}&limit=100`);
       expect(res.status).toBe(200);
@@ -221,23 +221,23 @@ describe('POST /v1/orders/{id}/cancel', () => {
   it('when a PENDING order is cancelled, then 200 with the order CANCELLED, and a second cancel is 409 ORDER_NOT_CANCELLABLE', async () => {
     const { client, token } = await signedUp();
     const order = (await client.createOrder(token)).body;
-    const res = await client.request('order', 'POST', `/v1/orders/${order.id}/cancel`, { token });
+    const res = await client.cancel(token, order.id);
     expect(res.status).toBe(200);
     expect(Object.keys(res.body).sort()).toEqual(ORDER_FIELDS);
     expect(res.body).toEqual({ ...order, status: 'CANCELLED', updatedAt: expect.any(String) });
     expect(Date.parse(res.body.updatedAt)).toBeGreaterThanOrEqual(Date.parse(order.updatedAt));
-    const again = await client.request('order', 'POST', `/v1/orders/${order.id}/cancel`, { token });
+    const again = await client.cancel(token, order.id);
     expectProblem(again, 409, 'ORDER_NOT_CANCELLABLE');
-    expect((await client.request('order', 'GET', `/v1/orders/${order.id}`, { token })).body).toEqual(res.body);
+    expect((await client.getOrder(token, order.id)).body).toEqual(res.body);
   });
 
   it('when a PAID order is cancelled, then 409 ORDER_NOT_CANCELLABLE and it stays PAID', async () => {
     const { client, token } = await signedUp();
     const orderId = await client.newOrder(token);
     expect((await client.pay(token, orderId)).status).toBe(201);
-    const read = () => client.request('order', 'GET', `/v1/orders/${orderId}`, { token });
+    const read = () => client.getOrder(token, orderId);
     expect(await eventually(async () => (await read()).body.status === 'PAID', 10_000, 100)).toBe(true);
-    expectProblem(await client.request('order', 'POST', `/v1/orders/${orderId}/cancel`, { token }), 409, 'ORDER_NOT_CANCELLABLE');
+    expectProblem(await client.cancel(token, orderId), 409, 'ORDER_NOT_CANCELLABLE');
     expect((await read()).body.status).toBe('PAID');
   });
 
@@ -246,7 +246,7 @@ describe('POST /v1/orders/{id}/cancel', () => {
     ['a non-UUID id', 'not-a-uuid'],
   ])('when the id is %s, then 404 NOT_FOUND', async (_case, id) => {
     const { client, token } = await signedUp();
-    expectProblem(await client.request('order', 'POST', `/v1/orders/${id}/cancel`, { token }), 404, 'NOT_FOUND');
+    expectProblem(await client.cancel(token, id), 404, 'NOT_FOUND');
   });
 });
 

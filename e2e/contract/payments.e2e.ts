@@ -14,11 +14,10 @@ const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f
 
 
 
-const orderOf = ({ client, token }: Caller, id: string) => client.request('order', 'GET', `/v1/orders/${id}`, { token });
-const paymentOf = ({ client, token }: Caller, id: string) => client.request('payment', 'GET', `/v1/payments/${id}`, { token });
-const paymentsFor = ({ client, token }: Caller, orderId: string) => client.request('payment', 'GET', `/v1/payments?orderId=${orderId}`, { token });
-const refund = ({ client, token }: Caller, paymentId: string, body: object = {}, key = randomUUID()) =>
-  client.request('payment', 'POST', `/v1/payments/${paymentId}/refunds`, { token, body, headers: { 'idempotency-key': key } });
+const orderOf = ({ client, token }: Caller, id: string) => client.getOrder(token, id);
+const paymentOf = ({ client, token }: Caller, id: string) => client.answer(client.api(token).payment.GET('/v1/payments/{id}', { params: { path: { id } } }));
+const paymentsFor = ({ client, token }: Caller, orderId: string) => client.answer(client.api(token).payment.GET('/v1/payments', { params: { query: { orderId } } }));
+const refund = ({ client, token }: Caller, paymentId: string, body: { amount?: number } = {}, key = randomUUID()) => client.refund(token, paymentId, body.amount, key);
 
 /**
  * Polls the order (on the next instance each time) until it has the status; answers whether
@@ -135,7 +134,7 @@ describe('POST /v1/payments', () => {
   it('when the order is CANCELLED, then 409 ORDER_NOT_PAYABLE and nothing is charged', async () => {
     const caller = await signedUp();
     const orderId = await caller.client.newOrder(caller.token);
-    expect((await caller.client.request('order', 'POST', `/v1/orders/${orderId}/cancel`, { token: caller.token })).status).toBe(200);
+    expect((await caller.client.cancel(caller.token, orderId)).status).toBe(200);
     expectProblem(await caller.client.pay(caller.token, orderId), 409, 'ORDER_NOT_PAYABLE');
     expect(await caller.client.charges(orderId)).toEqual([]);
     expect((await orderOf(caller, orderId)).body.status).toBe('CANCELLED');
@@ -190,7 +189,7 @@ describe('GET /v1/payments/{id} and GET /v1/payments?orderId=', () => {
   it('when the owner reads a payment on each instance, then 200 with the payment', async () => {
     const caller = await signedUp();
     const { payment } = await paidOrder(caller);
-    for (const res of await caller.client.everywhere('payment', 'GET', `/v1/payments/${payment.id}`, { token: caller.token })) {
+    for (const res of await caller.client.onEvery('payment', caller.token, (api) => api.payment.GET('/v1/payments/{id}', { params: { path: { id: payment.id } } }))) {
       expect([res.status, res.body]).toEqual([200, payment]);
     }
   });

@@ -82,13 +82,13 @@ async function streamProblems(redis: PlatformRedis, stream: string): Promise<str
   return problems;
 }
 
-const orderOf = ({ client, token }: Caller, id: string) => client.request('order', 'GET', `/v1/orders/${id}`, { token });
+const orderOf = ({ client, token }: Caller, id: string) => client.getOrder(token, id);
 const becomes = (caller: Caller, id: string, status: string) => eventually(async () => (await orderOf(caller, id)).body?.status === status, 10_000, 100);
 
 /** Sign-up, a keyed order paid and refunded in full, and a second order cancelled: the ids it used. */
 async function wholeFlow(caller: Caller): Promise<{ orderId: string; cancelledId: string; paymentId: string }> {
   const { client, token } = caller;
-  expect((await client.request('user', 'GET', '/v1/users/me', { token })).status).toBe(200);
+  expect((await client.api(token).user.GET('/v1/users/me')).response.status).toBe(200);
   const created = await client.createOrder(token, undefined, randomUUID());
   expect(created.status).toBe(201);
   const orderId = created.body.id as string;
@@ -97,12 +97,12 @@ async function wholeFlow(caller: Caller): Promise<{ orderId: string; cancelledId
   expect(paid.status).toBe(201);
   expect(await becomes(caller, orderId, 'PAID')).toBe(true);
   const paymentId = paid.body.id as string;
-  const refunded = await client.request('payment', 'POST', `/v1/payments/${paymentId}/refunds`, { token, body: {}, headers: { 'idempotency-key': randomUUID() } });
+  const refunded = await client.refund(token, paymentId);
   expect(refunded.status).toBe(201);
   expect(await becomes(caller, orderId, 'REFUNDED')).toBe(true);
-  expect((await client.request('payment', 'GET', `/v1/payments/${paymentId}`, { token })).status).toBe(200);
+  expect((await client.api(token).payment.GET('/v1/payments/{id}', { params: { path: { id: paymentId } } })).response.status).toBe(200);
   const cancelledId = await client.newOrder(token);
-  expect((await client.request('order', 'POST', `/v1/orders/${cancelledId}/cancel`, { token })).status).toBe(200);
+  expect((await client.cancel(token, cancelledId)).status).toBe(200);
   expect((await orderOf(caller, cancelledId)).body.status).toBe('CANCELLED');
   return { orderId, cancelledId, paymentId };
 }

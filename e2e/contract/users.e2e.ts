@@ -15,11 +15,12 @@ const paths = (res: Answer): string[] => (res.body?.errors ?? []).map((e: { path
 async function signedUp(name = 'Ada Lovelace') {
   const client = new Client(topology);
   const account: Account = await client.signUp(name);
-  const me = await client.request('user', 'GET', '/v1/users/me', { token: account.accessToken });
+  const me = await client.answer(client.api(account.accessToken).user.GET('/v1/users/me'));
   expect(me.status).toBe(200);
   return { client, account, token: account.accessToken, user: me.body as { id: string; email: string; name: string; createdAt: string } };
 }
 
+const readEverywhere = (client: Client, token: string) => client.onEvery('user', token, (api) => api.user.GET('/v1/users/me'));
 const rename = (client: Client, token: string, body: unknown, instance?: number) => client.request('user', 'PATCH', '/v1/users/me', { token, body, instance });
 
 describe('GET /v1/users/me', () => {
@@ -27,7 +28,7 @@ describe('GET /v1/users/me', () => {
     const { client, account, token, user } = await signedUp('Grace Hopper');
     expect(user).toEqual({ id: account.id, email: account.email, name: 'Grace Hopper', createdAt: expect.any(String) });
     expect(new Date(user.createdAt).toISOString()).toBe(user.createdAt);
-    for (const res of await client.everywhere('user', 'GET', '/v1/users/me', { token })) {
+    for (const res of await readEverywhere(client, token)) {
       expect(res.headers.get('content-type')).toMatch(/^application\/json/);
       expect([res.status, res.body]).toEqual([200, user]);
     }
@@ -74,7 +75,7 @@ describe('PATCH /v1/users/me', () => {
     const res = await rename(client, token, body);
     expectProblem(res, 400, 'VALIDATION_FAILED');
     expect(paths(res)).toContain(path);
-    for (const read of await client.everywhere('user', 'GET', '/v1/users/me', { token })) expect([read.status, read.body]).toEqual([200, user]);
+    for (const read of await readEverywhere(client, token)) expect([read.status, read.body]).toEqual([200, user]);
   });
 
   it('when not signed in, then 401 UNAUTHORIZED with a Bearer challenge', async () => {
@@ -88,11 +89,11 @@ describe('PATCH /v1/users/me', () => {
     const instances = client.instances('user').length;
     for (let round = 0; round < Math.max(3, instances); round++) {
       // Every instance has read (and may have cached) the current name.
-      await client.everywhere('user', 'GET', '/v1/users/me', { token });
+      await readEverywhere(client, token);
       const name = `Name ${round}`;
       const renamed = await rename(client, token, { name }, round % instances);
       expect([renamed.status, renamed.body]).toEqual([200, { ...user, name }]);
-      const reads = await client.everywhere('user', 'GET', '/v1/users/me', { token });
+      const reads = await readEverywhere(client, token);
       expect(reads.map((r) => [r.status, r.body?.name])).toEqual(reads.map(() => [200, name]));
     }
   });

@@ -1,6 +1,8 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Client } from '../src/client';
 import { topologyFromEnv } from '../src/platform';
 
 /**
@@ -87,4 +89,62 @@ describe('README walkthrough', () => {
     },
     60_000,
   );
+});
+
+const CLIENT_MARKER = '<!-- client example';
+
+/** The first ```ts block after the client example's marker, without its fences. */
+function clientExampleOf(markdown: string): string {
+  const at = markdown.indexOf(CLIENT_MARKER);
+  if (at < 0) throw new Error(`README.md has no "${CLIENT_MARKER}" marker before its client example`);
+  const block = /```ts\n([\s\S]*?)\n```/.exec(markdown.slice(at));
+  if (!block?.[1]) throw new Error('README.md has no ```ts block after its client example marker');
+  return block[1];
+}
+
+/**
+ * The README's TypeScript example, as a reader would save it in this repository: an ES module
+ * (top-level await), type-checked with the repository's compiler options, then run with tsx against
+ * this run's platform, signed in as an account registered here in place of the one it names.
+ */
+describe("README's client example", () => {
+  const root = join(__dirname, '..', '..');
+  const dir = join(root, 'tmp', `readme-client-${process.pid}`);
+  const email = `readme-${randomUUID()}@example.test`;
+  const defaults = { user: 'http://127.0.0.1:3001', order: 'http://127.0.0.1:3002', payment: 'http://127.0.0.1:3003' } as const;
+
+  beforeAll(async () => {
+    let example = clientExampleOf(readFileSync(README, 'utf8'));
+    for (const [service, url] of Object.entries(defaults)) example = example.replace(`'${url}'`, `'${topology[service as keyof typeof defaults][0]}'`);
+    example = example.replace("'ada@example.com'", `'${email}'`);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'pay.mts'), example);
+    writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({ extends: '../../tsconfig.base.json', compilerOptions: { noEmit: true }, files: ['pay.mts'] }));
+    const registered = await new Client(topology).api().user.POST('/v1/auth/register', { body: { email, password: 'correct horse', name: 'Ada' } });
+    expect(registered.response.status).toBe(201);
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('when the example is read, then it names the default base URLs and an account, which the test replaces', () => {
+    const example = clientExampleOf(readFileSync(README, 'utf8'));
+    for (const url of Object.values(defaults)) expect(example).toContain(`'${url}'`);
+    expect(example).toContain("'ada@example.com'");
+  });
+
+  it('when the example is type-checked as an ES module of this repository, then tsc finds no error', async () => {
+    const tsc = await runInBash(`cd '${root}' && node_modules/.bin/tsc -p '${dir}'`, {}, 50_000);
+    expect({ code: tsc.code, out: tsc.stdout }).toEqual({ code: 0, out: '' });
+  }, 60_000);
+
+  it('when the example runs against the platform, then the order is paid and the provider charged it once', async () => {
+    // Not spawnSync: the services reach each other through balancers that may run in this process (jest runs
+    // a lone test file in band), and they must go on forwarding while the example waits for its answers.
+    const run = await runInBash(`cd '${root}' && node_modules/.bin/tsx '${join(dir, 'pay.mts')}'`, {}, 30_000);
+
+    expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: '' });
+    const paid = new RegExp(`^order (${UUID}): payment SUCCEEDED$`);
+    expect(run.stdout.trim()).toMatch(paid);
+    const charges = await new Client(topology).charges(paid.exec(run.stdout.trim())?.[1] as string);
+    expect(charges).toEqual([expect.objectContaining({ status: 'succeeded', amount: 3998 })]);
+  }, 60_000);
 });

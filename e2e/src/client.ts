@@ -1,4 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { createPlatformClient, createSandboxClient, type PlatformClient } from '@platform/client';
 import type { ServiceName, Topology } from './platform';
 
 export type Target = ServiceName | 'sandbox';
@@ -26,6 +27,15 @@ export interface RequestOptions {
   /** Default 20 s; a request past it rejects. */
   timeoutMs?: number;
 }
+
+/** How a typed call is sent: what RequestOptions says beyond openapi-fetch's own options. */
+export type SendOptions = Pick<RequestOptions, 'instance' | 'timeoutMs'>;
+
+/** The typed clients of libs/client, the sandbox's too. */
+export type TypedApi = PlatformClient & { sandbox: ReturnType<typeof createSandboxClient> };
+
+/** Answers that carry no body, which a Response must be made without. */
+const NULL_BODY = new Set([101, 103, 204, 205, 304]);
 
 /** One request as the client saw it, for the figures of a fault: when, how long, and its answer. */
 export interface RequestRecord {
@@ -72,6 +82,8 @@ export class Client {
   /** Requests sent by this client, for the figures. */
   sent = 0;
   private readonly recordings = new Set<RequestRecord[]>();
+  /** The Answer behind each Response a typed call was given. */
+  private readonly answers = new WeakMap<Response, Answer>();
 
   constructor(
     readonly topology: Topology,
@@ -140,53 +152,112 @@ export class Client {
     return { status: res.status, headers: res.headers, body: body as T, text };
   }
 
+  /**
+   * The typed clients (libs/client, over openapi-fetch), signed with `token`. Their base URLs name
+   * the service (`http://order`); the fetch they are given sends each Request openapi-fetch built
+   * through request(), so typed calls take turns over the instances, carry this client's address,
+   * are recorded and time out as raw ones do, and see the same answers.
+   */
+  api(token?: string, send: SendOptions = {}): TypedApi {
+    const fetch = (req: Request) => this.forward(req, send);
+    const urls = { userUrl: 'http://user', orderUrl: 'http://order', paymentUrl: 'http://payment' };
+    return { ...createPlatformClient({ ...urls, token, fetch }), sandbox: createSandboxClient({ url: 'http://sandbox', fetch }) };
+  }
+
+  /** A typed call's answer as request() gave it (status, headers, body, text): for tests that assert the wire. */
+  async answer(call: Promise<{ response: Response }>): Promise<Answer> {
+    const { response } = await call;
+    const answer = this.answers.get(response);
+    if (!answer) throw new Error('not the answer of a typed call of this client');
+    return answer;
+  }
+
+  private async forward(req: Request, send: SendOptions): Promise<Response> {
+    const url = new URL(req.url);
+    const raw = req.body === null ? undefined : await req.text();
+    const headers = Object.fromEntries(req.headers);
+    const answer = await this.request(url.hostname as Target, req.method, `${url.pathname}${url.search}`, { ...send, raw, headers });
+    const response = new Response(NULL_BODY.has(answer.status) ? null : answer.text, { status: answer.status, headers: answer.headers });
+    this.answers.set(response, answer);
+    return response;
+  }
+
   /** The same request to every instance of the service at once. */
   everywhere<T = Json>(target: ServiceName, method: string, path: string, opts: Omit<RequestOptions, 'instance'> = {}): Promise<Answer<T>[]> {
     return Promise.all(this.instances(target).map((_, i) => this.request<T>(target, method, path, { ...opts, instance: i })));
+  }
+
+  /** The same typed call to every instance of the service at once. */
+  onEvery(target: ServiceName, token: string | undefined, call: (api: TypedApi) => Promise<{ response: Response }>): Promise<Answer[]> {
+    return Promise.all(this.instances(target).map((_, instance) => this.answer(call(this.api(token, { instance })))));
   }
 
   /** A new account, registered and signed in. */
   async signUp(name = 'E2E User'): Promise<Account> {
     const email = `e2e-${randomUUID()}@example.test`;
     const password = `pw-${randomBytes(9).toString('base64url')}`;
-    const registered = await this.request('user', 'POST', '/v1/auth/register', { body: { email, password, name } });
-    if (registered.status !== 201) throw new Error(`register answered ${registered.status}: ${registered.text}`);
+    const { data: user, response } = await this.api().user.POST('/v1/auth/register', { body: { email, password, name } });
+    if (!user) throw new Error(`register answered ${response.status}: ${this.textOf(response)}`);
     const tokens = await this.login(email, password);
-    return { id: registered.body.id, email, password, name, ...tokens };
+    return { id: user.id, email, password, name, ...tokens };
   }
 
   async login(email: string, password: string): Promise<{ accessToken: string; refreshToken: string }> {
-    const res = await this.request('user', 'POST', '/v1/auth/login', { body: { email, password } });
-    if (res.status !== 200) throw new Error(`login answered ${res.status}: ${res.text}`);
-    return { accessToken: res.body.accessToken, refreshToken: res.body.refreshToken };
+    const { data: pair, response } = await this.api().user.POST('/v1/auth/login', { body: { email, password } });
+    if (!pair) throw new Error(`login answered ${response.status}: ${this.textOf(response)}`);
+    return { accessToken: pair.accessToken, refreshToken: pair.refreshToken };
   }
 
-  async createOrder(token: string, items = ITEMS, key?: string): Promise<Answer> {
+  createOrder(token: string, items = ITEMS, key?: string, send: SendOptions = {}): Promise<Answer> {
     const headers = key === undefined ? undefined : { 'idempotency-key': key };
-    return this.request('order', 'POST', '/v1/orders', { token, body: { currency: 'EUR', items }, headers });
+    return this.answer(this.api(token, send).order.POST('/v1/orders', { body: { currency: 'EUR', items }, headers }));
   }
 
   /** An order that must be created: its id. */
   async newOrder(token: string, items = ITEMS): Promise<string> {
-    const res = await this.createOrder(token, items);
-    if (res.status !== 201) throw new Error(`order create answered ${res.status}: ${res.text}`);
-    return res.body.id as string;
+    const { data: order, response } = await this.api(token).order.POST('/v1/orders', { body: { currency: 'EUR', items } });
+    if (!order) throw new Error(`order create answered ${response.status}: ${this.textOf(response)}`);
+    return order.id;
   }
 
-  pay(token: string, orderId: string, key: string = randomUUID(), card = 'tok_visa', opts: RequestOptions = {}): Promise<Answer> {
-    return this.request('payment', 'POST', '/v1/payments', {
-      ...opts,
-      token,
-      headers: { 'idempotency-key': key, ...opts.headers },
-      body: { orderId, paymentMethod: { type: 'card', token: card } },
-    });
+  getOrder(token: string, id: string, send: SendOptions = {}): Promise<Answer> {
+    return this.answer(this.api(token, send).order.GET('/v1/orders/{id}', { params: { path: { id } } }));
+  }
+
+  cancel(token: string, id: string, send: SendOptions = {}): Promise<Answer> {
+    return this.answer(this.api(token, send).order.POST('/v1/orders/{id}/cancel', { params: { path: { id } } }));
+  }
+
+  pay(token: string, orderId: string, key: string = randomUUID(), card = 'tok_visa', opts: SendOptions = {}): Promise<Answer> {
+    return this.answer(
+      this.api(token, opts).payment.POST('/v1/payments', {
+        headers: { 'idempotency-key': key },
+        body: { orderId, paymentMethod: { type: 'card', token: card } },
+      }),
+    );
+  }
+
+  /** A refund of `amount` (all that is left without it) under a new key unless one is given. */
+  refund(token: string, paymentId: string, amount?: number, key: string = randomUUID(), opts: SendOptions = {}): Promise<Answer> {
+    return this.answer(
+      this.api(token, opts).payment.POST('/v1/payments/{id}/refunds', {
+        params: { path: { id: paymentId } },
+        headers: { 'idempotency-key': key },
+        body: amount === undefined ? {} : { amount },
+      }),
+    );
   }
 
   /** The sandbox's own record of an order's charges: where the money really moved. */
   async charges(orderId: string): Promise<{ id: string; amount: number; status: string; refundedAmount: number }[]> {
-    const res = await this.request('sandbox', 'GET', `/v1/charges?orderId=${orderId}`);
-    if (res.status !== 200) throw new Error(`sandbox charges answered ${res.status}: ${res.text}`);
-    return res.body.data;
+    const { data: charges, response } = await this.api().sandbox.GET('/v1/charges', { params: { query: { orderId } } });
+    if (!charges) throw new Error(`sandbox charges answered ${response.status}: ${this.textOf(response)}`);
+    return charges.data;
+  }
+
+  /** The text of a typed call's answer, for messages. */
+  private textOf(response: Response): string {
+    return this.answers.get(response)?.text ?? '';
   }
 }
 
