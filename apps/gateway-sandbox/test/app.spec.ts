@@ -21,6 +21,8 @@ describe('gateway-sandbox documentation and metrics', () => {
       expect(parameters.filter((p) => p.name?.toLowerCase() === 'idempotency-key')).toEqual([]);
       expect(Object.keys(doc.paths[path].post.responses)).toEqual(expect.arrayContaining(['201', '400']));
       expect(Object.keys(doc.paths[path].post.responses['201'].headers)).toEqual(['x-request-id', 'Idempotent-Replayed']);
+      // Written by the server itself, never a replay.
+      expect(Object.keys(doc.paths[path].post.responses['408'].headers)).toEqual(['x-request-id']);
     }
     expect(Object.keys(doc.paths['/v1/charges'].post.responses)).toEqual(expect.arrayContaining(['402', '422', '500', '502']));
     // No authentication: no scheme, so Swagger UI shows no Authorize button; every operation says so.

@@ -64,6 +64,7 @@ describe('OpenAPI answers', () => {
     expect(Object.keys(post).sort()).toEqual(['201', '400', '408', '413', '415', '431']);
     expect(post['400'].content['application/problem+json'].schema.allOf[1].properties.code.enum).toEqual(['BAD_REQUEST', 'MALFORMED_JSON', 'VALIDATION_FAILED']);
     expect(post['431'].content['application/problem+json'].schema.allOf[1].properties.code.enum).toEqual(['HEADERS_TOO_LARGE']);
+    expect(post['408'].content['application/problem+json'].schema.allOf[1].properties.code.enum).toEqual(['REQUEST_TIMEOUT']);
   });
 
   it('when the document is built, then every answer has x-request-id, each header and parameter is a shared component, and only used ones are there', () => {

@@ -85,7 +85,7 @@ export interface RouteAnswers {
   problems?: Readonly<Record<number, ProblemSpec>>;
   /** Headers of every answer that passes the route's hooks (all but the 408 and 431 the server writes itself). */
   headers?: readonly ResponseHeader[];
-  /** Headers of the answers whose status `on` accepts. */
+  /** Headers of the answers whose status `on` accepts (never those the server writes itself). */
   headersOn?: { headers: readonly ResponseHeader[]; on: (status: number) => boolean };
   parameters?: readonly RequestParameter[];
   /** `bearer`: the route wants an access token. Undefined leaves it to others; no one saying so means public. */
@@ -204,7 +204,8 @@ export function routeDoc(route: RouteOptions, answersOf: readonly AnswersOf[]): 
   // Headers of every answer last, once every status is known.
   for (const answers of all) {
     for (const [status, entry] of doc.statuses) {
-      if (!BEFORE_ROUTING.has(status)) for (const header of answers.headers ?? []) entry.headers.add(header);
+      if (BEFORE_ROUTING.has(status)) continue;
+      for (const header of answers.headers ?? []) entry.headers.add(header);
       if (answers.headersOn?.on(status)) for (const header of answers.headersOn.headers) entry.headers.add(header);
     }
   }
