@@ -59,8 +59,7 @@ describe('OpenAPI answers', () => {
   it('when the kit answers for a route, then its statuses and codes join the route’s own: 408 and 431 everywhere, a body’s 400/413/415, validation’s 400', () => {
     const get = doc['paths']['/things/{id}'].get.responses;
     const post = doc['paths']['/things'].post.responses;
-    expect(Object.keys(get).sort()).toEqual(['200', '400', '404', '408', '431', '503']);
-    expect(get['400'].content['application/problem+json'].schema.allOf[1].properties.code.enum).toEqual(['VALIDATION_FAILED']);
+    expect(Object.keys(get).sort()).toEqual(['200', '400', '404', '408', '414', '431', '503']);
     expect(Object.keys(post).sort()).toEqual(['201', '400', '408', '413', '415', '431']);
     expect(post['400'].content['application/problem+json'].schema.allOf[1].properties.code.enum).toEqual(['BAD_REQUEST', 'MALFORMED_JSON', 'VALIDATION_FAILED']);
     expect(post['431'].content['application/problem+json'].schema.allOf[1].properties.code.enum).toEqual(['HEADERS_TOO_LARGE']);
@@ -100,5 +99,14 @@ describe('OpenAPI answers', () => {
     expect(ok.json()).toEqual({ id: 't1', name: 'a thing' });
     const invalid = await a.inject({ method: 'GET', url: '/things/too-long-an-id' });
     expect(invalid.json()).toMatchObject({ code: 'VALIDATION_FAILED', errors: [{ path: 'params/id', message: expect.any(String) }] });
+    // The router's own answers for a path parameter, documented on the route with x-request-id alone.
+    const responses = doc['paths']['/things/{id}'].get.responses;
+    const overlong = await a.inject({ method: 'GET', url: `/things/${'x'.repeat(300)}` });
+    expect([overlong.statusCode, overlong.json().code]).toEqual([414, 'URI_TOO_LONG']);
+    expect(responses['414'].content['application/problem+json'].schema.allOf[1].properties.code.enum).toEqual(['URI_TOO_LONG']);
+    expect(Object.keys(responses['414'].headers)).toEqual(['x-request-id']);
+    const badlyEncoded = await a.inject({ method: 'GET', url: '/things/%E0%A4%A' });
+    expect([badlyEncoded.statusCode, badlyEncoded.json().code]).toEqual([400, 'BAD_REQUEST']);
+    expect(responses['400'].content['application/problem+json'].schema.allOf[1].properties.code.enum).toEqual(['BAD_REQUEST', 'VALIDATION_FAILED']);
   });
 });

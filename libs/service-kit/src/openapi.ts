@@ -6,7 +6,8 @@ import { ProblemSchema, PROBLEM_CONTENT_TYPE } from './problem';
 /**
  * What each route can answer, for the OpenAPI document (CONTRACT.md, "The OpenAPI document is
  * exact"). A route names its own answers in its schema (`problemResponses`, `responseHeaders`);
- * the kit adds what every route answers (408, 431, a body's 400/413/415, validation's 400, x-request-id),
+ * the kit adds what every route answers (408, 431, a body's 400/413/415, validation's 400, a path
+ * parameter's 400/414, x-request-id),
  * and the plugins in front of the routes add theirs through `app.openapi.describe` (the request
  * pipeline: 401, 429, 503, the RateLimit fields, Idempotency-Key). The pieces are merged when the
  * document is built; headers, parameters and the problem schema are shared components, each
@@ -83,7 +84,7 @@ export type ProblemSpec = readonly string[] | ProblemAnswer;
 /** What the kit, a plugin or a route adds to a route's answers. */
 export interface RouteAnswers {
   problems?: Readonly<Record<number, ProblemSpec>>;
-  /** Headers of every answer that passes the route's hooks (all but the 408 and 431 the server writes itself). */
+  /** Headers of every answer that passes the route's hooks (not the 408, 414 and 431 answered before them). */
   headers?: readonly ResponseHeader[];
   /** Headers of the answers whose status `on` accepts (never those the server writes itself). */
   headersOn?: { headers: readonly ResponseHeader[]; on: (status: number) => boolean };
@@ -134,10 +135,11 @@ export const UNAVAILABLE: ProblemAnswer = Object.freeze({ codes: ['DEPENDENCY_UN
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 /**
- * Written on the socket by the server's clientErrorHandler (server.ts), outside the route's
- * reply: headers too large, or the request not in within REQUEST_TIMEOUT_MS. Only x-request-id.
+ * Answered before any hook of the route runs, with x-request-id alone: headers too large or the
+ * request not in within REQUEST_TIMEOUT_MS (the server's clientErrorHandler), and a path parameter
+ * longer than the router takes (its frameworkErrors).
  */
-const BEFORE_ROUTING = new Set([408, 431]);
+const BEFORE_ROUTING = new Set([408, 414, 431]);
 
 /** What the kit itself answers on every route (server.ts, json-body.ts, error-handler.ts, validation.ts). */
 export function kitAnswers(route: RouteOptions): RouteAnswers {
@@ -153,7 +155,13 @@ export function kitAnswers(route: RouteOptions): RouteAnswers {
     problems[413] = ['PAYLOAD_TOO_LARGE'];
     problems[415] = ['UNSUPPORTED_MEDIA_TYPE'];
   }
-  if (bad.length > 0) problems[400] = bad;
+  if (route.url.includes(':')) {
+    // The router's answers (server.ts frameworkErrors): a parameter that is not valid percent-encoding,
+    // or one longer than maxParamLength.
+    bad.push('BAD_REQUEST');
+    problems[414] = ['URI_TOO_LONG'];
+  }
+  if (bad.length > 0) problems[400] = [...new Set(bad)];
   return { problems, parameters: ['XRequestId'] };
 }
 
