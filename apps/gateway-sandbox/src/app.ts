@@ -18,6 +18,11 @@ export default async function gatewaySandbox(app: FastifyInstance, { config, def
     description: 'A sandbox payment provider for development and tests.',
     version: PLATFORM_VERSION,
     defaultMetrics,
+    defaultPort: ConfigSchema.properties.PORT.default,
+    tags: [
+      { name: 'charges', description: 'Charges of test card tokens, and their cancellation.' },
+      { name: 'refunds', description: 'Refunds of charges.' },
+    ],
   });
   const sandbox = createSandbox({ latencyMs: config.GATEWAY_LATENCY_MS, failureRate: config.GATEWAY_FAILURE_RATE, registry: app.metrics });
   await app.register(providerRoutes, { sandbox });

@@ -17,7 +17,13 @@ const ORDER_CACHE_TTL_SECONDS = 600;
 
 /** order-service: Orders with their items, paged by cursor, moved by payment events. */
 export default async function orderService(app: FastifyInstance, { config, defaultMetrics }: AppOptions<Config>) {
-  await app.register(serviceDefaults, { service: SERVICE, description: 'Orders with their items, paged by cursor, moved by payment events.', defaultMetrics });
+  await app.register(serviceDefaults, {
+    service: SERVICE,
+    description: 'Orders with their items, paged by cursor, moved by payment events.',
+    defaultMetrics,
+    defaultPort: ConfigSchema.properties.PORT.default,
+    tags: [{ name: 'orders', description: 'The signed-in user’s orders.' }],
+  });
   await app.register(mysql, mysqlOptions(config));
   await app.register(redis, redisOptions(config, SERVICE));
   await app.register(peers, peerOptions(config));

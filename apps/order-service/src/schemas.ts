@@ -48,7 +48,8 @@ export type OrderPage = Static<typeof OrderPage>;
 
 export const ListOrdersQuery = Type.Object(
   {
-    limit: Type.Integer({ minimum: 1, maximum: ORDER_LIMITS.maxPageSize, default: ORDER_LIMITS.defaultPageSize }),
+    // Optional on the wire; validation fills in the default, so handlers always see a number.
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: ORDER_LIMITS.maxPageSize, default: ORDER_LIMITS.defaultPageSize })),
     cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'Opaque; from the previous page, with the same status filter.' })),
     status: Type.Optional(OrderStatus),
   },

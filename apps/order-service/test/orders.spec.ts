@@ -300,4 +300,15 @@ describe('OpenAPI', () => {
     expect(body?.properties['currency']?.enum).toEqual(expect.arrayContaining(['EUR', 'USD', 'JPY']));
     expect(body?.properties['currency']?.enum).not.toContain('XYZ');
   });
+
+  it('when /docs/json is read, then Idempotency-Key is optional on POST /v1/orders, its 201 names Location, and limit is optional', async () => {
+    const doc = (await app.inject({ method: 'GET', url: '/docs/json' })).json();
+    const create = doc.paths['/v1/orders'].post;
+    expect(create.parameters).toContainEqual({ $ref: '#/components/parameters/IdempotencyKey' });
+    expect(doc.components.parameters.IdempotencyKey).toMatchObject({ in: 'header', name: 'Idempotency-Key', required: false });
+    expect(Object.keys(create.responses['201'].headers)).toEqual(expect.arrayContaining(['Location', 'Idempotent-Replayed', 'RateLimit', 'x-request-id']));
+    expect(create.responses['400'].content['application/problem+json']).toBeDefined();
+    const limit = (doc.paths['/v1/orders'].get.parameters as { name?: string; required?: boolean; schema?: { default?: number } }[]).find((p) => p.name === 'limit');
+    expect(limit).toMatchObject({ required: false, schema: { default: 20 } });
+  });
 });

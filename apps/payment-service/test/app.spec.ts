@@ -28,4 +28,19 @@ describe('payment-service OpenAPI', () => {
       expect([op, Object.keys(operation?.responses ?? {})]).toEqual([op, expect.arrayContaining(statuses)]);
     }
   });
+
+  it('when /docs/json is read, then both POSTs require Idempotency-Key, their 402/409 codes are exact, and a refund’s body is optional', async () => {
+    const doc = (await app.inject({ url: '/docs/json' })).json();
+    const pay = doc.paths['/v1/payments'].post;
+    const refund = doc.paths['/v1/payments/{id}/refunds'].post;
+    for (const post of [pay, refund]) expect(post.parameters).toContainEqual({ $ref: '#/components/parameters/RequiredIdempotencyKey' });
+    const codes = (response: { content: Record<string, { schema: { allOf: { properties?: { code?: { enum: string[] } } }[] } }> }) =>
+      response.content['application/problem+json']?.schema.allOf[1]?.properties?.code?.enum;
+    expect(codes(pay.responses['402'])).toEqual(['CARD_DECLINED', 'INSUFFICIENT_FUNDS']);
+    expect(codes(pay.responses['400'])).toContain('IDEMPOTENCY_KEY_MISSING');
+    expect(codes(refund.responses['409'])).toEqual(['IDEMPOTENCY_REQUEST_IN_PROGRESS', 'PAYMENT_NOT_REFUNDABLE', 'REFUND_EXCEEDS_PAYMENT']);
+    expect(Object.keys(pay.responses['201'].headers)).toEqual(expect.arrayContaining(['Location', 'Idempotent-Replayed']));
+    expect(pay.requestBody.required).toBe(true);
+    expect(refund.requestBody.required).toBe(false);
+  });
 });

@@ -20,7 +20,16 @@ export const SERVICE = 'user-service';
 
 /** user-service: Accounts, sign-in, and the tokens every service trusts. */
 export default async function userService(app: FastifyInstance, { config, defaultMetrics }: AppOptions<Config>) {
-  await app.register(serviceDefaults, { service: SERVICE, description: 'Accounts, sign-in, and the tokens every service trusts.', defaultMetrics });
+  await app.register(serviceDefaults, {
+    service: SERVICE,
+    description: 'Accounts, sign-in, and the tokens every service trusts.',
+    defaultMetrics,
+    defaultPort: ConfigSchema.properties.PORT.default,
+    tags: [
+      { name: 'auth', description: 'Sign up, sign in, token rotation and sign-out; the token signing keys.' },
+      { name: 'users', description: 'The signed-in user’s own account.' },
+    ],
+  });
   await app.register(mysql, mysqlOptions(config));
   await app.register(redis, redisOptions(config, SERVICE));
   void warmUpPasswords();

@@ -7,7 +7,7 @@ import {
   type RedisClient,
   type StoredResponse,
 } from '@platform/redis';
-import { HttpProblem } from '@platform/service-kit';
+import { HttpProblem, UNAVAILABLE, type RouteAnswers } from '@platform/service-kit';
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import fp from 'fastify-plugin';
 import { heartbeat, type Held } from './idempotency-heartbeat';
@@ -267,6 +267,24 @@ function hooks(store: IdempotencyStore, storedHeaders: readonly string[], maxHol
 }
 
 /**
+ * What the key adds to an opted-in route's OpenAPI entry. A replay is a kept answer sent again:
+ * never a 5xx, 429, validation failure or any answer given before the key was taken.
+ */
+export function idempotencyAnswers(required: boolean): RouteAnswers {
+  return {
+    parameters: [required ? 'RequiredIdempotencyKey' : 'IdempotencyKey'],
+    problems: {
+      400: required ? ['VALIDATION_FAILED', 'IDEMPOTENCY_KEY_MISSING'] : ['VALIDATION_FAILED'],
+      409: { codes: ['IDEMPOTENCY_REQUEST_IN_PROGRESS'], headers: ['Retry-After'] },
+      422: ['IDEMPOTENCY_KEY_REUSED'],
+      // Redis cannot be asked for the key, or the key's record may be gone (idempotencySignal).
+      503: UNAVAILABLE,
+    },
+    headersOn: { headers: ['Idempotent-Replayed'], on: (status) => status < 500 && ![400, 413, 415, 429, 431].includes(status) },
+  };
+}
+
+/**
  * `Idempotency-Key` for routes with `config: { idempotency: { required } }`: the pipeline's last
  * step, registered by it before the routes. The hooks go on the opted-in routes only (other
  * routes pay nothing); the preHandler runs after the pipeline's onRequest hook, so `request.auth`
@@ -277,6 +295,7 @@ async function idempotencyPlugin(app: FastifyInstance, opts: IdempotencyPluginOp
   const maxHoldMs = (opts.maxHoldSeconds ?? IDEMPOTENCY_PLUGIN_DEFAULTS.maxHoldSeconds) * 1000;
   const { preHandler, onSend, onResponse, onClose } = hooks(store, opts.storedHeaders ?? REPLAYED_HEADERS, maxHoldMs);
   app.addHook('onClose', onClose);
+  app.openapi.describe((route) => (route.config?.idempotency ? idempotencyAnswers(route.config.idempotency.required) : undefined));
 
   app.addHook('onRoute', (route: RouteOptions) => {
     if (!route.config?.idempotency) return;
@@ -286,4 +305,4 @@ async function idempotencyPlugin(app: FastifyInstance, opts: IdempotencyPluginOp
   });
 }
 
-export const idempotency = fp(idempotencyPlugin, { name: 'idempotency', fastify: '5.x' });
+export const idempotency = fp(idempotencyPlugin, { name: 'idempotency', fastify: '5.x', dependencies: ['docs'] });

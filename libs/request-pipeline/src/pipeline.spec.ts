@@ -237,13 +237,26 @@ describe('request pipeline: the token', () => {
     });
   });
 
-  it('when the OpenAPI document is read, then routes that need a token name the bearerAuth scheme and open ones do not', async () => {
+  it('when the OpenAPI document is read, then routes that need a token name the bearerAuth scheme, open ones none, with what each step answers', async () => {
     const app = await appWith();
     const doc = (await get(app, undefined, '/docs/json')).json();
     expect(doc.components.securitySchemes.bearerAuth).toMatchObject({ type: 'http', scheme: 'bearer' });
-    expect(doc.paths['/v1/echo'].get.security).toEqual([{ bearerAuth: [] }]);
-    expect(doc.paths['/v1/open'].get.security).toBeUndefined();
-    expect(doc.paths['/internal/echo'].get.security).toBeUndefined();
+    const { '/v1/echo': echo, '/v1/open': open, '/v1/auth/login': login, '/v1/unlimited': unlimited, '/internal/echo': internal, '/internal/opt-in': optIn } = doc.paths;
+    expect(echo.get.security).toEqual([{ bearerAuth: [] }]);
+    expect(Object.keys(echo.get.responses)).toEqual(expect.arrayContaining(['401', '429', '503']));
+    expect(Object.keys(echo.get.responses['200'].headers)).toEqual(['x-request-id', 'RateLimit', 'RateLimit-Policy']);
+    expect(Object.keys(echo.get.responses['401'].headers)).toEqual(['x-request-id', 'RateLimit', 'RateLimit-Policy', 'WWW-Authenticate']);
+    expect(Object.keys(echo.get.responses['429'].headers)).toEqual(['x-request-id', 'RateLimit', 'RateLimit-Policy', 'Retry-After']);
+    // Public, limited by the default policy, which fails open: no 401, no 503.
+    expect(open.get.security).toEqual([]);
+    expect(Object.keys(open.get.responses).sort()).toEqual(['200', '408', '429', '431']);
+    // The login policy fails closed: 503 when Redis cannot be asked.
+    expect(Object.keys(login.post.responses)).toEqual(expect.arrayContaining(['429', '503']));
+    expect(Object.keys(unlimited.get.responses)).not.toContain('429');
+    expect(Object.keys(unlimited.get.responses['200'].headers)).toEqual(['x-request-id']);
+    expect(internal.get.security).toEqual([]);
+    expect(Object.keys(internal.get.responses).sort()).toEqual(['200', '408', '431']);
+    expect(Object.keys(optIn.get.responses).sort()).toEqual(['200', '408', '429', '431', '503']);
   });
 
   it('when a token is refused or accepted, then the log says why but never holds the token', async () => {

@@ -3,6 +3,7 @@ import { createAdmission, createRateLimiter, createRevocation, keySpace, type Fa
 import type { AuthContext } from '@platform/service-kit';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
+import { pipelineAnswers } from './answers';
 import { idempotency, type IdempotencyOptions } from './idempotency';
 import { unauthorized, type TokenRefusal } from './problems';
 import { rateLimits, RATE_LIMIT_DEFAULTS } from './rate-limit';
@@ -88,10 +89,9 @@ async function requestPipeline(app: FastifyInstance, opts: RequestPipelineOption
     // A typo in a route's policy name shows at start-up, not on its first request.
     const policy = route.config?.rateLimit;
     if (typeof policy === 'string' && !opts.policies[policy]) throw new RangeError(`route ${route.method} ${route.url} names unknown rate-limit policy "${policy}"`);
-    // The OpenAPI document says which routes want the token (the kit declares `bearerAuth`).
-    if (route.config?.auth === false || !underPrefix(route.url)) return;
-    route.schema = { ...route.schema, security: route.schema?.security ?? [{ bearerAuth: [] }] };
   });
+  // The OpenAPI document says which routes want the token, and what these steps answer.
+  app.openapi.describe(pipelineAnswers(prefix, opts.policies));
 
   /** Steps 3 and 4 for a request without a trusted token, then its 401. */
   async function refuse(request: FastifyRequest, policy: string | undefined, refusal: TokenRefusal): Promise<never> {
@@ -126,7 +126,7 @@ async function requestPipeline(app: FastifyInstance, opts: RequestPipelineOption
   await app.register(idempotency, { ...opts.idempotency, client: app.redis, keys: keySpace(app.redisKeyPrefix) });
 }
 
-export const pipeline = fp(requestPipeline, { name: 'request-pipeline', fastify: '5.x', dependencies: ['redis'] });
+export const pipeline = fp(requestPipeline, { name: 'request-pipeline', fastify: '5.x', dependencies: ['redis', 'docs'] });
 
 /** The values of the route's `readAhead` keys for this request, in order; undefined when they were not read. */
 export function readAheadOf(request: FastifyRequest): readonly (string | null)[] | undefined {

@@ -2,7 +2,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { sendProblem } from './error-handler';
-import { ProblemSchema } from './problem';
+import type { ProblemAnswer } from './openapi';
 
 /** A readiness check resolves when its dependency answers and rejects (or times out) when not. */
 export type HealthCheck = () => Promise<unknown>;
@@ -41,6 +41,19 @@ function withTimeout(check: HealthCheck, ms: number): Promise<unknown> {
 
 const Checks = Type.Record(Type.String(), Type.Union([Type.Literal('ok'), Type.Literal('fail')]));
 
+/** The 503 of /health/ready: which checks failed, and how (no Retry-After: a probe asks again anyway). */
+const NOT_READY: ProblemAnswer = {
+  codes: ['DEPENDENCY_UNAVAILABLE'],
+  extensions: {
+    checks: { type: 'object', description: 'Each check: ok or fail.', additionalProperties: { type: 'string', enum: ['ok', 'fail'] } },
+    failures: {
+      type: 'object',
+      description: 'Each failed check: what kind of failure it met.',
+      additionalProperties: { type: 'string', enum: ['not answering', 'refused credentials', 'unknown schema', 'timeout', 'failing'] },
+    },
+  },
+};
+
 interface Check {
   run: HealthCheck;
   classify: FailureClassifier;
@@ -54,9 +67,12 @@ async function healthPlugin(app: FastifyInstance): Promise<void> {
     },
   });
 
+  // A service without checks (the sandbox) is always ready; the document says 503 only where it can happen.
+  app.openapi.describe((route) => (route.url === '/health/ready' && checks.size > 0 ? { problems: { 503: NOT_READY } } : undefined));
+
   app.get(
     '/health/live',
-    { schema: { tags: ['health'], response: { 200: Type.Object({ status: Type.Literal('ok') }) } } },
+    { schema: { tags: ['health'], operationId: 'getLiveness', summary: 'Whether the process runs', response: { 200: Type.Object({ status: Type.Literal('ok') }) } } },
     async () => ({ status: 'ok' as const }),
   );
 
@@ -65,7 +81,9 @@ async function healthPlugin(app: FastifyInstance): Promise<void> {
     {
       schema: {
         tags: ['health'],
-        response: { 200: Type.Object({ status: Type.Literal('ok'), checks: Checks }), 503: ProblemSchema },
+        operationId: 'getReadiness',
+        summary: 'Whether every dependency of the service answers',
+        response: { 200: Type.Object({ status: Type.Literal('ok'), checks: Checks }) },
       },
     },
     async (request, reply) => {
@@ -93,4 +111,4 @@ async function healthPlugin(app: FastifyInstance): Promise<void> {
   );
 }
 
-export const health = fp(healthPlugin, { name: 'health', fastify: '5.x' });
+export const health = fp(healthPlugin, { name: 'health', fastify: '5.x', dependencies: ['docs'] });

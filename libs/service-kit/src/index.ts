@@ -5,6 +5,7 @@ export * from './health';
 export * from './json-body';
 export * from './logger';
 export * from './metrics';
+export * from './openapi';
 export * from './peers';
 export * from './problem';
 export * from './redis';

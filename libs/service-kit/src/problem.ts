@@ -121,8 +121,3 @@ export function problemBody(init: ProblemInit, requestId: string): Problem {
     ...(init.errors ? { errors: init.errors } : {}),
   };
 }
-
-/** Response schemas for a route's error answers, for its OpenAPI entry: `response: { 200: X, ...problemResponses(400, 401) }`. */
-export function problemResponses(...statuses: number[]): Record<number, typeof ProblemSchema> {
-  return Object.fromEntries(statuses.map((status) => [status, ProblemSchema]));
-}

@@ -15,6 +15,10 @@ export interface ServiceDefaultsOptions {
   /** The OpenAPI document's version; the platform's unless given. */
   version?: string;
   defaultMetrics?: boolean;
+  /** The service's default port (its PORT default), for the OpenAPI document's `servers`. */
+  defaultPort?: number;
+  /** The OpenAPI tags its routes use, each with what it groups. */
+  tags?: readonly { name: string; description: string }[];
 }
 
 /**
@@ -27,7 +31,13 @@ async function serviceDefaultsPlugin(app: FastifyInstance, opts: ServiceDefaults
   });
   await app.register(errorHandler);
   await app.register(metrics, { service: opts.service, defaultMetrics: opts.defaultMetrics });
-  await app.register(docs, { title: opts.title ?? opts.service, description: opts.description, version: opts.version ?? PLATFORM_VERSION });
+  await app.register(docs, {
+    title: opts.title ?? opts.service,
+    description: opts.description,
+    version: opts.version ?? PLATFORM_VERSION,
+    defaultPort: opts.defaultPort,
+    tags: opts.tags,
+  });
   await app.register(health);
 }
 

@@ -2,7 +2,7 @@ import type { OrderView } from '@platform/contracts';
 import { isUuid, newId, uuidTime } from '@platform/db';
 import { createCache, keySpace } from '@platform/redis';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
-import type { CreateOrderBody, ListOrdersQuery, OrderPage } from '../schemas';
+import { ORDER_LIMITS, type CreateOrderBody, type ListOrdersQuery, type OrderPage } from '../schemas';
 import { decodeCursor, encodeCursor } from './cursor';
 import { OrderNotCancellable, OrderNotFound, OrderTotalTooLarge } from './errors';
 import type { Order, OrderItem, OrdersRepository } from './orders-repository';
@@ -119,7 +119,8 @@ export function createOrders(app: FastifyInstance, orders: OrdersRepository, s: 
     readAheadKeys: (id: string) => (isUuid(id) ? [cache.valueKey(id)] : undefined),
 
     async list(userId: string, query: ListOrdersQuery): Promise<OrderPage> {
-      const { limit, status } = query;
+      // Validation fills the default in; the type says the query may leave it out.
+      const { limit = ORDER_LIMITS.defaultPageSize, status } = query;
       const after = query.cursor === undefined ? undefined : decodeCursor(userId, query.cursor, status);
       const rows = await orders.page({ userId, status, beforeId: after?.beforeId, take: limit + 1 });
       const data = rows.slice(0, limit).map(toView);

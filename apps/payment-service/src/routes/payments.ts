@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { IDEMPOTENCY_KEY_HEADER, IDEMPOTENT_REPLAYED_HEADER, idempotencySignal, parseIdempotencyKey, signedIn } from '@platform/request-pipeline';
-import { problemHandler, problemResponses } from '@platform/service-kit';
+import { problemHandler, problemResponses, UNAVAILABLE } from '@platform/service-kit';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Answered, Caller } from '../payments/caller';
 import type { Payments } from '../payments/payments';
@@ -22,23 +22,33 @@ function created<T>(reply: FastifyReply, answered: Answered<T>): FastifyReply {
 /** /v1/payments: the signed-in user's payments and refunds (CONTRACT.md, Payments). */
 export const paymentRoutes: FastifyPluginAsyncTypebox<{ payments: Payments }> = async (app, { payments }) => {
   app.setErrorHandler(problemHandler(paymentProblems));
-  const common = { tags: ['payments'], security: [{ bearerAuth: [] }] };
-  const keyHeader = {
-    headers: {
-      type: 'object',
-      properties: { [IDEMPOTENCY_KEY_HEADER]: { type: 'string', description: '1 to 255 visible ASCII characters; required.' } },
-    },
-  } as const;
+  const tags = ['payments'];
+  const paymentId = { type: 'string', format: 'uuid', description: 'The payment, kept as FAILED.' };
 
   app.post('/v1/payments', {
     config: { idempotency: { required: true } },
     schema: {
-      ...common,
-      ...keyHeader,
+      tags,
+      operationId: 'createPayment',
       summary: 'Pay a PENDING order; requires Idempotency-Key',
       description: 'Charges the order’s amount once. 402 keeps the payment as FAILED (its id is in `paymentId`); 502 is not kept, so a retry with the same key runs again.',
       body: CreatePaymentBody,
-      response: { 201: PaymentView, ...problemResponses(400, 401, 402, 404, 409, 422, 429, 502, 503) },
+      response: {
+        201: PaymentView,
+        ...problemResponses({
+          400: ['VALIDATION_FAILED'],
+          // The order-service answered 401 for the caller's token (revoked meanwhile).
+          401: ['UNAUTHORIZED'],
+          402: { codes: ['CARD_DECLINED', 'INSUFFICIENT_FUNDS'], extensions: { paymentId } },
+          404: ['NOT_FOUND'],
+          // Retry-After when another payment for the order is in progress.
+          409: { codes: ['ORDER_NOT_PAYABLE', 'IDEMPOTENCY_REQUEST_IN_PROGRESS'], headers: ['Retry-After'] },
+          422: ['IDEMPOTENCY_KEY_REUSED'],
+          502: { codes: ['GATEWAY_ERROR'], extensions: { paymentId: { ...paymentId, description: 'The payment, when one was recorded.' } } },
+          503: UNAVAILABLE,
+        }),
+      },
+      responseHeaders: { 201: ['Location'] },
     },
     handler: async (request, reply) => {
       const answered = await payments.pay(request, callerOf(request), request.body);
@@ -48,29 +58,50 @@ export const paymentRoutes: FastifyPluginAsyncTypebox<{ payments: Payments }> = 
 
   app.get('/v1/payments', {
     schema: {
-      ...common,
+      tags,
+      operationId: 'listPayments',
       summary: 'The signed-in user’s payments for an order, oldest first',
       querystring: ListPaymentsQuery,
-      response: { 200: PaymentList, ...problemResponses(400, 401, 429) },
+      response: { 200: PaymentList, ...problemResponses({ 503: UNAVAILABLE }) },
     },
     handler: async (request) => payments.list(signedIn(request).userId, request.query.orderId),
   });
 
   app.get('/v1/payments/:id', {
-    schema: { ...common, summary: 'One payment', params: PaymentIdParams, response: { 200: PaymentView, ...problemResponses(401, 404, 429) } },
+    schema: {
+      tags,
+      operationId: 'getPayment',
+      summary: 'One payment',
+      params: PaymentIdParams,
+      response: { 200: PaymentView, ...problemResponses({ 404: ['NOT_FOUND'], 503: UNAVAILABLE }) },
+    },
     handler: async (request) => payments.get(signedIn(request).userId, request.params.id),
   });
 
   app.post('/v1/payments/:id/refunds', {
     config: { idempotency: { required: true } },
     schema: {
-      ...common,
-      ...keyHeader,
+      tags,
+      operationId: 'refundPayment',
       summary: 'Refund a payment in part or in full; requires Idempotency-Key',
-      description: 'Without `amount`, all that is left of the payment is refunded.',
+      description: 'Without `amount` (or without a body), all that is left of the payment is refunded.',
+      optionalBody: true,
       params: PaymentIdParams,
       body: CreateRefundBody,
-      response: { 201: RefundView, ...problemResponses(400, 401, 404, 409, 422, 429, 502, 503) },
+      response: {
+        201: RefundView,
+        ...problemResponses({
+          404: ['NOT_FOUND'],
+          409: {
+            codes: ['PAYMENT_NOT_REFUNDABLE', 'REFUND_EXCEEDS_PAYMENT', 'IDEMPOTENCY_REQUEST_IN_PROGRESS'],
+            headers: ['Retry-After'],
+            extensions: { refundable: { type: 'integer', description: 'With REFUND_EXCEEDS_PAYMENT: what is left to refund, in minor units.' } },
+          },
+          422: ['IDEMPOTENCY_KEY_REUSED'],
+          502: ['GATEWAY_ERROR'],
+          503: UNAVAILABLE,
+        }),
+      },
     },
     // No body at all is the same as `{}`: refund all that is left.
     preValidation: async (request) => {
