@@ -1,4 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { expectDocumented } from './openapi-documents';
 import type { ServiceName, Topology } from './platform';
 
 export type Target = ServiceName | 'sandbox';
@@ -137,7 +138,9 @@ export class Client {
     } catch {
       body = undefined;
     }
-    return { status: res.status, headers: res.headers, body: body as T, text };
+    const answer = { status: res.status, headers: res.headers, body: body as T, text };
+    await expectDocumented(this.topology, target, method, path, answer);
+    return answer;
   }
 
   /** The same request to every instance of the service at once. */
