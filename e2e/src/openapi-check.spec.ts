@@ -139,6 +139,13 @@ describe('DocumentCheck', () => {
     expect(check.violations({ ...notFound, headers: new Headers({ 'content-type': 'application/problem+json', 'x-request-id': 'r2' }) })).toEqual(["the problem's requestId is not the x-request-id header"]);
   });
 
+  it('when the path is not valid percent-encoding, then only the router\'s 400 problem+json passes, on a templated path too', () => {
+    const refused = (status: number) => answer('GET', '/v1/orders/%E0%A4%A', status, { 'content-type': 'application/problem+json', 'x-request-id': 'r1' }, problemOf(status, 'BAD_REQUEST'));
+    expect(check.violations(refused(400))).toEqual([]);
+    expect(check.violations({ ...refused(400), path: '/v1/nothing/%E0%A4%A' })).toEqual([]);
+    expect(check.violations(refused(404))).toEqual(['status 404 for an undecodable path, where 400 problem+json is expected']);
+  });
+
   it('when /metrics or the docs answer (served outside the document), then their media type is checked, and their errors are problem+json', () => {
     expect(check.violations(answer('GET', '/metrics', 200, { 'content-type': 'text/plain; version=0.0.4' }, 'up 1'))).toEqual([]);
     expect(check.violations(answer('GET', '/docs/json', 200, { 'content-type': 'application/json' }, DOC))).toEqual([]);

@@ -70,19 +70,12 @@ function withNulls(node: unknown): unknown {
 /** Path templates of the document that the concrete path fits, the most specific first (a static segment beats a parameter). */
 export function templatesOf(doc: OpenApiDocument, path: string): string[] {
   const segments = (path.split('?')[0] as string).split('/');
-  const decode = (s: string) => {
-    try {
-      return decodeURIComponent(s);
-    } catch {
-      return s;
-    }
-  };
   const fits = Object.keys(doc.paths).flatMap((template) => {
     const parts = template.split('/');
     if (parts.length !== segments.length) return [];
     const rank = parts.map((part, i) => {
       const segment = segments[i] as string;
-      if (!part.includes('{')) return part === segment || part === decode(segment) ? '1' : undefined;
+      if (!part.includes('{')) return part === segment || (decodable(segment) && part === decodeURIComponent(segment)) ? '1' : undefined;
       const pattern = part.split(/\{[^}]+\}/).map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('[^/]+');
       return new RegExp(`^${pattern}$`).test(segment) ? '0' : undefined;
     });
@@ -115,6 +108,8 @@ export class DocumentCheck {
   /** What in the answer the document does not describe; empty when it conforms. */
   violations(answer: Observed): string[] {
     const method = answer.method.toLowerCase();
+    // A path that is not valid percent-encoding names no operation: the router refuses it, 400, before any route.
+    if (!decodable(answer.path)) return [...(answer.status === 400 ? [] : [`status ${answer.status} for an undecodable path, where 400 problem+json is expected`]), ...this.asProblem(answer)];
     const templates = templatesOf(this.doc, answer.path);
     const template = templates.find((t) => this.doc.paths[t]?.[method]);
     if (template) return this.againstOperation(answer, template, method);
@@ -208,6 +203,15 @@ export class DocumentCheck {
 
 export function mediaType(answer: Pick<Observed, 'headers'>): string {
   return (answer.headers.get('content-type') ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+}
+
+function decodable(path: string): boolean {
+  try {
+    decodeURIComponent(path.split('?')[0] as string);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** ajv's errors, each once (the branches of an anyOf repeat them). */
