@@ -5,6 +5,7 @@ module.exports = {
     '<rootDir>/libs/*/jest.config.cjs',
     '<rootDir>/libs/redis/jest.cluster.config.cjs',
     '<rootDir>/tools/jest.config.cjs',
+    '<rootDir>/e2e/jest.unit.config.cjs',
   ],
   // Read from the root config only when projects run together; each project's copy serves `nx test`.
   testTimeout: 30_000,

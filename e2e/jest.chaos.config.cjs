@@ -9,6 +9,7 @@ module.exports = {
   testMatch: ['<rootDir>/chaos/**/*.chaos.ts'],
   globalSetup: '<rootDir>/chaos/global-setup.ts',
   globalTeardown: '<rootDir>/chaos/global-teardown.ts',
+  setupFilesAfterEnv: ['<rootDir>/src/openapi-setup.ts'],
   testTimeout: 180_000,
   reporters: ['default', '<rootDir>/../tools/jest-summary-reporter.cjs'],
 };

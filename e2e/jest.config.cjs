@@ -8,6 +8,7 @@ module.exports = {
   testMatch: ['<rootDir>/contract/**/*.e2e.ts', '<rootDir>/docs/**/*.e2e.ts'],
   globalSetup: '<rootDir>/src/global-setup.ts',
   globalTeardown: '<rootDir>/src/global-teardown.ts',
+  setupFilesAfterEnv: ['<rootDir>/src/openapi-setup.ts'],
   testTimeout: 60_000,
   reporters: ['default', '<rootDir>/../tools/jest-summary-reporter.cjs'],
 };

@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createPlatformClient, createSandboxClient, type PlatformClient } from '@platform/client';
+import { expectDocumented } from './openapi-documents';
 import type { ServiceName, Topology } from './platform';
 
 export type Target = ServiceName | 'sandbox';
@@ -149,7 +150,9 @@ export class Client {
     } catch {
       body = undefined;
     }
-    return { status: res.status, headers: res.headers, body: body as T, text };
+    const answer = { status: res.status, headers: res.headers, body: body as T, text };
+    await expectDocumented(this.topology, target, method, path, answer);
+    return answer;
   }
 
   /**

@@ -1,9 +1,14 @@
 // Jest loads global setup outside its module system: relative imports only, no path aliases.
+import { join } from 'node:path';
 // eslint-disable-next-line @nx/enforce-module-boundaries
 import toolsGlobalSetup from '../../tools/jest/global-setup';
 // eslint-disable-next-line @nx/enforce-module-boundaries
 import { startRedisCluster, type LocalRedisCluster } from '../../libs/redis/test/redis-cluster';
+import { publishDocuments } from './openapi-documents';
 import { buildApps, Platform, prepareDatabases, topologyFromBaseUrls } from './platform';
+
+/** Each service's served OpenAPI document, read once per run: every answer is checked against it. */
+const OPENAPI_DIR = join(__dirname, '..', 'artifacts', 'openapi');
 
 /**
  * With E2E_USER_URLS, E2E_ORDER_URLS, E2E_PAYMENT_URLS and E2E_SANDBOX_URL set, the suite
@@ -17,6 +22,7 @@ export default async function globalSetup(): Promise<void> {
   const given = topologyFromBaseUrls();
   if (given) {
     process.env['E2E_TOPOLOGY'] = JSON.stringify(given);
+    await publishDocuments(given, OPENAPI_DIR);
     return;
   }
   await toolsGlobalSetup();
@@ -39,6 +45,10 @@ export default async function globalSetup(): Promise<void> {
   const platform = await Platform.start({ dist, instances, mysqlAdminUrl, redisUrl, env });
   (globalThis as { __e2ePlatform__?: Platform }).__e2ePlatform__ = platform;
   process.env['E2E_TOPOLOGY'] = JSON.stringify(platform.topology());
+  await publishDocuments(platform.topology(), OPENAPI_DIR).catch(async (err: unknown) => {
+    await platform.stop();
+    throw err;
+  });
   const names = platform.all.map((p) => `${p.name} ${p.url}`).join(', ');
   const cluster = env['REDIS_CLUSTER_NODES'];
   process.stdout.write(`\ne2e: ${names}${cluster ? `, on the Redis Cluster ${cluster}` : ''}\n`);
