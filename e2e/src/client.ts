@@ -234,7 +234,7 @@ export class Client {
   pay(token: string, orderId: string, key: string = randomUUID(), card = 'tok_visa', opts: SendOptions = {}): Promise<Answer> {
     return this.answer(
       this.api(token, opts).payment.POST('/v1/payments', {
-        headers: { 'idempotency-key': key },
+        params: { header: { 'Idempotency-Key': key } },
         body: { orderId, paymentMethod: { type: 'card', token: card } },
       }),
     );
@@ -244,8 +244,7 @@ export class Client {
   refund(token: string, paymentId: string, amount?: number, key: string = randomUUID(), opts: SendOptions = {}): Promise<Answer> {
     return this.answer(
       this.api(token, opts).payment.POST('/v1/payments/{id}/refunds', {
-        params: { path: { id: paymentId } },
-        headers: { 'idempotency-key': key },
+        params: { path: { id: paymentId }, header: { 'Idempotency-Key': key } },
         body: amount === undefined ? {} : { amount },
       }),
     );
