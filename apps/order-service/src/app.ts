@@ -17,7 +17,7 @@ const ORDER_CACHE_TTL_SECONDS = 600;
 
 /** order-service: Orders with their items, paged by cursor, moved by payment events. */
 export default async function orderService(app: FastifyInstance, { config, defaultMetrics }: AppOptions<Config>) {
-  await app.register(serviceDefaults, { service: SERVICE, description: 'Orders with their items, paged by cursor, moved by payment events.', defaultMetrics });
+  await app.register(serviceDefaults, { service: SERVICE, description: 'Orders with their items, paged by cursor, moved by payment events.', defaultMetrics, corsAllowedOrigins: config.CORS_ALLOWED_ORIGINS });
   await app.register(mysql, mysqlOptions(config));
   await app.register(redis, redisOptions(config, SERVICE));
   await app.register(peers, peerOptions(config));

@@ -27,7 +27,7 @@ const ORDER_LOCK_WAIT_MS = 4_000;
 
 /** payment-service: Charges each order once through the payment provider, and refunds. */
 export default async function paymentService(app: FastifyInstance, { config, defaultMetrics }: AppOptions<Config>) {
-  await app.register(serviceDefaults, { service: SERVICE, description: 'Charges each order once through the payment provider, and refunds.', defaultMetrics });
+  await app.register(serviceDefaults, { service: SERVICE, description: 'Charges each order once through the payment provider, and refunds.', defaultMetrics, corsAllowedOrigins: config.CORS_ALLOWED_ORIGINS });
   await app.register(mysql, mysqlOptions(config));
   await app.register(redis, redisOptions(config, SERVICE));
   await app.register(peers, peerOptions(config));

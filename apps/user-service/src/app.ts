@@ -20,7 +20,7 @@ export const SERVICE = 'user-service';
 
 /** user-service: Accounts, sign-in, and the tokens every service trusts. */
 export default async function userService(app: FastifyInstance, { config, defaultMetrics }: AppOptions<Config>) {
-  await app.register(serviceDefaults, { service: SERVICE, description: 'Accounts, sign-in, and the tokens every service trusts.', defaultMetrics });
+  await app.register(serviceDefaults, { service: SERVICE, description: 'Accounts, sign-in, and the tokens every service trusts.', defaultMetrics, corsAllowedOrigins: config.CORS_ALLOWED_ORIGINS });
   await app.register(mysql, mysqlOptions(config));
   await app.register(redis, redisOptions(config, SERVICE));
   void warmUpPasswords();
