@@ -66,6 +66,14 @@ describe(`.github/workflows/e2e.yml (job ${jobName})`, () => {
     expect(e2e.env['CHROMIUM_PATH']).toMatch(/^\//);
   });
 
+  it('when it runs the CORS test, then its page is on the origin the stack allows', () => {
+    const up = stepRunning(/\bdocker compose up\b/);
+    const e2e = stepRunning(/^npm run test:e2e$/);
+    expect(e2e.env['E2E_BROWSER_ORIGIN']).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(up.env['CORS_ALLOWED_ORIGINS']).toBe(e2e.env['E2E_BROWSER_ORIGIN']);
+    expect(compose.services['order-service']?.environment?.['CORS_ALLOWED_ORIGINS']).toBe('${CORS_ALLOWED_ORIGINS:-}');
+  });
+
   it('when the tests fail, then the service logs are printed', () => {
     const logs = stepRunning(/\bdocker compose logs\b/);
     expect(logs.step.if).toMatch(/failure\(\)/);

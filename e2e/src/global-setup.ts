@@ -5,6 +5,7 @@ import toolsGlobalSetup from '../../tools/jest/global-setup';
 // eslint-disable-next-line @nx/enforce-module-boundaries
 import { startRedisCluster, type LocalRedisCluster } from '../../libs/redis/test/redis-cluster';
 import { publishDocuments } from './openapi-documents';
+import { startPageServer, type PageServer } from './page-server';
 import { buildApps, Platform, prepareDatabases, topologyFromBaseUrls } from './platform';
 
 /** Each service's served OpenAPI document, read once per run: every answer is checked against it. */
@@ -17,12 +18,18 @@ const OPENAPI_DIR = join(__dirname, '..', 'artifacts', 'openapi');
  * processes against MYSQL_ADMIN_URL and REDIS_URL (testcontainers when those are unset), or,
  * with E2E_REDIS_CLUSTER=1, against a 3-master Redis Cluster it starts from redis-server.
  * Test files find the platform in E2E_TOPOLOGY, which the workers inherit.
+ *
+ * It also serves the page of the browser's CORS test (e2e/contract/browser.e2e.ts) from the
+ * start of the run, on the origin the services allow (CORS_ALLOWED_ORIGINS), held for the whole
+ * run so no process takes its port: E2E_BROWSER_ORIGIN names it. Against running instances,
+ * E2E_BROWSER_ORIGIN is given (an origin those allow) or the test is skipped.
  */
 export default async function globalSetup(): Promise<void> {
   const given = topologyFromBaseUrls();
   if (given) {
     process.env['E2E_TOPOLOGY'] = JSON.stringify(given);
     await publishDocuments(given, OPENAPI_DIR);
+    if (process.env['E2E_BROWSER_ORIGIN']) await servePage(process.env['E2E_BROWSER_ORIGIN']);
     return;
   }
   await toolsGlobalSetup();
@@ -36,7 +43,7 @@ export default async function globalSetup(): Promise<void> {
   // lost its data: with the default window they would publish again every event the shared schemas
   // sent in the last 15 minutes (earlier runs', a bench's), and this run's events would queue behind
   // them past the contract's 2 s. The replay itself is the chaos suite's to exercise.
-  const env: Record<string, string> = { EVENTS_REPLAY_WINDOW_SECONDS: '1' };
+  const env: Record<string, string> = { EVENTS_REPLAY_WINDOW_SECONDS: '1', CORS_ALLOWED_ORIGINS: await servePage() };
   if (process.env['E2E_REDIS_CLUSTER'] === '1') {
     const cluster = await startRedisCluster();
     (globalThis as { __e2eRedisCluster__?: LocalRedisCluster }).__e2eRedisCluster__ = cluster;
@@ -52,4 +59,12 @@ export default async function globalSetup(): Promise<void> {
   const names = platform.all.map((p) => `${p.name} ${p.url}`).join(', ');
   const cluster = env['REDIS_CLUSTER_NODES'];
   process.stdout.write(`\ne2e: ${names}${cluster ? `, on the Redis Cluster ${cluster}` : ''}\n`);
+}
+
+/** Starts the CORS test's page (on `origin`'s port, or a free one) and names its origin in E2E_BROWSER_ORIGIN. */
+async function servePage(origin?: string): Promise<string> {
+  const page = await startPageServer(origin);
+  (globalThis as { __e2ePage__?: PageServer }).__e2ePage__ = page;
+  process.env['E2E_BROWSER_ORIGIN'] = page.origin;
+  return page.origin;
 }

@@ -4,6 +4,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 // eslint-disable-next-line @nx/enforce-module-boundaries
 import type { LocalRedisCluster } from '../../libs/redis/test/redis-cluster';
+import type { PageServer } from './page-server';
 import type { Platform } from './platform';
 
 /**
@@ -12,6 +13,9 @@ import type { Platform } from './platform';
  * services wrote carries a TTL). A failure fails the run.
  */
 export default async function globalTeardown(): Promise<void> {
+  const page = globalThis as { __e2ePage__?: PageServer };
+  await page.__e2ePage__?.close();
+  page.__e2ePage__ = undefined;
   const holder = globalThis as { __e2ePlatform__?: Platform };
   const platform = holder.__e2ePlatform__;
   holder.__e2ePlatform__ = undefined;

@@ -21,6 +21,7 @@ export default async function orderService(app: FastifyInstance, { config, defau
     service: SERVICE,
     description: 'Orders with their items, paged by cursor, moved by payment events.',
     defaultMetrics,
+    corsAllowedOrigins: config.CORS_ALLOWED_ORIGINS,
     defaultPort: ConfigSchema.properties.PORT.default,
     tags: [{ name: 'orders', description: 'The signed-in user’s orders.' }],
   });

@@ -31,6 +31,7 @@ export default async function paymentService(app: FastifyInstance, { config, def
     service: SERVICE,
     description: 'Charges each order once through the payment provider, and refunds.',
     defaultMetrics,
+    corsAllowedOrigins: config.CORS_ALLOWED_ORIGINS,
     defaultPort: ConfigSchema.properties.PORT.default,
     tags: [{ name: 'payments', description: 'The signed-in user’s payments and refunds.' }],
   });

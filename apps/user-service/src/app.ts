@@ -24,6 +24,7 @@ export default async function userService(app: FastifyInstance, { config, defaul
     service: SERVICE,
     description: 'Accounts, sign-in, and the tokens every service trusts.',
     defaultMetrics,
+    corsAllowedOrigins: config.CORS_ALLOWED_ORIGINS,
     defaultPort: ConfigSchema.properties.PORT.default,
     tags: [
       { name: 'auth', description: 'Sign up, sign in, token rotation and sign-out; the token signing keys.' },

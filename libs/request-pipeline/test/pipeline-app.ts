@@ -22,6 +22,8 @@ export interface PipelineAppOptions {
   /** More routes of the test's own. */
   routes?: (app: App) => void;
   logStream?: DestinationStream;
+  /** CORS_ALLOWED_ORIGINS; unset, no CORS. */
+  corsAllowedOrigins?: string;
 }
 
 /**
@@ -32,7 +34,7 @@ export interface PipelineAppOptions {
 export async function pipelineApp(opts: PipelineAppOptions): Promise<App> {
   const service = opts.service ?? 'pipeline-test';
   const app = createServer({ service, logLevel: opts.logStream ? 'info' : 'silent', requestTimeoutMs: 10_000, logStream: opts.logStream });
-  await app.register(serviceDefaults, { service, description: service, defaultMetrics: false });
+  await app.register(serviceDefaults, { service, description: service, defaultMetrics: false, corsAllowedOrigins: opts.corsAllowedOrigins });
   await app.register(redis, {
     url: opts.redisUrl ?? (process.env['REDIS_URL'] as string),
     keyPrefix: testKeyPrefix(service),

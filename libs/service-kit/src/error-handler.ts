@@ -10,6 +10,7 @@ import {
   type ProblemInit,
   type ProblemMapping,
 } from './problem';
+import { routeMethods } from './route-methods';
 
 /** Connection-level failures of MySQL, Redis or a peer: the caller may retry later. */
 const UNAVAILABLE_CODES = new Set([
@@ -129,16 +130,28 @@ export function problemHandler(mapping?: ProblemMapping) {
   };
 }
 
+/**
+ * No route for the method and path: 404 for a path no route serves, 405 with `Allow` for a
+ * known path and another method (CONTRACT.md, "Common rules"). An OPTIONS that a route for
+ * every path passed on (@fastify/cors's, for a request that is no allowed preflight) is
+ * answered as RFC 9110 describes: 204 with `Allow`.
+ */
 async function errorHandlerPlugin(app: FastifyInstance): Promise<void> {
   app.setErrorHandler(problemHandler());
+  const methodsOf = routeMethods(app);
 
-  app.setNotFoundHandler((request, reply) =>
-    sendProblem(reply, {
-      status: 404,
-      code: 'NOT_FOUND',
-      detail: `No route for ${request.method} ${(request.url.split('?')[0] ?? '').slice(0, 200)}.`,
-    }),
-  );
+  app.setNotFoundHandler((request, reply) => {
+    const path = (request.url.split('?')[0] ?? '').slice(0, 200);
+    const allowed = methodsOf(request.url);
+    if (allowed.length === 0) return sendProblem(reply, { status: 404, code: 'NOT_FOUND', detail: `No route for ${request.method} ${path}.` });
+    reply.header('allow', allowed.join(', '));
+    if (request.method === 'OPTIONS' && allowed.includes('OPTIONS')) return reply.code(204).send();
+    return sendProblem(reply, {
+      status: 405,
+      code: 'METHOD_NOT_ALLOWED',
+      detail: `${path} does not serve ${request.method}; it serves ${allowed.join(', ')}.`,
+    });
+  });
 }
 
 export const errorHandler = fp(errorHandlerPlugin, { name: 'error-handler', fastify: '5.x' });

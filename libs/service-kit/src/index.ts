@@ -1,4 +1,5 @@
 export * from './config';
+export * from './cors';
 export * from './domain-error';
 export * from './error-handler';
 export * from './health';

@@ -18,6 +18,7 @@ import { acceptUtf8JsonOnly } from './json-body';
 import { loggerOptions } from './logger';
 import { genReqId, REQUEST_ID_HEADER } from './request-id';
 import { PROBLEM_CONTENT_TYPE, problemBody } from './problem';
+import { ROUTER_OPTIONS } from './route-methods';
 import { createValidatorCompiler } from './validation';
 
 export const BODY_LIMIT_BYTES = 64 * 1024;
@@ -86,7 +87,7 @@ export function createServer(opts: ServerOptions) {
     keepAliveTimeout: 72_000,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
-    routerOptions: { maxParamLength: 256 },
+    routerOptions: { ...ROUTER_OPTIONS },
     clientErrorHandler: answerClientError,
     frameworkErrors: (error, request, reply) => {
       reply.header('x-request-id', request.id);

@@ -15,6 +15,8 @@ export interface TestAppOptions {
   /** Where log lines go; without it the app logs nothing. */
   logStream?: DestinationStream;
   defaultMetrics?: boolean;
+  /** CORS_ALLOWED_ORIGINS; unset, no CORS. */
+  corsAllowedOrigins?: string;
   /** Declares the test's own routes, after the service defaults, as a service's app plugin would. */
   routes?: (app: App) => void;
 }
@@ -37,6 +39,7 @@ export async function buildTestApp(opts: TestAppOptions = {}): Promise<App> {
     description: 'service-kit behaviour tests',
     version: '0.0.0-test',
     defaultMetrics: opts.defaultMetrics ?? false,
+    corsAllowedOrigins: opts.corsAllowedOrigins,
   });
   opts.routes?.(app);
   await app.ready();
