@@ -1,17 +1,14 @@
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { chromiumMissing, launchChromium } from '../src/chromium';
 import { topologyFromEnv } from '../src/platform';
 
 /**
  * Each service's Swagger UI, rendered in headless Chromium as a reader of the docs sees it:
  * every operation of the service's table in CONTRACT.md is listed, and "Try it out" works.
- * CI installs Chromium (.ci/run) or names the runner's Chrome in CHROMIUM_PATH; only outside
- * CI is a missing browser a reason to skip.
+ * Only outside CI is a missing browser a reason to skip (e2e/src/chromium.ts).
  */
-const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
-// Without the background-networking flags Chromium keeps dialling out, and this network refuses it.
-const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const ARTIFACTS = join(__dirname, '..', 'artifacts');
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
@@ -46,9 +43,8 @@ const SERVICES: { service: string; url: string; operations: string[] }[] = [
   { service: 'gateway-sandbox', url: topology.sandbox, operations: ['POST /v1/charges', 'POST /v1/refunds', 'GET /v1/charges'] },
 ];
 
-const missing = !existsSync(CHROMIUM);
-const skip = missing && process.env['CI'] !== 'true';
-const reason = `no Chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`;
+const reason = chromiumMissing();
+const skip = reason !== undefined;
 if (skip) console.warn(`docs e2e skipped: ${reason}`);
 const title = skip ? `docs in the browser (skipped: ${reason})` : 'docs in the browser';
 
@@ -80,9 +76,8 @@ async function screenshot(page: Page, name: string): Promise<void> {
   let browser: Browser;
 
   beforeAll(async () => {
-    if (missing) throw new Error(`CI=true and ${reason}: .ci/run installs it`);
     mkdirSync(ARTIFACTS, { recursive: true });
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS });
+    browser = await launchChromium();
   });
 
   afterAll(async () => {
