@@ -1,3 +1,4 @@
+export * from './conditional';
 export * from './config';
 export * from './cors';
 export * from './domain-error';

@@ -37,6 +37,11 @@ const HEADERS = {
     description: 'Seconds to wait before trying again.',
     schema: { type: 'integer', minimum: 0 },
   },
+  ETag: {
+    component: 'ETag',
+    description: 'The strong entity tag of the representation: `"<id>.<version>"`, changing with every change of the resource. Send it back in If-None-Match (304 while unchanged) or If-Match (412 once changed).',
+    schema: { type: 'string', example: '"01939f7e-5a4b-7c3d-8e2f-1a2b3c4d5e6f.2"' },
+  },
   Location: { component: 'Location', description: 'The path of the resource created.', schema: { type: 'string', format: 'uri-reference' } },
   'Idempotent-Replayed': {
     component: 'IdempotentReplayed',
@@ -64,6 +69,20 @@ const PARAMETERS = {
     required: false,
     description: 'The caller’s request id, echoed in the answer and every log line of the request when it matches `[A-Za-z0-9._:-]{1,128}`.',
     schema: { type: 'string' },
+  },
+  IfNoneMatch: {
+    name: 'If-None-Match',
+    in: 'header',
+    required: false,
+    description: 'Entity tags of the copies the caller holds, or `*`: 304 with no body when one is the current ETag.',
+    schema: { type: 'string', example: '"01939f7e-5a4b-7c3d-8e2f-1a2b3c4d5e6f.2"' },
+  },
+  IfMatch: {
+    name: 'If-Match',
+    in: 'header',
+    required: false,
+    description: 'Entity tags the change is meant for, or `*`: 412 PRECONDITION_FAILED, and nothing changes, unless one is the current ETag.',
+    schema: { type: 'string', example: '"01939f7e-5a4b-7c3d-8e2f-1a2b3c4d5e6f.2"' },
   },
   IdempotencyKey: { name: 'Idempotency-Key', in: 'header', required: false, description: `Optional: ${KEY_DESCRIPTION}`, schema: KEY_SCHEMA },
   RequiredIdempotencyKey: { name: 'Idempotency-Key', in: 'header', required: true, description: `Required: ${KEY_DESCRIPTION}`, schema: KEY_SCHEMA },
@@ -99,6 +118,8 @@ declare module 'fastify' {
   interface FastifySchema {
     /** Headers of the route's own answers, by status, for its OpenAPI entry: `{ 201: ['Location'] }`. */
     responseHeaders?: Readonly<Record<number, readonly ResponseHeader[]>>;
+    /** Request header parameters the route itself reads, for its OpenAPI entry: `['IfMatch']`. */
+    headerParameters?: readonly RequestParameter[];
     /** The route takes a missing body as `{}` (OpenAPI's requestBody is required otherwise). */
     optionalBody?: boolean;
   }
@@ -128,6 +149,9 @@ export function problemResponses(specs: Readonly<Record<number, ProblemSpec>>): 
     }),
   );
 }
+
+/** A conditional read's 304: no body (`sendTagged`, conditional.ts). */
+export const NOT_MODIFIED = Type.Null({ description: 'Not Modified' });
 
 /** A dependency (MySQL, Redis, a peer) did not answer: 503 with Retry-After. */
 export const UNAVAILABLE: ProblemAnswer = Object.freeze({ codes: ['DEPENDENCY_UNAVAILABLE'], headers: ['Retry-After'] as const });
@@ -203,6 +227,7 @@ export function routeDoc(route: RouteOptions, answersOf: readonly AnswersOf[]): 
     if (own) addProblem(doc, Number(status), own);
     for (const header of schema.responseHeaders?.[Number(status)] ?? []) entry.headers.add(header);
   }
+  for (const p of schema.headerParameters ?? []) doc.parameters.add(p);
   const all = [kitAnswers(route), ...answersOf.map((of) => of(route))].filter((a): a is RouteAnswers => a !== undefined);
   for (const answers of all) {
     for (const [status, spec] of Object.entries(answers.problems ?? {})) addProblem(doc, Number(status), problemAnswer(spec));
