@@ -123,6 +123,24 @@ describe('payment events over the stream', () => {
     expect(await statusBecomes(token, order.id, 'REFUNDED')).toBe(true);
   });
 
+  it('when events move the order, then its ETag changes with each move (PAID, REFUNDED), and a cached copy of the old tag is not 304', async () => {
+    const { token } = tokenFor();
+    const order = await createOrder(app, token);
+    const tagOf = async () => (await app.inject({ method: 'GET', url: `/v1/orders/${order.id}`, headers: bearer(token) })).headers['etag'] as string;
+    const pending = await tagOf();
+    const paymentId = newId();
+    await publish(succeeded(order, paymentId));
+    expect(await statusBecomes(token, order.id, 'PAID')).toBe(true);
+    const paid = await tagOf();
+    await publish(refunded(order, paymentId, order.totalAmount));
+    expect(await statusBecomes(token, order.id, 'REFUNDED')).toBe(true);
+    const refundedTag = await tagOf();
+    expect(new Set([pending, paid, refundedTag]).size).toBe(3);
+    expect(refundedTag).toBe(`"${order.id}.${await versionOf(order.id)}"`);
+    const stale = await app.inject({ method: 'GET', url: `/v1/orders/${order.id}`, headers: { ...bearer(token), 'if-none-match': paid } });
+    expect(stale.statusCode).toBe(200);
+  });
+
   it('when entries are not payment events, then they are skipped and the next one is still handled', async () => {
     const { token } = tokenFor();
     const order = await createOrder(app, token);

@@ -23,6 +23,14 @@ export class OrderNotCancellable extends OrderErrorBase {
   }
 }
 
+/** The caller's If-Match names a version of the order that is no longer current. */
+export class OrderChanged extends OrderErrorBase {
+  readonly kind = 'OrderChanged';
+  constructor() {
+    super('The order has changed since the version the request names.');
+  }
+}
+
 /** A line total or the total would not be exact: money stays below 2^53 minor units. */
 export class OrderTotalTooLarge extends OrderErrorBase {
   readonly kind = 'OrderTotalTooLarge';
@@ -39,6 +47,6 @@ export class InvalidCursor extends OrderErrorBase {
   }
 }
 
-export type OrderError = OrderNotFound | OrderNotCancellable | OrderTotalTooLarge | InvalidCursor;
+export type OrderError = OrderNotFound | OrderNotCancellable | OrderChanged | OrderTotalTooLarge | InvalidCursor;
 
 export const isOrderError = (error: unknown): error is OrderError => error instanceof OrderErrorBase;

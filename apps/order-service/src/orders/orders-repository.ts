@@ -151,17 +151,29 @@ export function ordersRepository(ds: () => DataSource) {
     /**
      * Moves the order from one of `from` to `to` in one conditional UPDATE, so of two
      * transitions racing from the same state exactly one changes the row. True if it did.
+     * With `versions`, only from one of those versions (optimistic concurrency: a change
+     * committed since the caller read the order makes this one change nothing).
      */
-    async transition(id: string, from: readonly OrderStatus[], to: OrderStatus, { db = ds(), ownerId }: { db?: Db; ownerId?: string } = {}): Promise<boolean> {
+    async transition(
+      id: string,
+      from: readonly OrderStatus[],
+      to: OrderStatus,
+      { db = ds(), ownerId, versions }: { db?: Db; ownerId?: string; versions?: readonly number[] } = {},
+    ): Promise<boolean> {
+      if (versions?.length === 0) return false;
       const params: unknown[] = [to, new Date(), uuidToBinary(id), ...from];
-      let owner = '';
+      let conditions = '';
       if (ownerId) {
-        owner = ' AND user_id = ?';
+        conditions += ' AND user_id = ?';
         params.push(uuidToBinary(ownerId));
+      }
+      if (versions) {
+        conditions += ` AND version IN (${versions.map(() => '?').join(', ')})`;
+        params.push(...versions);
       }
       // query() answers an UPDATE with mysql2's result header.
       const { affectedRows } = (await db.query(
-        `UPDATE orders SET status = ?, version = version + 1, updated_at = ? WHERE id = ? AND status IN (${from.map(() => '?').join(', ')})${owner}`,
+        `UPDATE orders SET status = ?, version = version + 1, updated_at = ? WHERE id = ? AND status IN (${from.map(() => '?').join(', ')})${conditions}`,
         params,
       )) as { affectedRows: number };
       return affectedRows === 1;

@@ -4,7 +4,7 @@ import { createCache, keySpace } from '@platform/redis';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { ORDER_LIMITS, type CreateOrderBody, type ListOrdersQuery, type OrderPage } from '../schemas';
 import { decodeCursor, encodeCursor } from './cursor';
-import { OrderNotCancellable, OrderNotFound, OrderTotalTooLarge } from './errors';
+import { OrderChanged, OrderNotCancellable, OrderNotFound, OrderTotalTooLarge } from './errors';
 import type { Order, OrderItem, OrdersRepository } from './orders-repository';
 
 export interface OrdersSettings {
@@ -14,7 +14,13 @@ export interface OrdersSettings {
 /** How long and how often a failed invalidation is tried again: until the entry would have expired anyway. */
 const RETRY_INVALIDATION_EVERY_MS = 1_000;
 
-function toView(order: Order): OrderView {
+/**
+ * The order as answered, with the row's version (its ETag; the body's schema leaves it out). The
+ * cache holds this, so that a cached read answers If-None-Match without MySQL.
+ */
+export type VersionedOrder = OrderView & { version: number };
+
+function toView(order: Order): VersionedOrder {
   return {
     id: order.id,
     userId: order.userId,
@@ -24,6 +30,7 @@ function toView(order: Order): OrderView {
     items: order.items.map(({ sku, name, unitPrice, quantity, lineTotal }) => ({ sku, name, unitPrice, quantity, lineTotal })),
     createdAt: order.createdAt.toISOString(),
     updatedAt: order.updatedAt.toISOString(),
+    version: order.version,
   };
 }
 
@@ -75,7 +82,7 @@ function invalidator(delete_: (id: string) => Promise<void>, log: FastifyBaseLog
 
 /** Orders: create, read (cached, owner-checked), list by cursor, cancel. */
 export function createOrders(app: FastifyInstance, orders: OrdersRepository, s: OrdersSettings) {
-  const cache = createCache<OrderView | undefined>({
+  const cache = createCache<VersionedOrder | undefined>({
     client: app.redis,
     keys: keySpace(app.redisKeyPrefix),
     name: 'orders',
@@ -90,13 +97,18 @@ export function createOrders(app: FastifyInstance, orders: OrdersRepository, s: 
    * The order if it exists and is the user's; another user's is exactly as absent as a missing
    * one. The owner is checked on the order itself, cached or read from MySQL.
    */
-  async function owned(userId: string, id: string, prefetched?: string | null): Promise<OrderView> {
+  async function owned(userId: string, id: string, prefetched?: string | null): Promise<VersionedOrder> {
     if (!isUuid(id)) throw new OrderNotFound();
     const load = async () => {
       const found = await orders.findById(id);
       return found && toView(found);
     };
-    const order = await cache.getOrLoad(id, load, { prefetched });
+    let order = await cache.getOrLoad(id, load, { prefetched });
+    if (order && typeof order.version !== 'number') {
+      // An entry written before entries carried the version: dropped, so the next read stores one that does.
+      await cache.delete(id).catch(() => undefined);
+      order = await load();
+    }
     if (!order || order.userId !== userId) throw new OrderNotFound();
     return order;
   }
@@ -104,7 +116,7 @@ export function createOrders(app: FastifyInstance, orders: OrdersRepository, s: 
   return Object.freeze({
     invalidate: invalidation.invalidate,
 
-    async create(userId: string, body: CreateOrderBody): Promise<OrderView> {
+    async create(userId: string, body: CreateOrderBody): Promise<VersionedOrder> {
       const { items, totalAmount } = priced(body.items);
       const id = newId();
       // The id's own timestamp, so that id order is creation order (see the migration).
@@ -128,13 +140,18 @@ export function createOrders(app: FastifyInstance, orders: OrdersRepository, s: 
       return { data, nextCursor: rows.length > limit && last ? encodeCursor(userId, { beforeId: last.id, status }) : null };
     },
 
-    /** Only from PENDING, in one conditional UPDATE: a cancel racing a payment event cannot both win. */
-    async cancel(userId: string, id: string): Promise<OrderView> {
+    /**
+     * Only from PENDING, in one conditional UPDATE: a cancel racing a payment event cannot both win.
+     * With `versions` (the request's If-Match), only from one of them: a change committed since the
+     * caller read the order, a concurrent cancel included, makes this one OrderChanged.
+     */
+    async cancel(userId: string, id: string, versions?: readonly number[]): Promise<VersionedOrder> {
       if (!isUuid(id)) throw new OrderNotFound();
-      const cancelled = await orders.transition(id, ['PENDING'], 'CANCELLED', { ownerId: userId });
+      const cancelled = await orders.transition(id, ['PENDING'], 'CANCELLED', { ownerId: userId, versions });
       if (cancelled) await invalidation.invalidate(id);
       const order = await orders.findById(id);
       if (!order || order.userId !== userId) throw new OrderNotFound();
+      if (!cancelled && versions && !versions.includes(order.version)) throw new OrderChanged();
       if (!cancelled) throw new OrderNotCancellable(order.status);
       return toView(order);
     },

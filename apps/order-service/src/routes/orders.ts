@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { OrderView } from '@platform/contracts';
 import { readAheadOf, signedIn } from '@platform/request-pipeline';
-import { problemHandler, problemResponses, UNAVAILABLE } from '@platform/service-kit';
+import { entityTag, expectedVersions, NOT_MODIFIED, problemHandler, problemResponses, sendTagged, UNAVAILABLE } from '@platform/service-kit';
 import type { Orders } from '../orders/orders';
 import { CreateOrderBody, ListOrdersQuery, OrderIdParams, OrderPage } from '../schemas';
 import { orderProblems } from './problems';
@@ -44,21 +44,35 @@ export const orderRoutes: FastifyPluginAsyncTypebox<{ orders: Orders }> = async 
     schema: {
       tags,
       operationId: 'getOrder',
-      summary: 'One order (cached 10 minutes)',
+      summary: 'One order (cached 10 minutes); 304 while If-None-Match names its ETag',
       params: OrderIdParams,
-      response: { 200: OrderView, ...problemResponses({ 404: ['NOT_FOUND'], 503: UNAVAILABLE }) },
+      headerParameters: ['IfNoneMatch'],
+      response: { 200: OrderView, 304: NOT_MODIFIED, ...problemResponses({ 404: ['NOT_FOUND'], 503: UNAVAILABLE }) },
+      responseHeaders: { 200: ['ETag'], 304: ['ETag'] },
     },
-    handler: async (request) => orders.get(userId(request), request.params.id, readAheadOf(request)?.[0]),
+    handler: async (request, reply) => {
+      const order = await orders.get(userId(request), request.params.id, readAheadOf(request)?.[0]);
+      return sendTagged(request, reply, entityTag(order.id, order.version), order);
+    },
   });
 
   app.post('/v1/orders/:id/cancel', {
     schema: {
       tags,
       operationId: 'cancelOrder',
-      summary: 'Cancel a PENDING order',
+      summary: 'Cancel a PENDING order; with If-Match, only the version it names',
       params: OrderIdParams,
-      response: { 200: OrderView, ...problemResponses({ 404: ['NOT_FOUND'], 409: ['ORDER_NOT_CANCELLABLE'], 503: UNAVAILABLE }) },
+      headerParameters: ['IfMatch'],
+      response: {
+        200: OrderView,
+        ...problemResponses({ 404: ['NOT_FOUND'], 409: ['ORDER_NOT_CANCELLABLE'], 412: ['PRECONDITION_FAILED'], 503: UNAVAILABLE }),
+      },
+      responseHeaders: { 200: ['ETag'] },
     },
-    handler: async (request) => orders.cancel(userId(request), request.params.id),
+    handler: async (request, reply) => {
+      const { id } = request.params;
+      const order = await orders.cancel(userId(request), id, expectedVersions(request, id));
+      return reply.header('etag', entityTag(order.id, order.version)).send(order);
+    },
   });
 };

@@ -1,4 +1,4 @@
-import { InvalidCursor, OrderNotCancellable, OrderNotFound, OrderTotalTooLarge } from '../orders/errors';
+import { InvalidCursor, OrderChanged, OrderNotCancellable, OrderNotFound, OrderTotalTooLarge } from '../orders/errors';
 import { orderProblems } from './problems';
 
 /** Each domain error, and the answer the contract (and the README) promise for it. */
@@ -6,6 +6,7 @@ describe("order-service's errors on the wire", () => {
   it.each([
     [new OrderNotFound(), { status: 404, code: 'NOT_FOUND', detail: 'No such order.' }],
     [new OrderNotCancellable('PAID'), { status: 409, code: 'ORDER_NOT_CANCELLABLE', detail: 'Only a PENDING order can be cancelled; this one is PAID.' }],
+    [new OrderChanged(), { status: 412, code: 'PRECONDITION_FAILED', detail: 'The order has changed since the version the request names.' }],
     [
       new OrderTotalTooLarge(),
       {

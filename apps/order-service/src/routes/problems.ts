@@ -9,6 +9,7 @@ import { isOrderError } from '../orders/errors';
 export const orderProblems = problemMapping(isOrderError, {
   OrderNotFound: (e) => ({ status: 404, code: 'NOT_FOUND', detail: e.message }),
   OrderNotCancellable: (e) => ({ status: 409, code: 'ORDER_NOT_CANCELLABLE', detail: e.message }),
+  OrderChanged: (e) => ({ status: 412, code: 'PRECONDITION_FAILED', detail: e.message }),
   OrderTotalTooLarge: (e) => ({
     status: 400,
     code: 'VALIDATION_FAILED',
