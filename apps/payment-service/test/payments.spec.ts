@@ -248,6 +248,39 @@ describe('GET /v1/payments', () => {
   });
 });
 
+describe('ETag and If-None-Match on GET /v1/payments/{id}', () => {
+  const read = (token: string, id: string, headers: Record<string, string> = {}) => w.app.inject({ url: `/v1/payments/${id}`, headers: { ...bearer(token), ...headers } });
+
+  it('when a payment is read, then a strong ETag of its id and version: 304 while it names the current one, a new one after each refund', async () => {
+    const { token } = w.tokenFor();
+    const { payment } = await paidOrder(token);
+    const first = await read(token, payment.id);
+    const tag = first.headers['etag'] as string;
+    expect(tag).toMatch(new RegExp(`^"${payment.id}\\.[0-9]+"$`));
+    expect(Object.keys(first.json()).sort()).toEqual(Object.keys(payment).sort());
+    const same = await read(token, payment.id, { 'if-none-match': tag, 'x-request-id': 'pay-304' });
+    expect([same.statusCode, same.body, same.headers['etag'], same.headers['x-request-id']]).toEqual([304, '', tag, 'pay-304']);
+    expect(same.headers['ratelimit']).toBeDefined();
+    expect((await read(token, payment.id, { 'if-none-match': '*' })).statusCode).toBe(304);
+
+    expect((await refund(w.app, token, payment.id, { amount: 100 })).statusCode).toBe(201);
+    const partly = await read(token, payment.id, { 'if-none-match': tag });
+    expect([partly.statusCode, partly.json().refundedAmount]).toEqual([200, 100]);
+    expect(partly.headers['etag']).not.toBe(tag);
+    expect((await refund(w.app, token, payment.id)).statusCode).toBe(201);
+    const done = await read(token, payment.id, { 'if-none-match': partly.headers['etag'] as string });
+    expect([done.statusCode, done.json().status]).toEqual([200, 'REFUNDED']);
+    expect(new Set([tag, partly.headers['etag'], done.headers['etag']]).size).toBe(3);
+  });
+
+  it('when another user names the payment’s tag, then still 404', async () => {
+    const { token } = w.tokenFor();
+    const { payment } = await paidOrder(token);
+    const tag = (await read(token, payment.id)).headers['etag'] as string;
+    expect((await read(w.tokenFor().token, payment.id, { 'if-none-match': tag })).statusCode).toBe(404);
+  });
+});
+
 describe('POST /v1/payments/{id}/refunds', () => {
   it('when refunded in part and then without an amount, then PARTIALLY_REFUNDED, then REFUNDED with the rest, and the order REFUNDED', async () => {
     const { token } = w.tokenFor();

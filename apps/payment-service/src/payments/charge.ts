@@ -160,6 +160,8 @@ function newPayment({ order, caller, hash }: Attempt, fence: number): Payment {
     refundPendingAmount: 0,
     providerChargeId: null,
     fence,
+    // The column's default: insertProcessing leaves it to MySQL.
+    version: 1,
     createdAt,
     updatedAt: createdAt,
   };

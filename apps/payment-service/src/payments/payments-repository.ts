@@ -17,6 +17,8 @@ export interface Payment {
   refundPendingAmount: number;
   providerChargeId: string | null;
   fence: number;
+  /** Grows with every update of the row: the payment's ETag. */
+  version: number;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -51,6 +53,7 @@ interface PaymentRow {
   refund_pending_amount: string | number;
   provider_charge_id: string | null;
   fence: string | number;
+  version: number;
   created_at: Date;
   updated_at: Date;
 }
@@ -72,7 +75,7 @@ interface RefundRow {
 export type Db = DataSource | EntityManager;
 
 const PAYMENT_COLUMNS =
-  'id, order_id, user_id, idempotency_key, request_hash, amount, currency, status, failure_code, refunded_amount, refund_pending_amount, provider_charge_id, fence, created_at, updated_at';
+  'id, order_id, user_id, idempotency_key, request_hash, amount, currency, status, failure_code, refunded_amount, refund_pending_amount, provider_charge_id, fence, version, created_at, updated_at';
 const REFUND_COLUMNS = 'id, payment_id, user_id, idempotency_key, request_hash, amount, status, reason, provider_refund_id, created_at, updated_at';
 
 function toPayment(row: PaymentRow): Payment {
@@ -90,6 +93,7 @@ function toPayment(row: PaymentRow): Payment {
     refundPendingAmount: moneyOf(row.refund_pending_amount),
     providerChargeId: row.provider_charge_id,
     fence: Number(row.fence),
+    version: Number(row.version),
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
@@ -184,7 +188,7 @@ export function paymentsRepository(ds: () => DataSource) {
      */
     async takeOver(id: string, fence: number, db: Db = ds()): Promise<boolean> {
       const { affectedRows } = (await db.query(
-        "UPDATE payments SET fence = ?, updated_at = ? WHERE id = ? AND status = 'PROCESSING' AND fence < ?",
+        "UPDATE payments SET fence = ?, version = version + 1, updated_at = ? WHERE id = ? AND status = 'PROCESSING' AND fence < ?",
         [fence, new Date(), uuidToBinary(id), fence],
       )) as ResultHeader;
       return affectedRows === 1;

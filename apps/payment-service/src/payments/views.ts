@@ -24,13 +24,16 @@ export function refundView(r: Refund): RefundView {
   return { id: r.id, paymentId: r.paymentId, amount: r.amount, createdAt: r.createdAt.toISOString() };
 }
 
+/** A payment as answered, with the row's version (its ETag; the body's schema leaves it out). */
+export type VersionedPayment = PaymentView & { version: number };
+
 /** The user's own settled payments: one by id, or those of an order. */
 export function paymentReads(repository: PaymentsRepository) {
   return Object.freeze({
-    async get(userId: string, id: string): Promise<PaymentView> {
+    async get(userId: string, id: string): Promise<VersionedPayment> {
       const p = isUuid(id) ? await repository.findById(id) : undefined;
       if (!p || p.userId !== userId || p.status === 'PROCESSING') throw new PaymentNotFound();
-      return paymentView(p);
+      return { ...paymentView(p), version: p.version };
     },
 
     async list(userId: string, orderId: string): Promise<{ data: PaymentView[] }> {

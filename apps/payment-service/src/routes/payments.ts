@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { IDEMPOTENCY_KEY_HEADER, IDEMPOTENT_REPLAYED_HEADER, idempotencySignal, parseIdempotencyKey, signedIn } from '@platform/request-pipeline';
-import { problemHandler, problemResponses, UNAVAILABLE } from '@platform/service-kit';
+import { entityTag, NOT_MODIFIED, problemHandler, problemResponses, sendTagged, UNAVAILABLE } from '@platform/service-kit';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Answered, Caller } from '../payments/caller';
 import type { Payments } from '../payments/payments';
@@ -71,11 +71,16 @@ export const paymentRoutes: FastifyPluginAsyncTypebox<{ payments: Payments }> = 
     schema: {
       tags,
       operationId: 'getPayment',
-      summary: 'One payment',
+      summary: 'One payment; 304 while If-None-Match names its ETag',
       params: PaymentIdParams,
-      response: { 200: PaymentView, ...problemResponses({ 404: ['NOT_FOUND'], 503: UNAVAILABLE }) },
+      headerParameters: ['IfNoneMatch'],
+      response: { 200: PaymentView, 304: NOT_MODIFIED, ...problemResponses({ 404: ['NOT_FOUND'], 503: UNAVAILABLE }) },
+      responseHeaders: { 200: ['ETag'], 304: ['ETag'] },
     },
-    handler: async (request) => payments.get(signedIn(request).userId, request.params.id),
+    handler: async (request, reply) => {
+      const payment = await payments.get(signedIn(request).userId, request.params.id);
+      return sendTagged(request, reply, entityTag(payment.id, payment.version), payment);
+    },
   });
 
   app.post('/v1/payments/:id/refunds', {
