@@ -45,6 +45,14 @@ export class AccountGone extends UserErrorBase {
   }
 }
 
+/** The caller's If-Match names a version of the account that is no longer current. */
+export class AccountChanged extends UserErrorBase {
+  readonly kind = 'AccountChanged';
+  constructor() {
+    super('The account has changed since the version the request names.');
+  }
+}
+
 /** Unknown, expired, spent or revoked: a refresh token that buys nothing. */
 export class InvalidRefreshToken extends UserErrorBase {
   readonly kind = 'InvalidRefreshToken';
@@ -62,6 +70,7 @@ export class InvalidCurrentPassword extends UserErrorBase {
 
 export type UserError =
   | EmailTaken
+  | AccountChanged
   | InvalidEmail
   | InvalidCredentials
   | LoginLocked

@@ -1,7 +1,7 @@
 import { newId } from '@platform/db';
 import { createCache, createFailureLockout, keySpace } from '@platform/redis';
 import type { FastifyInstance } from 'fastify';
-import { AccountGone, EmailTaken, InvalidCredentials, InvalidCurrentPassword, LoginLocked } from '../errors';
+import { AccountChanged, AccountGone, EmailTaken, InvalidCredentials, InvalidCurrentPassword, LoginLocked } from '../errors';
 import type { TokenPair, UserView } from '../schemas';
 import type { TokenIssuer } from '../tokens/token-issuer';
 import { normalizeEmail } from './email';
@@ -15,7 +15,13 @@ export interface AccountSettings {
   cacheTtlSeconds: number;
 }
 
-const toView = (u: User): UserView => ({ id: u.id, email: u.email, name: u.name, createdAt: u.createdAt.toISOString() });
+/**
+ * The account as answered, with the row's version (its ETag; the body's schema leaves it out). The
+ * profile cache holds this, so that a cached read answers If-None-Match without MySQL.
+ */
+export type VersionedUser = UserView & { version: number };
+
+const toView = (u: User): VersionedUser => ({ id: u.id, email: u.email, name: u.name, createdAt: u.createdAt.toISOString(), version: u.version });
 
 /** Accounts: registration, sign-in with its per-account lockout, the profile (cached), the password. */
 export function accountService(app: FastifyInstance, users: UsersRepository, tokens: TokenIssuer, s: AccountSettings) {
@@ -30,7 +36,7 @@ export function accountService(app: FastifyInstance, users: UsersRepository, tok
     registry: app.metrics,
     logger: app.log,
   });
-  const profiles = createCache<UserView>({ client: app.redis, keys, name: 'users', defaultTtlSeconds: s.cacheTtlSeconds, registry: app.metrics, logger: app.log });
+  const profiles = createCache<VersionedUser>({ client: app.redis, keys, name: 'users', defaultTtlSeconds: s.cacheTtlSeconds, registry: app.metrics, logger: app.log });
 
   async function existing(userId: string): Promise<User> {
     const user = await users.findById(userId);
@@ -68,13 +74,20 @@ export function accountService(app: FastifyInstance, users: UsersRepository, tok
       return tokens.signIn(user.id);
     },
 
-    profile(userId: string): Promise<UserView> {
-      return profiles.getOrLoad(userId, async () => toView(await existing(userId)));
+    async profile(userId: string): Promise<VersionedUser> {
+      const load = async () => toView(await existing(userId));
+      const profile = await profiles.getOrLoad(userId, load);
+      if (typeof profile.version === 'number') return profile;
+      // An entry written before entries carried the version: dropped, so the next read stores one that does.
+      await profiles.delete(userId).catch(() => undefined);
+      return load();
     },
 
-    async rename(userId: string, name: string): Promise<UserView> {
-      const user = await users.update(userId, { name });
+    /** With `versions` (the request's If-Match), only from one of them, in the UPDATE itself: a rename since is AccountChanged. */
+    async rename(userId: string, name: string, versions?: readonly number[]): Promise<VersionedUser> {
+      const { changed, user } = await users.update(userId, { name }, { versions });
       if (!user) throw new AccountGone();
+      if (!changed) throw new AccountChanged();
       // Invalidated before the answer: the caller's next read is never the old name.
       await profiles.delete(userId);
       return toView(user);

@@ -63,20 +63,33 @@ export function usersRepository(ds: () => DataSource) {
       return { ...user, version: 1 };
     },
 
-    /** Sets the given fields and bumps the version, in one statement; undefined if the user is gone. */
-    async update(id: string, change: { name?: string; passwordHash?: string }, db: Db = ds()): Promise<User | undefined> {
+    /**
+     * Sets the given fields and bumps the version, in one statement, then reads the user (undefined
+     * if gone). With `versions`, only from one of them (optimistic concurrency): `changed` says
+     * whether the row was updated.
+     */
+    async update(
+      id: string,
+      change: { name?: string; passwordHash?: string },
+      { db = ds(), versions }: { db?: Db; versions?: readonly number[] } = {},
+    ): Promise<{ changed: boolean; user: User | undefined }> {
       const fields = [
         ['name', change.name],
         ['password_hash', change.passwordHash],
       ].filter(([, value]) => value !== undefined) as [string, string][];
       const sets = fields.map(([column]) => `${column} = ?`);
-      const params = fields.map(([, value]) => value);
-      await db.query(`UPDATE users SET ${[...sets, 'version = version + 1', 'updated_at = ?'].join(', ')} WHERE id = ?`, [
-        ...params,
-        new Date(),
-        uuidToBinary(id),
-      ]);
-      return one(db, 'id = ?', uuidToBinary(id));
+      const params: unknown[] = [...fields.map(([, value]) => value), new Date(), uuidToBinary(id)];
+      let changed = false;
+      if (versions?.length !== 0) {
+        const condition = versions ? ` AND version IN (${versions.map(() => '?').join(', ')})` : '';
+        // query() answers an UPDATE with mysql2's result header.
+        const { affectedRows } = (await db.query(`UPDATE users SET ${[...sets, 'version = version + 1', 'updated_at = ?'].join(', ')} WHERE id = ?${condition}`, [
+          ...params,
+          ...(versions ?? []),
+        ])) as { affectedRows: number };
+        changed = affectedRows === 1;
+      }
+      return { changed, user: await one(db, 'id = ?', uuidToBinary(id)) };
     },
   });
 }

@@ -1,10 +1,11 @@
-import { AccountGone, EmailTaken, InvalidCredentials, InvalidEmail, InvalidCurrentPassword, InvalidRefreshToken, LoginLocked } from '../errors';
+import { AccountChanged, AccountGone, EmailTaken, InvalidCredentials, InvalidEmail, InvalidCurrentPassword, InvalidRefreshToken, LoginLocked } from '../errors';
 import { userProblems } from './problems';
 
 /** Each domain error, and the answer the contract (and the README) promise for it. */
 describe("user-service's errors on the wire", () => {
   it.each([
     [new EmailTaken(), { status: 409, code: 'EMAIL_TAKEN', detail: 'An account with this email exists.' }],
+    [new AccountChanged(), { status: 412, code: 'PRECONDITION_FAILED', detail: 'The account has changed since the version the request names.' }],
     [
       new InvalidEmail('must not contain U+200B (a zero-width or other invisible character)'),
       {

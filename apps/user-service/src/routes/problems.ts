@@ -12,6 +12,7 @@ export const userProblems = problemMapping(isUserError, {
   InvalidCredentials: (e) => ({ status: 401, code: 'INVALID_CREDENTIALS', detail: e.message }),
   LoginLocked: (e) => ({ status: 429, code: 'RATE_LIMITED', detail: e.message, headers: { 'retry-after': String(e.retryAfterSeconds) } }),
   AccountGone: (e) => ({ status: 401, code: 'UNAUTHORIZED', detail: e.message }),
+  AccountChanged: (e) => ({ status: 412, code: 'PRECONDITION_FAILED', detail: e.message }),
   InvalidRefreshToken: (e) => ({ status: 401, code: 'INVALID_REFRESH_TOKEN', detail: e.message }),
   InvalidCurrentPassword: (e) => ({ status: 400, code: 'INVALID_CURRENT_PASSWORD', detail: e.message }),
 });

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { signedIn } from '@platform/request-pipeline';
-import { problemHandler, problemResponses, UNAVAILABLE } from '@platform/service-kit';
+import { entityTag, expectedVersions, NOT_MODIFIED, problemHandler, problemResponses, sendTagged, UNAVAILABLE } from '@platform/service-kit';
 import { Type } from '@sinclair/typebox';
 import type { AccountService } from '../accounts/account-service';
 import { ChangePasswordBody, UpdateMeBody, UserView } from '../schemas';
@@ -15,13 +15,35 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ accounts: AccountService }>
   const userId = (request: Parameters<typeof signedIn>[0]) => signedIn(request).userId;
 
   app.get('/v1/users/me', {
-    schema: { tags, operationId: 'getMe', summary: 'The signed-in user (cached 5 minutes)', response: { 200: UserView, ...answers } },
-    handler: async (request) => accounts.profile(userId(request)),
+    schema: {
+      tags,
+      operationId: 'getMe',
+      summary: 'The signed-in user (cached 5 minutes); 304 while If-None-Match names its ETag',
+      headerParameters: ['IfNoneMatch'],
+      response: { 200: UserView, 304: NOT_MODIFIED, ...answers },
+      responseHeaders: { 200: ['ETag'], 304: ['ETag'] },
+    },
+    handler: async (request, reply) => {
+      const user = await accounts.profile(userId(request));
+      return sendTagged(request, reply, entityTag(user.id, user.version), user);
+    },
   });
 
   app.patch('/v1/users/me', {
-    schema: { tags, operationId: 'updateMe', summary: 'Change the name', body: UpdateMeBody, response: { 200: UserView, ...answers } },
-    handler: async (request) => accounts.rename(userId(request), request.body.name),
+    schema: {
+      tags,
+      operationId: 'updateMe',
+      summary: 'Change the name; with If-Match, only the version it names',
+      headerParameters: ['IfMatch'],
+      body: UpdateMeBody,
+      response: { 200: UserView, ...answers, ...problemResponses({ 412: ['PRECONDITION_FAILED'] }) },
+      responseHeaders: { 200: ['ETag'] },
+    },
+    handler: async (request, reply) => {
+      const id = userId(request);
+      const user = await accounts.rename(id, request.body.name, expectedVersions(request, id));
+      return reply.header('etag', entityTag(user.id, user.version)).send(user);
+    },
   });
 
   app.post('/v1/users/me/password', {
