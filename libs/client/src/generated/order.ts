@@ -60,7 +60,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** One order (cached 10 minutes) */
+        /** One order (cached 10 minutes); 304 while If-None-Match names its ETag */
         get: operations["getOrder"];
         put?: never;
         post?: never;
@@ -79,7 +79,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Cancel a PENDING order */
+        /** Cancel a PENDING order; with If-Match, only the version it names */
         post: operations["cancelOrder"];
         delete?: never;
         options?: never;
@@ -111,6 +111,10 @@ export interface components {
     parameters: {
         /** @description Optional: 1 to 255 visible ASCII characters, scoped to the caller and the route (a structured-field string in quotes is taken as its content). */
         IdempotencyKey: string;
+        /** @description Entity tags the change is meant for, or `*`: 412 PRECONDITION_FAILED, and nothing changes, unless one is the current ETag. */
+        IfMatch: string;
+        /** @description Entity tags of the copies the caller holds, or `*`: 304 with no body when one is the current ETag. */
+        IfNoneMatch: string;
         /** @description The caller’s request id, echoed in the answer and every log line of the request when it matches `[A-Za-z0-9._:-]{1,128}`. */
         XRequestId: string;
     };
@@ -124,6 +128,8 @@ export interface components {
         RateLimitPolicy: string;
         /** @description Seconds to wait before trying again. */
         RetryAfter: number;
+        /** @description The strong entity tag of the representation: `"<id>.<version>"`, changing with every change of the resource. Send it back in If-None-Match (304 while unchanged) or If-Match (412 once changed). */
+        ETag: string;
         /** @description The path of the resource created. */
         Location: string;
         /** @description `true` when this is the kept answer of an earlier request with the same Idempotency-Key, sent again; absent otherwise. */
@@ -644,6 +650,8 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
+                /** @description Entity tags of the copies the caller holds, or `*`: 304 with no body when one is the current ETag. */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
                 /** @description The caller’s request id, echoed in the answer and every log line of the request when it matches `[A-Za-z0-9._:-]{1,128}`. */
                 "x-request-id"?: components["parameters"]["XRequestId"];
             };
@@ -660,6 +668,7 @@ export interface operations {
                     "x-request-id": components["headers"]["XRequestId"];
                     RateLimit: components["headers"]["RateLimit"];
                     "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    ETag: components["headers"]["ETag"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -687,6 +696,17 @@ export interface operations {
                         updatedAt: string;
                     };
                 };
+            };
+            /** @description Not Modified */
+            304: {
+                headers: {
+                    "x-request-id": components["headers"]["XRequestId"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    ETag: components["headers"]["ETag"];
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Bad Request */
             400: {
@@ -811,6 +831,8 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
+                /** @description Entity tags the change is meant for, or `*`: 412 PRECONDITION_FAILED, and nothing changes, unless one is the current ETag. */
+                "If-Match"?: components["parameters"]["IfMatch"];
                 /** @description The caller’s request id, echoed in the answer and every log line of the request when it matches `[A-Za-z0-9._:-]{1,128}`. */
                 "x-request-id"?: components["parameters"]["XRequestId"];
             };
@@ -827,6 +849,7 @@ export interface operations {
                     "x-request-id": components["headers"]["XRequestId"];
                     RateLimit: components["headers"]["RateLimit"];
                     "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    ETag: components["headers"]["ETag"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -926,6 +949,21 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
                         code?: "ORDER_NOT_CANCELLABLE";
+                    };
+                };
+            };
+            /** @description Precondition Failed */
+            412: {
+                headers: {
+                    "x-request-id": components["headers"]["XRequestId"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "PRECONDITION_FAILED";
                     };
                 };
             };

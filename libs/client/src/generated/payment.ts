@@ -63,7 +63,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** One payment */
+        /** One payment; 304 while If-None-Match names its ETag */
         get: operations["getPayment"];
         put?: never;
         post?: never;
@@ -115,6 +115,8 @@ export interface components {
     };
     responses: never;
     parameters: {
+        /** @description Entity tags of the copies the caller holds, or `*`: 304 with no body when one is the current ETag. */
+        IfNoneMatch: string;
         /** @description Required: 1 to 255 visible ASCII characters, scoped to the caller and the route (a structured-field string in quotes is taken as its content). */
         RequiredIdempotencyKey: string;
         /** @description The caller’s request id, echoed in the answer and every log line of the request when it matches `[A-Za-z0-9._:-]{1,128}`. */
@@ -130,6 +132,8 @@ export interface components {
         RateLimitPolicy: string;
         /** @description Seconds to wait before trying again. */
         RetryAfter: number;
+        /** @description The strong entity tag of the representation: `"<id>.<version>"`, changing with every change of the resource. Send it back in If-None-Match (304 while unchanged) or If-Match (412 once changed). */
+        ETag: string;
         /** @description The path of the resource created. */
         Location: string;
         /** @description `true` when this is the kept answer of an earlier request with the same Idempotency-Key, sent again; absent otherwise. */
@@ -691,6 +695,8 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
+                /** @description Entity tags of the copies the caller holds, or `*`: 304 with no body when one is the current ETag. */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
                 /** @description The caller’s request id, echoed in the answer and every log line of the request when it matches `[A-Za-z0-9._:-]{1,128}`. */
                 "x-request-id"?: components["parameters"]["XRequestId"];
             };
@@ -707,6 +713,7 @@ export interface operations {
                     "x-request-id": components["headers"]["XRequestId"];
                     RateLimit: components["headers"]["RateLimit"];
                     "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    ETag: components["headers"]["ETag"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -732,6 +739,17 @@ export interface operations {
                         updatedAt: string;
                     };
                 };
+            };
+            /** @description Not Modified */
+            304: {
+                headers: {
+                    "x-request-id": components["headers"]["XRequestId"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    ETag: components["headers"]["ETag"];
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Bad Request */
             400: {

@@ -144,14 +144,14 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The signed-in user (cached 5 minutes) */
+        /** The signed-in user (cached 5 minutes); 304 while If-None-Match names its ETag */
         get: operations["getMe"];
         put?: never;
         post?: never;
         delete?: never;
         options?: never;
         head?: never;
-        /** Change the name */
+        /** Change the name; with If-Match, only the version it names */
         patch: operations["updateMe"];
         trace?: never;
     };
@@ -194,6 +194,10 @@ export interface components {
     };
     responses: never;
     parameters: {
+        /** @description Entity tags the change is meant for, or `*`: 412 PRECONDITION_FAILED, and nothing changes, unless one is the current ETag. */
+        IfMatch: string;
+        /** @description Entity tags of the copies the caller holds, or `*`: 304 with no body when one is the current ETag. */
+        IfNoneMatch: string;
         /** @description The caller’s request id, echoed in the answer and every log line of the request when it matches `[A-Za-z0-9._:-]{1,128}`. */
         XRequestId: string;
     };
@@ -207,6 +211,8 @@ export interface components {
         RateLimitPolicy: string;
         /** @description Seconds to wait before trying again. */
         RetryAfter: number;
+        /** @description The strong entity tag of the representation: `"<id>.<version>"`, changing with every change of the resource. Send it back in If-None-Match (304 while unchanged) or If-Match (412 once changed). */
+        ETag: string;
         /** @description The Bearer challenge (RFC 6750), naming `error="invalid_token"` when a token was presented. */
         WWWAuthenticate: string;
         /** @description How long the answer may be cached. */
@@ -1194,6 +1200,8 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
+                /** @description Entity tags of the copies the caller holds, or `*`: 304 with no body when one is the current ETag. */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
                 /** @description The caller’s request id, echoed in the answer and every log line of the request when it matches `[A-Za-z0-9._:-]{1,128}`. */
                 "x-request-id"?: components["parameters"]["XRequestId"];
             };
@@ -1208,6 +1216,7 @@ export interface operations {
                     "x-request-id": components["headers"]["XRequestId"];
                     RateLimit: components["headers"]["RateLimit"];
                     "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    ETag: components["headers"]["ETag"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1220,6 +1229,17 @@ export interface operations {
                         createdAt: string;
                     };
                 };
+            };
+            /** @description Not Modified */
+            304: {
+                headers: {
+                    "x-request-id": components["headers"]["XRequestId"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    ETag: components["headers"]["ETag"];
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Unauthorized */
             401: {
@@ -1301,6 +1321,8 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
+                /** @description Entity tags the change is meant for, or `*`: 412 PRECONDITION_FAILED, and nothing changes, unless one is the current ETag. */
+                "If-Match"?: components["parameters"]["IfMatch"];
                 /** @description The caller’s request id, echoed in the answer and every log line of the request when it matches `[A-Za-z0-9._:-]{1,128}`. */
                 "x-request-id"?: components["parameters"]["XRequestId"];
             };
@@ -1322,6 +1344,7 @@ export interface operations {
                     "x-request-id": components["headers"]["XRequestId"];
                     RateLimit: components["headers"]["RateLimit"];
                     "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    ETag: components["headers"]["ETag"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1376,6 +1399,21 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
                         code?: "REQUEST_TIMEOUT";
+                    };
+                };
+            };
+            /** @description Precondition Failed */
+            412: {
+                headers: {
+                    "x-request-id": components["headers"]["XRequestId"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "PRECONDITION_FAILED";
                     };
                 };
             };
