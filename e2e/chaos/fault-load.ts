@@ -64,7 +64,7 @@ export async function paymentsThroughFault(platform: Platform, client: Client, f
   expect([
     ...boundsBroken(figures, run),
     ...restarted.map((p) => `restarted: now ${p}`),
-    ...outcomes.filter((o) => o.status !== 201).map((o) => `order ${o.orderId}: the payment ended ${o.status} after ${o.attempts} attempts`),
+    ...outcomes.filter((o) => o.status !== 201).map((o) => `order ${o.orderId}: the payment ended ${o.status}${o.code ? ` ${o.code}` : ''} after ${o.attempts} attempts`),
     ...outcomes.filter((o) => o.paymentIds.length > 1).map((o) => `key ${o.key}: 201 with ${o.paymentIds.length} payment ids`),
     ...invariantProblems(verdict),
   ]).toEqual([]);

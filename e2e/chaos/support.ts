@@ -80,6 +80,8 @@ export interface PayOutcome {
   key: string;
   /** Final status of the last attempt (0: no answer at all). */
   status: number;
+  /** The last answer's problem code, if it had one. */
+  code?: string;
   attempts: number;
   /** The payment ids the key's 201s named: more than one is a key with two payments. */
   paymentIds: string[];
@@ -95,8 +97,9 @@ export interface PayOptions {
 
 /**
  * Pays an order as a careful client does: one Idempotency-Key for the whole operation, retried
- * on no answer, 409 in progress, 429, 502 and 503 (after Retry-After when given) until an
- * answer that settles it or until the deadline. Each attempt is a request the client records.
+ * on no answer, 429, 502, 503 and a 409 that says to come back (the key in progress, or another
+ * payment of the order in progress: ORDER_NOT_PAYABLE with Retry-After), after Retry-After when
+ * given, until an answer that settles it or until the deadline. Each attempt is a request the client records.
  */
 export async function payWithRetries(client: Client, t: Tracked, opts: PayOptions = {}): Promise<PayOutcome> {
   const { deadlineMs = 45_000, card = 'tok_visa', timeoutMs = 15_000 } = opts;
@@ -109,13 +112,16 @@ export async function payWithRetries(client: Client, t: Tracked, opts: PayOption
     try {
       const res = await client.pay(t.token, t.orderId, key, card, { timeoutMs });
       outcome.status = res.status;
+      outcome.code = res.body?.code;
       if (res.status === 201 && !outcome.paymentIds.includes(res.body.id)) outcome.paymentIds.push(res.body.id);
-      const retryable = res.status === 502 || res.status === 503 || res.status === 429 || (res.status === 409 && res.body?.code === 'IDEMPOTENCY_REQUEST_IN_PROGRESS');
+      const comeBack = res.body?.code === 'IDEMPOTENCY_REQUEST_IN_PROGRESS' || res.headers.has('retry-after');
+      const retryable = res.status === 502 || res.status === 503 || res.status === 429 || (res.status === 409 && comeBack);
       if (!retryable) return outcome;
       const after = Number(res.headers.get('retry-after'));
       if (after > 0) retryAfterMs = Math.min(after * 1_000, 2_000);
     } catch {
       outcome.status = 0;
+      outcome.code = undefined;
     }
     if (Date.now() > until) return outcome;
     await new Promise((resolve) => setTimeout(resolve, retryAfterMs));
