@@ -85,12 +85,19 @@ export class Client {
   private readonly recordings = new Set<RequestRecord[]>();
   /** The Answer behind each Response a typed call was given. */
   private readonly answers = new WeakMap<Response, Answer>();
+  private readonly checkAnswers: boolean;
 
+  /**
+   * `checkAnswers` (default true) holds every answer against the served OpenAPI document
+   * (openapi-documents.ts). The benches turn it off: they measure, and compare builds from
+   * before the documents were exact.
+   */
   constructor(
     readonly topology: Topology,
-    opts: { ip?: string } = {},
+    opts: { ip?: string; checkAnswers?: boolean } = {},
   ) {
     this.ip = opts.ip ?? fakeIp();
+    this.checkAnswers = opts.checkAnswers ?? true;
   }
 
   instances(target: Target): string[] {
@@ -151,7 +158,7 @@ export class Client {
       body = undefined;
     }
     const answer = { status: res.status, headers: res.headers, body: body as T, text };
-    await expectDocumented(this.topology, target, method, path, answer);
+    if (this.checkAnswers) await expectDocumented(this.topology, target, method, path, answer);
     return answer;
   }
 
