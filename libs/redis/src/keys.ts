@@ -35,6 +35,10 @@ export interface KeySpace {
   stream(name: string): { stream: string; deadLetter: string; marker: string };
   /** Written by user-service once Redis holds every revocation still in force (see revocation.ts). */
   revocationMarker(): string;
+  /** The leases one subject holds of a bounded resource (e.g. open streams of `user:<id>`), tagged by subject. */
+  leases(name: string, subject: string): string;
+  /** A pub/sub channel; channels are not keys, but share the prefix so deployments sharing a Redis stay apart. */
+  channel(name: string): string;
 }
 
 /** Hash tags must not contain braces; anything else a caller passes stays readable. */
@@ -57,5 +61,7 @@ export function keySpace(prefix: string): KeySpace {
     idempotency: (scope: string, key: string) => k('idem', `${scope}:${key}`),
     lock: (name: string) => ({ lock: k('lock', name), fence: k('lock', name, 'fence') }),
     stream: (name: string) => ({ stream: k('stream', name), deadLetter: k('stream', name, 'dead'), marker: k('stream', name, 'marker') }),
+    leases: (name: string, subject: string) => k('lease', subject, name),
+    channel: (name: string) => `${prefix}channel:${name}`,
   });
 }
