@@ -28,7 +28,7 @@ async function instance(client: RedisClient, keys: KeySpace, lockTtlSeconds = 5,
   const app = await kitApp('idempotency-test');
   app.addHook('onRequest', async (request) => {
     const user = request.headers['x-user'];
-    if (typeof user === 'string') request.auth = { userId: user, sessionId: 's', tokenId: 't', expiresAt: 0 };
+    if (typeof user === 'string') request.auth = { userId: user, sessionId: 's', tokenId: 't', expiresAt: 0, issuedAtMs: 0 };
   });
   await app.register(idempotency, { client, keys, lockTtlSeconds, maxHoldSeconds });
   const body = Type.Object({ name: Type.String({ minLength: 1 }), amount: Type.Optional(Type.Integer()) }, { additionalProperties: false });

@@ -50,7 +50,7 @@ describe('request pipeline: the token', () => {
     const token = signAccessToken(key, { claims: { sub: userId, sid: 's-1', jti: 'j-1' } });
     const res = await get(app, token);
     expect(res.statusCode).toBe(200);
-    expect(res.json().auth).toEqual({ userId, sessionId: 's-1', tokenId: 'j-1', expiresAt: expect.any(Number) });
+    expect(res.json().auth).toEqual({ userId, sessionId: 's-1', tokenId: 'j-1', expiresAt: expect.any(Number), issuedAtMs: expect.any(Number) });
   });
 
   it('when no Authorization header is sent, then 401 UNAUTHORIZED problem+json with a Bearer challenge and no error', async () => {

@@ -105,7 +105,7 @@ async function requestPipeline(app: FastifyInstance, opts: RequestPipelineOption
     const { revoked, limit, reads: values } =
       policy === undefined ? { revoked: await revocation.isRevoked(query), limit: undefined, reads: undefined } : await admission.check(query, policy, reads);
     if (revoked) return refuse(request, policy, 'revoked');
-    request.auth = { userId: token.userId, sessionId: token.sessionId, tokenId: token.tokenId, expiresAt: token.expiresAt } satisfies AuthContext;
+    request.auth = { userId: token.userId, sessionId: token.sessionId, tokenId: token.tokenId, expiresAt: token.expiresAt, issuedAtMs: token.issuedAtMs } satisfies AuthContext;
     request.readAhead = values;
     if (policy !== undefined && limit) reply.headers(limits.answer(policy, limit));
   }

@@ -11,6 +11,8 @@ export interface AuthContext {
   /** The access token's id and its expiry, in seconds since the epoch. */
   tokenId: string;
   expiresAt: number;
+  /** When the token was issued, in ms: what a later revocation check of it needs (libs/redis revocation.ts). */
+  issuedAtMs: number;
 }
 
 declare module 'fastify' {

@@ -3,6 +3,7 @@ export * from './config';
 export * from './cors';
 export * from './domain-error';
 export * from './error-handler';
+export * from './event-stream';
 export * from './health';
 export * from './json-body';
 export * from './logger';

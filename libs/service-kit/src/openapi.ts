@@ -84,6 +84,13 @@ const PARAMETERS = {
     description: 'Entity tags the change is meant for, or `*`: 412 PRECONDITION_FAILED, and nothing changes, unless one is the current ETag.',
     schema: { type: 'string', example: '"01939f7e-5a4b-7c3d-8e2f-1a2b3c4d5e6f.2"' },
   },
+  LastEventId: {
+    name: 'Last-Event-ID',
+    in: 'header',
+    required: false,
+    description: 'The `id` of the last event the caller received (an EventSource sends it when it reconnects): the stream resumes after it, with nothing missed and nothing repeated.',
+    schema: { type: 'string', example: '2' },
+  },
   IdempotencyKey: { name: 'Idempotency-Key', in: 'header', required: false, description: `Optional: ${KEY_DESCRIPTION}`, schema: KEY_SCHEMA },
   RequiredIdempotencyKey: { name: 'Idempotency-Key', in: 'header', required: true, description: `Required: ${KEY_DESCRIPTION}`, schema: KEY_SCHEMA },
 } as const;

@@ -1,4 +1,5 @@
 export * from './build-app';
+export * from './event-stream-reader';
 export * from './ids';
 // Redis processes live with the Redis layer, whose own tests use them; exported here with the other helpers.
 export { freePorts, startRedisCluster, startRedisServer, type LocalRedisCluster, type LocalRedisServer } from '@platform/redis/testing';
