@@ -6,6 +6,7 @@ import { peerOptions, peers, redis, redisOptions, serviceDefaults, type AppOptio
 import type { FastifyInstance } from 'fastify';
 import { ConfigSchema, type Config } from './config';
 import { paymentEventHandler } from './events/payment-events';
+import { createOrderFeed } from './live/order-feed';
 import { createOrders } from './orders/orders';
 import { ordersRepository } from './orders/orders-repository';
 import { orderRoutes } from './routes/orders';
@@ -31,11 +32,12 @@ export default async function orderService(app: FastifyInstance, { config, defau
   await app.register(pipeline, pipelineOptions(config, userServiceKeys(config.USER_SERVICE_URL, app.peers, app.log)));
 
   const repository = ordersRepository(() => app.db);
-  const orders = createOrders(app, repository, { cacheTtlSeconds: ORDER_CACHE_TTL_SECONDS });
-  await app.register(orderRoutes, { orders });
+  const feed = createOrderFeed(app, { orders: repository, revocation: app.revocation });
+  const orders = createOrders(app, repository, { cacheTtlSeconds: ORDER_CACHE_TTL_SECONDS, announce: feed.announce });
+  await app.register(orderRoutes, { orders, feed });
 
   // Payment outcomes in; refund requests for orders cancelled meanwhile out, through the outbox.
-  const handler = paymentEventHandler({ ds: () => app.db, orders: repository, invalidate: orders.invalidate, nudgeOutbox: () => app.outbox.nudge(), log: app.log });
+  const handler = paymentEventHandler({ ds: () => app.db, orders: repository, changed: orders.changed, nudgeOutbox: () => app.outbox.nudge(), log: app.log });
   await registerServiceEvents(app, { config, group: SERVICE, consume: { stream: STREAMS.payments, schema: PaymentEvent, handler } });
 }
 

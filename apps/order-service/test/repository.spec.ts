@@ -27,7 +27,7 @@ afterAll(async () => {
   await db?.drop();
 });
 
-function anOrder(userId: string, itemCount: number, status: Order['status'] = 'PENDING'): Omit<Order, 'version'> {
+function anOrder(userId: string, itemCount: number, status: Order['status'] = 'PENDING'): Omit<Order, 'version' | 'paidAt'> {
   const id = newId();
   const createdAt = new Date(uuidTime(id));
   const items = Array.from({ length: itemCount }, (_, i) => ({ sku: `SKU-${i}`, name: `Item ${i}`, unitPrice: 100 + i, quantity: 1, lineTotal: 100 + i }));

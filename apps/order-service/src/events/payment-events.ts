@@ -8,7 +8,8 @@ import type { OrdersRepository } from '../orders/orders-repository';
 export interface PaymentEventDeps {
   ds: () => DataSource;
   orders: OrdersRepository;
-  invalidate: (orderId: string) => Promise<void>;
+  /** After every event of an order: its cache entry dropped, its live streams told. */
+  changed: (orderId: string) => Promise<void>;
   /** Asks the outbox relay to run now, after a refund request was committed. */
   nudgeOutbox: () => void;
   log: FastifyBaseLogger;
@@ -30,8 +31,8 @@ export type Outcome = 'paid' | 'refunded' | 'refund-requested' | 'unchanged' | '
  * - payment.failed and partial refunds change nothing. Entries that are not payment events
  *   never reach this handler: the consumer acks and logs them (its `schema`).
  *
- * The cache entry is dropped after every event, changed or not: a redelivery after a
- * failed drop then drops it too.
+ * The cache entry is dropped, and the live streams told, after every event, changed or not: a
+ * redelivery after a failed drop then drops it too.
  */
 export function paymentEventHandler(deps: PaymentEventDeps) {
   const { ds, orders, log } = deps;
@@ -67,7 +68,7 @@ export function paymentEventHandler(deps: PaymentEventDeps) {
     else if (e.type === 'payment.refunded') outcome = await refunded(e);
     if (outcome === 'refund-requested') deps.nudgeOutbox();
     if (outcome === 'unknown-order') log.warn({ orderId: e.orderId, eventId: e.eventId }, 'payment event for an unknown order; skipped');
-    else await deps.invalidate(e.orderId);
+    else await deps.changed(e.orderId);
     log.info({ orderId: e.orderId, eventId: e.eventId, type: e.type, outcome }, 'payment event handled');
     return outcome;
   };

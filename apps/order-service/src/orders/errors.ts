@@ -47,6 +47,14 @@ export class InvalidCursor extends OrderErrorBase {
   }
 }
 
-export type OrderError = OrderNotFound | OrderNotCancellable | OrderChanged | OrderTotalTooLarge | InvalidCursor;
+/** The user already has as many live status streams open as one may, on whatever instances. */
+export class TooManyStreams extends OrderErrorBase {
+  readonly kind = 'TooManyStreams';
+  constructor(readonly limit: number) {
+    super(`At most ${limit} live status streams may be open at once; close one first.`);
+  }
+}
+
+export type OrderError = OrderNotFound | OrderNotCancellable | OrderChanged | OrderTotalTooLarge | InvalidCursor | TooManyStreams;
 
 export const isOrderError = (error: unknown): error is OrderError => error instanceof OrderErrorBase;

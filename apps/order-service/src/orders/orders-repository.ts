@@ -20,6 +20,8 @@ export interface Order {
   version: number;
   createdAt: Date;
   updatedAt: Date;
+  /** When it became PAID; null if it never was (or was paid before the column existed). */
+  paidAt: Date | null;
 }
 
 interface OrderRow {
@@ -31,6 +33,7 @@ interface OrderRow {
   version: number;
   created_at: Date;
   updated_at: Date;
+  paid_at: Date | null;
 }
 
 interface ItemRow {
@@ -44,7 +47,7 @@ interface ItemRow {
 
 type Db = DataSource | EntityManager;
 
-const ORDER_COLUMNS = 'id, user_id, status, currency, total_amount, version, created_at, updated_at';
+const ORDER_COLUMNS = 'id, user_id, status, currency, total_amount, version, created_at, updated_at, paid_at';
 const ITEM_COLUMNS = 'order_id, sku, name, unit_price, quantity, line_total';
 
 function toItem(row: ItemRow): OrderItem {
@@ -62,6 +65,7 @@ function toOrder(row: OrderRow, items: OrderItem[]): Order {
     version: Number(row.version),
     createdAt: row.created_at,
     updatedAt: row.updated_at,
+    paidAt: row.paid_at,
   };
 }
 
@@ -103,7 +107,7 @@ export function ordersRepository(ds: () => DataSource) {
      * The order and all its items in one transaction of four statements, whatever the item
      * count: BEGIN, one INSERT of the order, one multi-row INSERT of the items, COMMIT.
      */
-    async insert(order: Omit<Order, 'version'>): Promise<Order> {
+    async insert(order: Omit<Order, 'version' | 'paidAt'>): Promise<Order> {
       const id = uuidToBinary(order.id);
       const lines = order.items.map((item, i) => [id, i + 1, item.sku, item.name, item.unitPrice, item.quantity, item.lineTotal]);
       await ds().transaction(async (tx) => {
@@ -116,7 +120,7 @@ export function ordersRepository(ds: () => DataSource) {
           lines.flat(),
         );
       });
-      return { ...order, version: 1 };
+      return { ...order, version: 1, paidAt: null };
     },
 
     async findById(id: string, db: Db = ds()): Promise<Order | undefined> {
@@ -161,7 +165,10 @@ export function ordersRepository(ds: () => DataSource) {
       { db = ds(), ownerId, versions }: { db?: Db; ownerId?: string; versions?: readonly number[] } = {},
     ): Promise<boolean> {
       if (versions?.length === 0) return false;
-      const params: unknown[] = [to, new Date(), uuidToBinary(id), ...from];
+      const now = new Date();
+      // A live stream that missed PAID sends it from this (see the migration that added it).
+      const paidAt = to === 'PAID' ? ', paid_at = ?' : '';
+      const params: unknown[] = [to, now, ...(paidAt ? [now] : []), uuidToBinary(id), ...from];
       let conditions = '';
       if (ownerId) {
         conditions += ' AND user_id = ?';
@@ -173,10 +180,22 @@ export function ordersRepository(ds: () => DataSource) {
       }
       // query() answers an UPDATE with mysql2's result header.
       const { affectedRows } = (await db.query(
-        `UPDATE orders SET status = ?, version = version + 1, updated_at = ? WHERE id = ? AND status IN (${from.map(() => '?').join(', ')})${conditions}`,
+        `UPDATE orders SET status = ?, version = version + 1, updated_at = ?${paidAt} WHERE id = ? AND status IN (${from.map(() => '?').join(', ')})${conditions}`,
         params,
       )) as { affectedRows: number };
       return affectedRows === 1;
+    },
+
+    /** The current version of each of these orders that exists, in one query: what a live stream checks it has not missed. */
+    async versionsOf(ids: readonly string[], db: Db = ds()): Promise<Map<string, number>> {
+      const versions = new Map<string, number>();
+      if (ids.length === 0) return versions;
+      const rows = (await db.query(`SELECT id, version FROM orders WHERE id IN (${ids.map(() => '?').join(', ')})`, ids.map(uuidToBinary))) as Pick<
+        OrderRow,
+        'id' | 'version'
+      >[];
+      for (const row of rows) versions.set(binaryToUuid(row.id), Number(row.version));
+      return versions;
     },
 
     /** The status alone, for deciding what an event that changed nothing means. */

@@ -9,6 +9,8 @@ import type { Order, OrderItem, OrdersRepository } from './orders-repository';
 
 export interface OrdersSettings {
   cacheTtlSeconds: number;
+  /** Tells the live status streams of every instance that the order changed (live/order-feed.ts). */
+  announce: (orderId: string) => Promise<void>;
 }
 
 /** How long and how often a failed invalidation is tried again: until the entry would have expired anyway. */
@@ -20,7 +22,7 @@ const RETRY_INVALIDATION_EVERY_MS = 1_000;
  */
 export type VersionedOrder = OrderView & { version: number };
 
-function toView(order: Order): VersionedOrder {
+export function toView(order: Order): VersionedOrder {
   return {
     id: order.id,
     userId: order.userId,
@@ -94,6 +96,17 @@ export function createOrders(app: FastifyInstance, orders: OrdersRepository, s: 
   app.addHook('onClose', async () => invalidation.close());
 
   /**
+   * After a committed change: the cache entry dropped, and the live streams told. A lost
+   * announcement is not the caller's failure either: the streams' own sweep finds the change.
+   */
+  async function changed(id: string): Promise<void> {
+    await Promise.all([
+      invalidation.invalidate(id),
+      s.announce(id).catch((err: unknown) => app.log.warn({ err, orderId: id }, 'order change not announced to live streams; their sweep will find it')),
+    ]);
+  }
+
+  /**
    * The order if it exists and is the user's; another user's is exactly as absent as a missing
    * one. The owner is checked on the order itself, cached or read from MySQL.
    */
@@ -114,7 +127,7 @@ export function createOrders(app: FastifyInstance, orders: OrdersRepository, s: 
   }
 
   return Object.freeze({
-    invalidate: invalidation.invalidate,
+    changed,
 
     async create(userId: string, body: CreateOrderBody): Promise<VersionedOrder> {
       const { items, totalAmount } = priced(body.items);
@@ -148,7 +161,7 @@ export function createOrders(app: FastifyInstance, orders: OrdersRepository, s: 
     async cancel(userId: string, id: string, versions?: readonly number[]): Promise<VersionedOrder> {
       if (!isUuid(id)) throw new OrderNotFound();
       const cancelled = await orders.transition(id, ['PENDING'], 'CANCELLED', { ownerId: userId, versions });
-      if (cancelled) await invalidation.invalidate(id);
+      if (cancelled) await changed(id);
       const order = await orders.findById(id);
       if (!order || order.userId !== userId) throw new OrderNotFound();
       if (!cancelled && versions && !versions.includes(order.version)) throw new OrderChanged();

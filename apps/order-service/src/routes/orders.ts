@@ -1,13 +1,38 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { OrderView } from '@platform/contracts';
 import { readAheadOf, signedIn } from '@platform/request-pipeline';
-import { entityTag, expectedVersions, NOT_MODIFIED, problemHandler, problemResponses, sendTagged, UNAVAILABLE } from '@platform/service-kit';
+import {
+  entityTag,
+  EVENT_STREAM_TYPE,
+  expectedVersions,
+  NOT_MODIFIED,
+  openEventStream,
+  problemHandler,
+  problemResponses,
+  sendTagged,
+  UNAVAILABLE,
+} from '@platform/service-kit';
+import { Type } from '@sinclair/typebox';
+import { writeEvents, type OrderFeed } from '../live/order-feed';
 import type { Orders } from '../orders/orders';
 import { CreateOrderBody, ListOrdersQuery, OrderIdParams, OrderPage } from '../schemas';
 import { orderProblems } from './problems';
 
 /** /v1/orders: the signed-in user's orders (CONTRACT.md, Orders). */
-export const orderRoutes: FastifyPluginAsyncTypebox<{ orders: Orders }> = async (app, { orders }) => {
+/** How long an EventSource waits before it reconnects after the stream ended. */
+const RECONNECT_AFTER_MS = 1_000;
+
+/** Last-Event-ID as a version; anything else (absent, not ours) is no resume point. */
+function lastEventId(header: string | string[] | undefined): number | undefined {
+  return typeof header === 'string' && /^\d{1,9}$/.test(header.trim()) ? Number(header.trim()) : undefined;
+}
+
+const EventStreamAnswer = Type.Unsafe<string>({
+  description: 'Server-sent events: `retry`, then `event: order.status` with `id` the order’s version and `data` the order as JSON, one per status change; `: keep-alive` comments every 15 s. Ends after a final status (REFUNDED, CANCELLED), when the token expires or is revoked, or when the instance shuts down; reconnect with Last-Event-ID.',
+  content: { [EVENT_STREAM_TYPE]: { schema: { type: 'string', example: 'event: order.status\nid: 2\ndata: {"id":"…","status":"PAID",…}\n\n' } } },
+});
+
+export const orderRoutes: FastifyPluginAsyncTypebox<{ orders: Orders; feed: OrderFeed }> = async (app, { orders, feed }) => {
   app.setErrorHandler(problemHandler(orderProblems));
   const tags = ['orders'];
   const userId = (request: Parameters<typeof signedIn>[0]) => signedIn(request).userId;
@@ -73,6 +98,30 @@ export const orderRoutes: FastifyPluginAsyncTypebox<{ orders: Orders }> = async 
       const { id } = request.params;
       const order = await orders.cancel(userId(request), id, expectedVersions(request, id));
       return reply.header('etag', entityTag(order.id, order.version)).send(order);
+    },
+  });
+
+  app.get('/v1/orders/:id/events', {
+    schema: {
+      tags,
+      operationId: 'followOrder',
+      summary: 'The order’s status, live: its current state, then each change (text/event-stream); resumes after Last-Event-ID',
+      params: OrderIdParams,
+      headerParameters: ['LastEventId'],
+      response: {
+        200: EventStreamAnswer,
+        204: Type.Null({ description: 'Nothing more will come: the order is final and Last-Event-ID names its last version (an EventSource stops reconnecting).' }),
+        ...problemResponses({ 404: ['NOT_FOUND'], 429: { codes: ['TOO_MANY_STREAMS'], headers: ['Retry-After'] }, 503: UNAVAILABLE }),
+      },
+      responseHeaders: { 200: ['Cache-Control'] },
+    },
+    handler: async (request, reply) => {
+      const opening = await feed.open(signedIn(request), request.params.id, lastEventId(request.headers['last-event-id']));
+      if (opening.kind === 'none') return reply.code(204).send(null);
+      const stream = openEventStream(reply, { retryMs: RECONNECT_AFTER_MS });
+      if (opening.kind === 'final') writeEvents(stream, opening.events);
+      else opening.attach(stream);
+      return reply;
     },
   });
 };

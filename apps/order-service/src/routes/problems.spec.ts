@@ -1,4 +1,4 @@
-import { InvalidCursor, OrderChanged, OrderNotCancellable, OrderNotFound, OrderTotalTooLarge } from '../orders/errors';
+import { InvalidCursor, OrderChanged, OrderNotCancellable, OrderNotFound, OrderTotalTooLarge, TooManyStreams } from '../orders/errors';
 import { orderProblems } from './problems';
 
 /** Each domain error, and the answer the contract (and the README) promise for it. */
@@ -23,6 +23,15 @@ describe("order-service's errors on the wire", () => {
         code: 'VALIDATION_FAILED',
         detail: 'The cursor is not valid for this list.',
         errors: [{ path: 'querystring/cursor', message: 'belongs to another list' }],
+      },
+    ],
+    [
+      new TooManyStreams(10),
+      {
+        status: 429,
+        code: 'TOO_MANY_STREAMS',
+        detail: 'At most 10 live status streams may be open at once; close one first.',
+        headers: { 'retry-after': '5' },
       },
     ],
   ])('when the use case throws %s, then the answer is as promised', (error, answer) => {

@@ -16,5 +16,7 @@ export const orderProblems = problemMapping(isOrderError, {
     detail: e.message,
     errors: [{ path: 'body/items', message: 'the total must stay below 2^53 minor units' }],
   }),
+  // Retry-After as on every 429: a stream of the user's that ends frees its place at once.
+  TooManyStreams: (e) => ({ status: 429, code: 'TOO_MANY_STREAMS', detail: e.message, headers: { 'retry-after': '5' } }),
   InvalidCursor: (e) => ({ status: 400, code: 'VALIDATION_FAILED', detail: e.message, errors: [{ path: 'querystring/cursor', message: e.reason }] }),
 });
