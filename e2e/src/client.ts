@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createPlatformClient, createSandboxClient, type PlatformClient } from '@platform/client';
+import { readEventStream, type EventStreamReader } from '@platform/testing';
 import { expectDocumented } from './openapi-documents';
 import type { ServiceName, Topology } from './platform';
 
@@ -255,6 +256,24 @@ export class Client {
         body: amount === undefined ? {} : { amount },
       }),
     );
+  }
+
+  /**
+   * Follows an order's live status (GET /v1/orders/{id}/events) on a connection of its own, from
+   * this client's address. The answer's status, media type and headers are held against the
+   * documents at once; a problem's body once it has come.
+   */
+  async follow(token: string, orderId: string, opts: { instance?: number; lastEventId?: string } = {}): Promise<EventStreamReader> {
+    const path = `/v1/orders/${orderId}/events`;
+    const headers: Record<string, string> = { 'x-forwarded-for': this.ip, authorization: `Bearer ${token}` };
+    if (opts.lastEventId !== undefined) headers['last-event-id'] = opts.lastEventId;
+    const reader = await readEventStream(`${this.base('order', opts.instance)}${path}`, headers);
+    if (this.checkAnswers) {
+      const head = new Headers(Object.entries(reader.headers).map(([name, value]) => [name, String(value)] as [string, string]));
+      const text = reader.status === 200 ? '(a stream)' : await reader.text();
+      await expectDocumented(this.topology, 'order', 'GET', path, { status: reader.status, headers: head, body: undefined, text });
+    }
+    return reader;
   }
 
   /** The sandbox's own record of an order's charges: where the money really moved. */
