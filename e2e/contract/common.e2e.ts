@@ -34,7 +34,7 @@ const ROUTES: Record<Target, Record<string, string[]>> = {
     '/v1/users/me/password': ['post'],
     '/.well-known/jwks.json': ['get'],
   },
-  order: { '/v1/orders': ['get', 'post'], '/v1/orders/{id}': ['get'], '/v1/orders/{id}/cancel': ['post'] },
+  order: { '/v1/orders': ['get', 'post'], '/v1/orders/{id}': ['get'], '/v1/orders/{id}/cancel': ['post'], '/v1/orders/{id}/events': ['get'] },
   payment: { '/v1/payments': ['get', 'post'], '/v1/payments/{id}': ['get'], '/v1/payments/{id}/refunds': ['post'] },
   sandbox: { '/v1/charges': ['get', 'post'], '/v1/refunds': ['post'] },
 };

@@ -179,21 +179,32 @@ export function createOrderFeed(app: FastifyInstance, deps: { orders: OrdersRepo
     leases.release(follower.auth.userId, follower.id).catch(() => undefined);
   }
 
-  /** Every `checkMs`: tokens revoked or expired since their stream opened end it. */
+  /**
+   * Every `checkMs`: tokens revoked or expired since their stream opened end it. Streams of one token
+   * (a client following several orders) share one check.
+   */
   async function checkTokens(): Promise<void> {
     const now = Date.now();
+    const verdicts = new Map<string, Promise<string | undefined>>();
+    const verdictOf = (auth: AuthContext) => {
+      let verdict = verdicts.get(auth.tokenId);
+      if (!verdict) {
+        const query = { userId: auth.userId, jti: auth.tokenId, sessionId: auth.sessionId, issuedAtMs: auth.issuedAtMs };
+        verdict =
+          auth.expiresAt * 1000 <= now
+            ? Promise.resolve('the token expired')
+            : revocation.isRevoked(query).then(
+                (revoked) => (revoked ? 'the token was revoked' : undefined),
+                () => 'the token cannot be checked (Redis unavailable); reconnect',
+              );
+        verdicts.set(auth.tokenId, verdict);
+      }
+      return verdict;
+    };
     const all = [...followed.values()].flatMap((entry) => [...entry.followers]);
     await Promise.all(
       all.map(async ({ auth, stream }) => {
-        let reason: string | undefined;
-        if (auth.expiresAt * 1000 <= now) reason = 'the token expired';
-        else {
-          const query = { userId: auth.userId, jti: auth.tokenId, sessionId: auth.sessionId, issuedAtMs: auth.issuedAtMs };
-          reason = await revocation.isRevoked(query).then(
-            (revoked) => (revoked ? 'the token was revoked' : undefined),
-            () => 'the token cannot be checked (Redis unavailable); reconnect',
-          );
-        }
+        const reason = await verdictOf(auth);
         if (reason && !stream.closed) {
           stream.comment(`closed: ${reason}`);
           stream.close();
@@ -225,10 +236,21 @@ export function createOrderFeed(app: FastifyInstance, deps: { orders: OrdersRepo
     }
   }
 
+  /** A sweep that has not finished (Redis or MySQL slow) is not started again on top of itself. */
+  const every = (ms: number, sweep: () => Promise<void>) => {
+    let running = false;
+    return setInterval(() => {
+      if (running) return;
+      running = true;
+      sweep()
+        .catch((err: unknown) => app.log.warn({ err }, 'live status sweep failed'))
+        .finally(() => (running = false));
+    }, ms).unref();
+  };
   const timers: NodeJS.Timeout[] = [];
   app.addHook('onReady', async () => {
     await broadcast.start();
-    timers.push(setInterval(() => void checkTokens(), s.checkMs).unref(), setInterval(() => void heartbeat(), s.heartbeatMs).unref());
+    timers.push(every(s.checkMs, checkTokens), every(s.heartbeatMs, heartbeat));
   });
   // Before the server stops taking connections: streams never end by themselves, and close() would wait for them.
   app.addHook('preClose', async () => {
