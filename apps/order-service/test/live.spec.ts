@@ -5,6 +5,7 @@ import { createRedisClient, createRevocation, keySpace, type RedisClient } from 
 import type { App } from '@platform/service-kit';
 import { buildApp, readEventStream, testKeyPrefix, type EventStreamReader } from '@platform/testing';
 import { randomUUID } from 'node:crypto';
+import { request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { DataSource } from 'typeorm';
 import { definition } from '../src/app';
@@ -271,6 +272,32 @@ describe('GET /v1/orders/{id}/events', () => {
       said: 'closed: the server is shutting down; reconnect',
     });
     expect(reader.events.map((e) => e.id)).toEqual(['1']);
+  });
+
+  it('when the client goes away while its stream is being opened, then the stream is not kept: it counts neither as open nor towards the ten', async () => {
+    const { token } = a.tokenFor();
+    const order = await createOrder(a.app, token);
+    const openStreams = async () => Number(/^order_streams_open(?:\{[^}]*\})? (\d+)/m.exec((await a.app.inject({ method: 'GET', url: '/metrics' })).body)?.[1]);
+    const before = await openStreams();
+    const lock = db.createQueryRunner();
+    await lock.connect();
+    try {
+      await lock.query('LOCK TABLES orders WRITE');
+      const req = request(`${urls[0]}/v1/orders/${order.id}/events`, { headers: { accept: 'text/event-stream', ...bearer(token) } });
+      req.on('error', () => undefined);
+      req.end();
+      await waitForLockWaiter();
+      req.destroy();
+      await new Promise((r) => setTimeout(r, 200));
+    } finally {
+      await lock.query('UNLOCK TABLES');
+      await lock.release();
+    }
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(await openStreams()).toBe(before);
+    // All ten places are the user's still.
+    const held = await Promise.all(Array.from({ length: 10 }, (_, i) => follow(i % 2, token, order.id)));
+    expect(held.map((r) => r.status)).toEqual(held.map(() => 200));
   });
 });
 
