@@ -43,8 +43,12 @@ export interface FollowConnection {
 }
 
 export interface FollowOutcome {
-  /** `gone`: a 204 said nothing more will come; `reached`: `until` held; `deadline`: time ran out; `stopped`: stop() was called. */
-  end: 'gone' | 'reached' | 'deadline' | 'stopped';
+  /**
+   * `gone`: a 204 said nothing more will come; `reached`: `until` held; `deadline`: time ran out;
+   * `stopped`: stop() was called; `repeated`: an event came whose version was not above the last
+   * one's (an EventSource would go on, but the client has already seen something twice or out of order).
+   */
+  end: 'gone' | 'reached' | 'deadline' | 'stopped' | 'repeated';
   events: FollowedEvent[];
   connections: FollowConnection[];
 }
@@ -118,11 +122,13 @@ export function followOrder(orderId: string, token: string, opts: FollowOptions)
           // Takes each event as it comes, so that `until` stops the follower at once.
           let taken = 0;
           let reached = false;
+          let repeated = false;
           const take = () => {
             for (; taken < r.events.length; taken++) {
               const e = r.events[taken] as EventStreamReader['events'][number];
               const status = (JSON.parse(e.data) as { status: string }).status;
               const event: FollowedEvent = { version: Number(e.id), status, connection: index, instance: conn.instance, at: e.at };
+              if (!(event.version > (events.at(-1)?.version ?? 0))) repeated = true;
               events.push(event);
               conn.events++;
               if (until?.(event)) reached = true;
@@ -131,7 +137,7 @@ export function followOrder(orderId: string, token: string, opts: FollowOptions)
           };
           for (;;) {
             take();
-            if (reached || reader.isEnded || stopped || Date.now() > deadline) break;
+            if (reached || repeated || reader.isEnded || stopped || Date.now() > deadline) break;
             await Promise.race([reader.event(taken, Math.max(1, deadline - Date.now())).catch(() => undefined), reader.ended]);
           }
           take();
@@ -141,6 +147,7 @@ export function followOrder(orderId: string, token: string, opts: FollowOptions)
             Object.assign(conn, { endedAt: how.at, clean: how.clean });
           } else reader.close();
           current = undefined;
+          if (repeated) return 'repeated';
           if (reached) return 'reached';
         }
       }
