@@ -128,6 +128,32 @@ export async function payWithRetries(client: Client, t: Tracked, opts: PayOption
   }
 }
 
+/**
+ * Refunds all of a payment as a careful client does: one Idempotency-Key, retried on no answer,
+ * 429, 502, 503 and a 409 that says to come back, until an answer that settles it or the deadline.
+ * Answers the last status (0: no answer).
+ */
+export async function refundWithRetries(client: Client, t: Tracked, paymentId: string, deadlineMs = 45_000): Promise<number> {
+  const key = randomUUID();
+  const until = Date.now() + deadlineMs;
+  for (;;) {
+    let status = 0;
+    let retryAfterMs = 200;
+    try {
+      const res = await client.refund(t.token, paymentId, undefined, key, { timeoutMs: 15_000 });
+      status = res.status;
+      const comeBack = res.body?.code === 'IDEMPOTENCY_REQUEST_IN_PROGRESS' || res.headers.has('retry-after');
+      if (!(status === 502 || status === 503 || status === 429 || (status === 409 && comeBack))) return status;
+      const after = Number(res.headers.get('retry-after'));
+      if (after > 0) retryAfterMs = Math.min(after * 1_000, 2_000);
+    } catch {
+      status = 0;
+    }
+    if (Date.now() > until) return status;
+    await new Promise((resolve) => setTimeout(resolve, retryAfterMs));
+  }
+}
+
 /** Runs `work` over `items` with at most `concurrency` at a time. */
 export async function inParallel<T, R>(items: T[], concurrency: number, work: (item: T, index: number) => Promise<R>): Promise<R[]> {
   const results: R[] = new Array(items.length);

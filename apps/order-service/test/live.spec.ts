@@ -5,6 +5,7 @@ import { createRedisClient, createRevocation, keySpace, type RedisClient } from 
 import type { App } from '@platform/service-kit';
 import { buildApp, readEventStream, testKeyPrefix, type EventStreamReader } from '@platform/testing';
 import { randomUUID } from 'node:crypto';
+import { request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { DataSource } from 'typeorm';
 import { definition } from '../src/app';
@@ -230,11 +231,89 @@ describe('GET /v1/orders/{id}/events', () => {
     expect(Date.now() - started).toBeLessThan(2_000);
     expect(reader.comments.at(-1)).toBe('closed: the server is shutting down; reconnect');
   });
+
+  it('when a stream is still being opened as the instance shuts down, then it too ends with the comment, and the instance closes', async () => {
+    const c = await buildApp(definition, {
+      DATABASE_URL: a.databaseUrl,
+      USER_SERVICE_URL: new URL(a.jwks.url).origin,
+      EVENTS_REDIS_KEY_PREFIX: a.eventsPrefix,
+      AUTH_REDIS_KEY_PREFIX: authPrefix,
+      REDIS_KEY_PREFIX: orderPrefix,
+    });
+    await c.listen({ port: 0, host: '127.0.0.1' });
+    const { token } = a.tokenFor();
+    const order = await createOrder(a.app, token);
+    // The order's read waits behind a table lock: the request is in its handler when close() begins.
+    const lock = db.createQueryRunner();
+    await lock.connect();
+    let closing: Promise<void> | undefined;
+    let opening: Promise<EventStreamReader> | undefined;
+    try {
+      await lock.query('LOCK TABLES orders WRITE');
+      opening = readEventStream(`http://127.0.0.1:${(c.server.address() as AddressInfo).port}/v1/orders/${order.id}/events`, bearer(token));
+      await waitForLockWaiter();
+      closing = c.close();
+      await new Promise((r) => setTimeout(r, 200));
+    } finally {
+      await lock.query('UNLOCK TABLES');
+      await lock.release();
+    }
+    if (!opening || !closing) throw new Error('the stream was not opened');
+    const reader = await opening;
+    const closed = await Promise.race([closing.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 5_000))]);
+    // Whatever happened, the client goes away and the instance closes.
+    reader.close();
+    await closing;
+    // Without it the stream would hold the server open, and the instance would not close.
+    expect({ closed, status: reader.status, ended: reader.isEnded, said: reader.comments.at(-1) }).toEqual({
+      closed: true,
+      status: 200,
+      ended: true,
+      said: 'closed: the server is shutting down; reconnect',
+    });
+    expect(reader.events.map((e) => e.id)).toEqual(['1']);
+  });
+
+  it('when the client goes away while its stream is being opened, then the stream is not kept: it counts neither as open nor towards the ten', async () => {
+    const { token } = a.tokenFor();
+    const order = await createOrder(a.app, token);
+    const openStreams = async () => Number(/^order_streams_open(?:\{[^}]*\})? (\d+)/m.exec((await a.app.inject({ method: 'GET', url: '/metrics' })).body)?.[1]);
+    const before = await openStreams();
+    const lock = db.createQueryRunner();
+    await lock.connect();
+    try {
+      await lock.query('LOCK TABLES orders WRITE');
+      const req = request(`${urls[0]}/v1/orders/${order.id}/events`, { headers: { accept: 'text/event-stream', ...bearer(token) } });
+      req.on('error', () => undefined);
+      req.end();
+      await waitForLockWaiter();
+      req.destroy();
+      await new Promise((r) => setTimeout(r, 200));
+    } finally {
+      await lock.query('UNLOCK TABLES');
+      await lock.release();
+    }
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(await openStreams()).toBe(before);
+    // All ten places are the user's still.
+    const held = await Promise.all(Array.from({ length: 10 }, (_, i) => follow(i % 2, token, order.id)));
+    expect(held.map((r) => r.status)).toEqual(held.map(() => 200));
+  });
 });
 
 async function updatedAt(id: string): Promise<number> {
   const rows = (await db.query('SELECT updated_at FROM orders WHERE id = ?', [uuidToBinary(id)])) as { updated_at: Date }[];
   return (rows[0]?.updated_at as Date).getTime();
+}
+
+/** Until a query waits for the lock on `orders` (the app's read of the order). */
+async function waitForLockWaiter(): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    const rows = (await db.query("SELECT COUNT(*) AS n FROM information_schema.processlist WHERE db = DATABASE() AND state LIKE 'Waiting for table%'")) as { n: number }[];
+    if (Number(rows[0]?.n) > 0) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error('no query waited for the lock on orders');
 }
 
 async function waitForVersion(id: string, version: number): Promise<void> {

@@ -35,6 +35,11 @@ export function openEventStream(reply: FastifyReply, { retryMs }: { retryMs: num
   };
   reply.raw.once('close', ended);
   body.once('error', ended);
+  // Fastify destroys the body once the response has closed, a response that closed before the
+  // stream was opened (the client went away while it was being answered) included: its 'close'
+  // has been and gone, and without this the stream would count as open until something was
+  // written on it after an error that never comes.
+  body.once('close', ended);
 
   const write = (text: string): boolean => {
     if (closed) return false;

@@ -19,8 +19,11 @@ export interface EventStreamReader {
   /** Every event so far, in order. */
   readonly events: readonly ReadEvent[];
   readonly comments: readonly string[];
-  /** Resolves once the server has ended the answer (or the connection broke); `at` is when. */
-  readonly ended: Promise<{ at: number }>;
+  /**
+   * Resolves once the server has ended the answer (or the connection broke); `at` is when,
+   * `clean` whether the answer was complete (its last chunk came) rather than cut off.
+   */
+  readonly ended: Promise<{ at: number; clean: boolean }>;
   readonly isEnded: boolean;
   /** The `n`th event (0-based), waiting up to `timeoutMs` for it. */
   event(n: number, timeoutMs?: number): Promise<ReadEvent>;
@@ -67,18 +70,18 @@ export function readEventStream(url: string, headers: Record<string, string> = {
         }
         wake();
       });
-      let resolveEnded!: (v: { at: number }) => void;
-      const ended = new Promise<{ at: number }>((r) => (resolveEnded = r));
-      const finish = () => {
+      let resolveEnded!: (v: { at: number; clean: boolean }) => void;
+      const ended = new Promise<{ at: number; clean: boolean }>((r) => (resolveEnded = r));
+      const finish = (clean: boolean) => {
         if (isEnded) return;
         isEnded = true;
         endedAt = Date.now();
-        resolveEnded({ at: endedAt });
+        resolveEnded({ at: endedAt, clean });
         wake();
       };
-      res.on('end', finish);
-      res.on('close', finish);
-      res.on('error', finish);
+      res.on('end', () => finish(true));
+      res.on('close', () => finish(false));
+      res.on('error', () => finish(false));
       resolve({
         status: res.statusCode ?? 0,
         headers: res.headers,

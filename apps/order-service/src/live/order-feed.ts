@@ -248,17 +248,21 @@ export function createOrderFeed(app: FastifyInstance, deps: { orders: OrdersRepo
     }, ms).unref();
   };
   const timers: NodeJS.Timeout[] = [];
+  /** Set once the app closes: a stream attached after that (its request was being answered) is closed at once. */
+  let closing = false;
+  const shutDown = (stream: EventStream) => {
+    stream.comment('closed: the server is shutting down; reconnect');
+    stream.close();
+  };
   app.addHook('onReady', async () => {
     await broadcast.start();
     timers.push(every(s.checkMs, checkTokens), every(s.heartbeatMs, heartbeat));
   });
   // Before the server stops taking connections: streams never end by themselves, and close() would wait for them.
   app.addHook('preClose', async () => {
+    closing = true;
     for (const entry of followed.values()) {
-      for (const { stream } of entry.followers) {
-        stream.comment('closed: the server is shutting down; reconnect');
-        stream.close();
-      }
+      for (const { stream } of entry.followers) shutDown(stream);
     }
   });
   app.addHook('onClose', async () => {
@@ -331,7 +335,9 @@ export function createOrderFeed(app: FastifyInstance, deps: { orders: OrdersRepo
           open.inc();
           stream.onClose(() => detach(follower));
           deliver(follower, events);
-          if (target.heard !== before) void refresh(orderId);
+          // Opened while the app was closing: what it was owed, then the same end as the others had.
+          if (closing) shutDown(stream);
+          else if (target.heard !== before) void refresh(orderId);
         },
         abandon() {
           forget();
