@@ -3,3 +3,4 @@
 export * from './redis';
 export * from './redis-cluster';
 export { freePorts, startRedisServer, type LocalRedisServer } from './redis-server';
+export * from './redis-sentinel';
