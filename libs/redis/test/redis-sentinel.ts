@@ -17,6 +17,8 @@ export interface LocalRedisSentinel {
   killPrimary(): number;
   /** Waits until the sentinels name a primary other than `port`, and it answers as one; answers the new port. */
   waitForNewPrimary(port: number, timeoutMs?: number): Promise<number>;
+  /** Starts a killed data server again (empty), as a replica of the current primary; resolves once it is in sync. */
+  revive(port: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -73,6 +75,14 @@ export async function startRedisSentinel(opts: { downAfterMs?: number } = {}): P
         if (Date.now() > deadline) throw new Error(`no failover away from ${port} within ${timeoutMs} ms (sentinels name ${now.join(', ')})`);
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
+    },
+    async revive(port: number) {
+      const server = spawnRedis(dir, port, ['--dbfilename', `dump-${port}.rdb`, '--replicaof', '127.0.0.1', String(primaryPort())]);
+      data.set(port, server);
+      processes.push(server);
+      await waitUntilAnswering([server]);
+      await waitFor(() => redisCli(port, 'info', 'replication').includes('master_link_status:up'), `the revived replica on ${port} to sync`);
+      await waitFor(() => redisCli(sentinelPorts[0] as number, 'sentinel', 'replicas', NAME).includes(String(port)), 'the sentinels to see the revived replica');
     },
     stop,
   };
