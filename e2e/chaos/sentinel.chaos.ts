@@ -1,3 +1,4 @@
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { keySpace } from '@platform/redis';
 import { redisCli, startRedisSentinel, type LocalRedisSentinel } from '@platform/redis/testing';
 import type { Client } from '../src/client';
@@ -35,6 +36,17 @@ function followPrimary(): void {
   Object.assign(platform.opts, { redisUrl: `redis://127.0.0.1:${sentinel.primaryPort()}` });
 }
 
+/** redis-cli's answer, asked again for up to a second while it has none (a busy replica); with its error if it never answers. */
+async function answerOf(port: number, ...command: string[]): Promise<string> {
+  let last: SpawnSyncReturns<string> | undefined;
+  for (let i = 0; i < 10; i++) {
+    last = spawnSync('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...command], { encoding: 'utf8', timeout: 2_000 });
+    if (last.status === 0 && last.stdout.trim() !== '' && !/^(LOADING|MASTERDOWN|ERR)/.test(last.stdout)) return last.stdout.trim();
+    await sleep(100);
+  }
+  return `no answer: ${last?.stdout ?? ''} ${last?.stderr ?? ''}`.trim();
+}
+
 /** Every instance of every service, asked once with `token`: their statuses. */
 function probe(token: string): Promise<number[]> {
   const paths = { user: '/v1/users/me', order: '/v1/orders', payment: '/v1/payments?orderId=01a20000-0000-7000-8000-000000000000' };
@@ -56,7 +68,6 @@ it('when the Redis primary is SIGKILLed during a run of payments, then 503s last
   const watcher = await client.signUp();
   const before = client.sent;
   let killedAt = 0;
-  let firstSuccessAfter = 0;
   let paid = 0;
   let startFault = () => undefined as void;
   const third = new Promise<void>((resolve) => (startFault = resolve));
@@ -77,7 +88,6 @@ it('when the Redis primary is SIGKILLed during a run of payments, then 503s last
   });
   const outcomes = await inParallel(tracked, 6, async (t) => {
     const outcome = await payWithRetries(client, t, { deadlineMs: 60_000 });
-    if (outcome.status === 201 && killedAt && !firstSuccessAfter) firstSuccessAfter = Date.now();
     if (++paid >= tracked.length / 3) startFault();
     return outcome;
   });
@@ -99,10 +109,10 @@ it('when the Redis primary is SIGKILLed during a run of payments, then 503s last
     faults: 1,
     doubleCharges,
     lostEvents,
-    recoverySeconds: (firstSuccessAfter - killedAt) / 1_000,
-    note: `${tracked.length} orders; 503s (or no answer) seen by the probe from the kill until ${windowSeconds} s after it (first to last ${firstToLast} s); first 201 ${(firstSuccessAfter - killedAt) / 1_000} s after the kill`,
+    recoverySeconds: windowSeconds,
+    note: `${tracked.length} orders, 6 at a time; an authenticated probe of every instance every 50 ms saw 503s (or no answer) until ${windowSeconds} s after the kill (first to last ${firstToLast} s); recovery: kill until the probe's last failure`,
   });
-  process.stdout.write(`sentinel chaos: 503 window ${windowSeconds} s after the kill (first to last ${firstToLast} s), first 201 after ${(firstSuccessAfter - killedAt) / 1_000} s\n`);
+  process.stdout.write(`sentinel chaos: 503 window ${windowSeconds} s after the kill (first to last ${firstToLast} s)\n`);
   expect(windowSeconds).toBeLessThanOrEqual(5);
   // The next scenario fails over again: the killed server comes back, empty, as the replica.
   await sentinel.revive(killed);
@@ -115,18 +125,22 @@ it('when the Redis primary is SIGKILLed right after a logout whose mark the repl
   // Every instance has seen the marker of the current primary (they look four times a second).
   await sleep(1_000);
   expect(new Set(await probe(gone.accessToken))).toEqual(new Set([200]));
-  // Replication is asynchronous: cut the replica's link, so that the logout's mark is acknowledged
-  // by the primary alone, as happens when the primary dies before its replica has read the write.
+  // Replication is asynchronous: cut the replica's link and keep it from syncing again (the
+  // primary's default user may no longer PSYNC or SYNC), so that the logout's mark is acknowledged by
+  // the primary alone, as when the primary dies before its replica has read the write.
   const primary = sentinel.primaryPort();
+  expect(redisCli(primary, 'acl', 'setuser', 'default', '-psync', '-sync')).toBe('OK');
   expect(Number(redisCli(primary, 'client', 'kill', 'type', 'replica'))).toBeGreaterThan(0);
   expect((await client.request('user', 'POST', '/v1/auth/logout', { token: gone.accessToken })).status).toBe(204);
   // The logout's session mark is on the primary and not on the replica that is about to be promoted.
   const { sub, sid } = JSON.parse(Buffer.from(gone.accessToken.split('.')[1] as string, 'base64url').toString()) as { sub: string; sid: string };
   const mark = keySpace(platform.topology().local?.prefixes.auth as string).revokedSession(sub, sid);
   const replica = sentinel.dataPorts.find((p) => p !== primary) as number;
-  const [onPrimary, onReplica] = [redisCli(primary, 'exists', mark), redisCli(replica, 'exists', mark)];
+  const onPrimary = redisCli(primary, 'exists', mark);
   sentinel.killPrimary();
   const killedAt = Date.now();
+  // Read-only until promoted (a second away at least): what it holds now is what it will hold then.
+  const onReplica = await answerOf(replica, 'exists', mark);
   const promoted = await sentinel.waitForNewPrimary(primary);
   // The scenario is the one meant: the promoted replica lacks the logout's session mark.
   expect(promoted).toBe(replica);
@@ -152,7 +166,7 @@ it('when the Redis primary is SIGKILLed right after a logout whose mark the repl
     recoverySeconds: settledAt ? (settledAt - killedAt) / 1_000 : undefined,
     note: `the revoked token, asked of every instance until all refused it: ${[...seen].map(([s, n]) => `${n} × ${s}`).join(', ')}; accepted ${accepted} times; the logout's mark was on the primary and not on the replica when the primary was killed`,
   });
-  process.stdout.write(`sentinel chaos: revoked token after the failover: ${[...seen].map(([s, n]) => `${n} × ${s}`).join(', ')}; settled ${(settledAt - killedAt) / 1_000} s after the kill\n`);
+  process.stdout.write(`sentinel chaos: revoked token after the failover: ${[...seen].map(([s, n]) => `${n} × ${s}`).join(', ')}; ${settledAt ? `settled ${(settledAt - killedAt) / 1_000} s after the kill` : 'not settled in 20 s'}\n`);
   expect(accepted).toBe(0);
   expect(settledAt).toBeGreaterThan(0);
 });

@@ -139,11 +139,13 @@ export function createRevocation(opts: RevocationOptions): Revocation {
 
   const markerKey = keys.revocationMarker();
   const marker = lossMarker(client, markerKey);
-  client.on('ready', () => {
+  // Only the marker's checker needs to know of reconnections: listen from its first check on.
+  let listening = false;
+  const onConnection = () => {
     connections++;
     accepted = undefined;
     if (markerSeen) trusted = false;
-  });
+  };
 
   function failed(err: unknown): boolean {
     failures.inc({ fail_mode: failMode });
@@ -211,6 +213,8 @@ export function createRevocation(opts: RevocationOptions): Revocation {
     marker: Object.freeze({ touch: marker.touch, set: marker.set }),
 
     async checkMarker(): Promise<boolean | undefined> {
+      if (!listening) client.on('ready', onConnection);
+      listening = true;
       const at = connections;
       const value = await marker.current();
       if (at !== connections) return undefined;
