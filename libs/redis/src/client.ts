@@ -91,8 +91,18 @@ export function createRedisClient(config: RedisClientConfig): RedisClient {
       redisOptions: options,
     });
   }
-  if (config.sentinels) return new Redis(sentinelOptions(config, options));
+  if (config.sentinels) return releasingSentinels(new Redis(sentinelOptions(config, options)));
   return new Redis(config.url, options);
+}
+
+/**
+ * A Sentinel client's failover detector keeps connections to the sentinels, which ioredis closes on
+ * disconnect() but not on quit(): closed either way, the client lets them go too, or they would keep
+ * the process alive. Apply it to a Sentinel client's duplicates as well; other clients pass through.
+ */
+export function releasingSentinels<T extends RedisClient>(client: T): T {
+  if (client instanceof Redis && (client.options.sentinels?.length ?? 0) > 0) client.once('end', () => client.disconnect());
+  return client;
 }
 
 /**

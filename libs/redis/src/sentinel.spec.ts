@@ -1,6 +1,6 @@
 import { startRedisSentinel, type LocalRedisSentinel } from '../test/redis-sentinel';
 import { closeAll, testKeys } from '../test/redis';
-import { createRedisClient, type RedisClient } from './client';
+import { createRedisClient, releasingSentinels, type RedisClient } from './client';
 import { RedisUnavailableError } from './errors';
 import { lossMarker } from './loss-marker';
 import { createRevocation } from './revocation';
@@ -49,7 +49,7 @@ it('when the services are given sentinels, then the client reaches the primary t
   const keys = testKeys('sentinel');
   await client.set(keys.revokedToken('u', 'a'), 'written');
   expect((await client.call('ROLE')) as unknown[]).toEqual(expect.arrayContaining(['master']));
-  const dup = client.duplicate();
+  const dup = releasingSentinels(client.duplicate());
   dup.on('error', () => undefined);
   clients.push(dup);
   await ready(dup);
