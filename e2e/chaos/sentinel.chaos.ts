@@ -82,9 +82,12 @@ it('when the Redis primary is SIGKILLed during a run of payments, then 503s last
     }
   })();
   let killed = 0;
-  const faulting = third.then(() => {
+  let promotedAfter = 0;
+  const faulting = third.then(async () => {
     killedAt = Date.now();
     killed = sentinel.killPrimary();
+    await sentinel.waitForNewPrimary(killed);
+    promotedAfter = (Date.now() - killedAt) / 1_000;
   });
   const outcomes = await inParallel(tracked, 6, async (t) => {
     const outcome = await payWithRetries(client, t, { deadlineMs: 60_000 });
@@ -110,9 +113,9 @@ it('when the Redis primary is SIGKILLed during a run of payments, then 503s last
     doubleCharges,
     lostEvents,
     recoverySeconds: windowSeconds,
-    note: `${tracked.length} orders, 6 at a time; an authenticated probe of every instance every 50 ms saw 503s (or no answer) until ${windowSeconds} s after the kill (first to last ${firstToLast} s); recovery: kill until the probe's last failure`,
+    note: `${tracked.length} orders, 6 at a time; an authenticated probe of every instance every 50 ms saw 503s (or no answer) until ${windowSeconds} s after the kill (first to last ${firstToLast} s); the sentinels had promoted the replica ${promotedAfter} s after the kill; recovery: kill until the probe's last failure`,
   });
-  process.stdout.write(`sentinel chaos: 503 window ${windowSeconds} s after the kill (first to last ${firstToLast} s)\n`);
+  process.stdout.write(`sentinel chaos: 503 window ${windowSeconds} s after the kill (first to last ${firstToLast} s), replica promoted ${promotedAfter} s after the kill\n`);
   expect(windowSeconds).toBeLessThanOrEqual(5);
   // The next scenario fails over again: the killed server comes back, empty, as the replica.
   await sentinel.revive(killed);
@@ -142,6 +145,7 @@ it('when the Redis primary is SIGKILLed right after a logout whose mark the repl
   // Read-only until promoted (a second away at least): what it holds now is what it will hold then.
   const onReplica = await answerOf(replica, 'exists', mark);
   const promoted = await sentinel.waitForNewPrimary(primary);
+  const promotedAfter = (Date.now() - killedAt) / 1_000;
   // The scenario is the one meant: the promoted replica lacks the logout's session mark.
   expect(promoted).toBe(replica);
   expect([onPrimary, onReplica]).toEqual(['1', '0']);
@@ -164,9 +168,9 @@ it('when the Redis primary is SIGKILLed right after a logout whose mark the repl
     doubleCharges: 0,
     lostEvents: 0,
     recoverySeconds: settledAt ? (settledAt - killedAt) / 1_000 : undefined,
-    note: `the revoked token, asked of every instance until all refused it: ${[...seen].map(([s, n]) => `${n} × ${s}`).join(', ')}; accepted ${accepted} times; the logout's mark was on the primary and not on the replica when the primary was killed`,
+    note: `the revoked token, asked of every instance until all refused it: ${[...seen].map(([s, n]) => `${n} × ${s}`).join(', ')}; accepted ${accepted} times; the logout's mark was on the primary and not on the replica when the primary was killed; the sentinels had promoted the replica ${promotedAfter} s after the kill`,
   });
-  process.stdout.write(`sentinel chaos: revoked token after the failover: ${[...seen].map(([s, n]) => `${n} × ${s}`).join(', ')}; ${settledAt ? `settled ${(settledAt - killedAt) / 1_000} s after the kill` : 'not settled in 20 s'}\n`);
+  process.stdout.write(`sentinel chaos: revoked token after the failover: ${[...seen].map(([s, n]) => `${n} × ${s}`).join(', ')}; ${settledAt ? `settled ${(settledAt - killedAt) / 1_000} s after the kill` : 'not settled in 20 s'}, replica promoted ${promotedAfter} s after it\n`);
   expect(accepted).toBe(0);
   expect(settledAt).toBeGreaterThan(0);
 });

@@ -99,7 +99,8 @@ function spawnSentinel(dir: string, port: number, primary: number, downAfterMs: 
       `dir ${dir}`,
       `sentinel monitor ${NAME} 127.0.0.1 ${primary} 2`,
       `sentinel down-after-milliseconds ${NAME} ${downAfterMs}`,
-      `sentinel failover-timeout ${NAME} 10000`,
+      // An election that splits the votes is tried again after twice this: keep it short.
+      `sentinel failover-timeout ${NAME} 3000`,
       `sentinel parallel-syncs ${NAME} 1`,
       '',
     ].join('\n'),
