@@ -32,6 +32,7 @@ import { parseSigningKeys } from '../apps/user-service/src/tokens/signing-keys';
 const root = join(__dirname, '..');
 const BASE = join(root, 'deploy/k8s/base');
 const REDIS_CLUSTER = join(root, 'deploy/k8s/overlays/redis-cluster');
+const REDIS_SENTINEL = join(root, 'deploy/k8s/overlays/redis-sentinel');
 const NAMESPACE = 'order-platform';
 const CONTRACT_PORTS = { 'user-service': 3001, 'order-service': 3002, 'payment-service': 3003, 'gateway-sandbox': 3009 };
 type App = keyof typeof CONTRACT_PORTS;
@@ -260,13 +261,15 @@ const podsSelected = (objects: Resource[], selector: Record<string, string> | un
 
 // --- The tests -----------------------------------------------------------------------------------
 
-const RENDERED = ['base', 'overlays/redis-cluster'] as const;
+const RENDERED = ['base', 'overlays/redis-cluster', 'overlays/redis-sentinel'] as const;
 const CLUSTER_NODES = 'redis-cluster-0.redis-cluster:6379,redis-cluster-1.redis-cluster:6379,redis-cluster-2.redis-cluster:6379';
+const SENTINELS = 'redis-sentinel-0.redis-sentinel:26379,redis-sentinel-1.redis-sentinel:26379,redis-sentinel-2.redis-sentinel:26379';
 
 describe('deploy/k8s', () => {
   const base = render(BASE);
   const overlay = render(REDIS_CLUSTER);
-  const rendered: Record<(typeof RENDERED)[number], Resource[]> = { base, 'overlays/redis-cluster': overlay };
+  const sentinelOverlay = render(REDIS_SENTINEL);
+  const rendered: Record<(typeof RENDERED)[number], Resource[]> = { base, 'overlays/redis-cluster': overlay, 'overlays/redis-sentinel': sentinelOverlay };
 
   it.each(RENDERED)('when %s is rendered, then every object validates against its Kubernetes schema', (name) => {
     const objects = rendered[name];
@@ -402,6 +405,13 @@ describe('deploy/k8s', () => {
     expect(env(base)['REDIS_CLUSTER_NODES']).toBeUndefined();
     expect(env(overlay)['REDIS_CLUSTER_NODES']).toBe(CLUSTER_NODES);
     expect((loadConfig(CONFIG_SCHEMAS[app], env(overlay)) as Json)['REDIS_CLUSTER_NODES']).toBe(CLUSTER_NODES);
+  });
+
+  it.each(DB_SERVICES)('when the redis-sentinel overlay is applied, then %s finds the primary through the sentinels', (app) => {
+    const env = (objects: Resource[]) => environment(objects, mainContainer(deployment(objects, app)));
+    expect(env(base)['REDIS_SENTINELS']).toBeUndefined();
+    expect(env(sentinelOverlay)['REDIS_CLUSTER_NODES']).toBeUndefined();
+    expect(loadConfig(CONFIG_SCHEMAS[app], env(sentinelOverlay))).toMatchObject({ REDIS_SENTINELS: SENTINELS, REDIS_SENTINEL_NAME: 'mymaster' });
   });
 
   it.each(DB_SERVICES)("when %s's schema is migrated, then its Job runs its migrate.js with its own Secret", (app) => {
