@@ -12,3 +12,4 @@ export * from './metrics';
 export * from './rate-limiter';
 export * from './revocation';
 export * from './scripts';
+export * from './write-marks';
