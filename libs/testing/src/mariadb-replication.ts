@@ -4,6 +4,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createConnection } from 'mysql2/promise';
+import { uniqueSuffix } from './ids';
 
 /**
  * A MariaDB primary and one replica of it, throwaway `mariadbd` processes on loopback ports with
@@ -21,6 +22,8 @@ export interface ReplicatedMariadb {
   resumeApplying(): Promise<void>;
   /** Waits until the replica holds everything the primary has committed so far. */
   caughtUp(timeoutMs?: number): Promise<void>;
+  /** A new schema on the primary (replicated): its name and its URL on each, as root. */
+  createDatabase(label: string): Promise<{ name: string; primaryUrl: string; replicaUrl: string }>;
   /** SIGKILL: the replica is gone at once, mid-whatever. */
   killReplica(): Promise<void>;
   stop(): Promise<void>;
@@ -155,6 +158,11 @@ export async function startReplicatedMariadb(): Promise<ReplicatedMariadb> {
         await caughtUp();
       },
       caughtUp,
+      async createDatabase(label: string) {
+        const name = `t_${label.replace(/[^a-z0-9]/gi, '_').toLowerCase()}_${uniqueSuffix()}`;
+        await primary.n.query(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
+        return { name, primaryUrl: `${primary.n.adminUrl}/${name}`, replicaUrl: `${replica.n.adminUrl}/${name}` };
+      },
       killReplica: () => stopChild(replica.child, 'SIGKILL'),
       stop,
     };
