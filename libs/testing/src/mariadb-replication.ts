@@ -24,6 +24,9 @@ export interface ReplicatedMariadb {
   caughtUp(timeoutMs?: number): Promise<void>;
   /** A new schema on the primary (replicated): its name and its URL on each, as root. */
   createDatabase(label: string): Promise<{ name: string; primaryUrl: string; replicaUrl: string }>;
+  /** SIGSTOP / SIGCONT: the replica's sockets stay open and nothing answers, then it resumes. */
+  freezeReplica(): void;
+  thawReplica(): void;
   /** SIGKILL: the replica is gone at once, mid-whatever. */
   killReplica(): Promise<void>;
   stop(): Promise<void>;
@@ -163,6 +166,8 @@ export async function startReplicatedMariadb(): Promise<ReplicatedMariadb> {
         await primary.n.query(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
         return { name, primaryUrl: `${primary.n.adminUrl}/${name}`, replicaUrl: `${replica.n.adminUrl}/${name}` };
       },
+      freezeReplica: () => void replica.child.kill('SIGSTOP'),
+      thawReplica: () => void replica.child.kill('SIGCONT'),
       killReplica: () => stopChild(replica.child, 'SIGKILL'),
       stop,
     };
