@@ -1,5 +1,5 @@
 import { DependencyUnavailableError } from '@platform/service-kit';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { DataSource } from 'typeorm';
 import { createDataSource, initializeDataSource, type DataSourceConfig } from './data-source';
@@ -121,16 +121,21 @@ export const writeMarkTtlMs = (maxLagMs: number) => 2 * maxLagMs + 1_000;
 
 /**
  * Marks the signed-in caller of every request that may write (any method but GET, HEAD and
- * OPTIONS) before its answer leaves, so that the caller's next reads, on any instance of any
- * service, come from the primary until a replica within the bound must hold the write.
- * A mark that cannot be written is logged; the answer still goes (the write is committed).
+ * OPTIONS) before its handler runs and again before its answer leaves: the caller's reads on any
+ * instance of any service come from the primary while the request runs (e.g. order-service's
+ * answer to the order check of a payment) and until a replica within the bound must hold the
+ * write. A mark that cannot be written is logged; the request goes on (a write may be committed).
  */
 export function markWriters(app: FastifyInstance, marks: WriteMarks | undefined): void {
   if (!marks) return;
-  app.addHook('onSend', async (request, _reply, payload) => {
+  const mark = async (request: FastifyRequest) => {
     const userId = request.auth?.userId;
-    if (!userId || request.method === 'GET' || request.method === 'HEAD' || request.method === 'OPTIONS') return payload;
+    if (!userId || request.method === 'GET' || request.method === 'HEAD' || request.method === 'OPTIONS') return;
     await marks.mark(userId).catch((err: unknown) => request.log.warn({ err }, 'could not mark the caller as a writer; replicas may answer its next reads'));
+  };
+  app.addHook('preHandler', mark);
+  app.addHook('onSend', async (request, _reply, payload) => {
+    await mark(request);
     return payload;
   });
 }
