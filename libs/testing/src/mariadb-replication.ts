@@ -1,6 +1,7 @@
-import { freePorts } from '@platform/redis/testing';
+// Relative imports and packages only: the e2e suite's global setup loads this outside jest's module system.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createConnection } from 'mysql2/promise';
@@ -58,6 +59,18 @@ function run(command: string, args: string[]): Promise<void> {
   });
 }
 
+/** A loopback port free a moment ago (bound and closed at once). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 function node(port: number): MariadbNode {
@@ -95,7 +108,9 @@ async function answering(n: MariadbNode, child: ChildProcess, log: string, timeo
 
 export async function startReplicatedMariadb(): Promise<ReplicatedMariadb> {
   const dir = mkdtempSync(join(tmpdir(), 'mariadb-replication-'));
-  const [primaryPort, replicaPort] = (await freePorts(2)) as [number, number];
+  const primaryPort = await freePort();
+  let replicaPort = await freePort();
+  while (replicaPort === primaryPort) replicaPort = await freePort();
   const children: ChildProcess[] = [];
   const stop = async () => {
     await Promise.all(children.map((c) => stopChild(c)));
