@@ -32,6 +32,7 @@ import { parseSigningKeys } from '../apps/user-service/src/tokens/signing-keys';
 const root = join(__dirname, '..');
 const BASE = join(root, 'deploy/k8s/base');
 const REDIS_CLUSTER = join(root, 'deploy/k8s/overlays/redis-cluster');
+const REDIS_SENTINEL = join(root, 'deploy/k8s/overlays/redis-sentinel');
 const MYSQL_REPLICAS = join(root, 'deploy/k8s/overlays/mysql-replicas');
 const NAMESPACE = 'order-platform';
 const CONTRACT_PORTS = { 'user-service': 3001, 'order-service': 3002, 'payment-service': 3003, 'gateway-sandbox': 3009 };
@@ -271,14 +272,21 @@ const podsSelected = (objects: Resource[], selector: Record<string, string> | un
 
 // --- The tests -----------------------------------------------------------------------------------
 
-const RENDERED = ['base', 'overlays/redis-cluster', 'overlays/mysql-replicas'] as const;
+const RENDERED = ['base', 'overlays/redis-cluster', 'overlays/redis-sentinel', 'overlays/mysql-replicas'] as const;
 const CLUSTER_NODES = 'redis-cluster-0.redis-cluster:6379,redis-cluster-1.redis-cluster:6379,redis-cluster-2.redis-cluster:6379';
+const SENTINELS = 'redis-sentinel-0.redis-sentinel:26379,redis-sentinel-1.redis-sentinel:26379,redis-sentinel-2.redis-sentinel:26379';
 
 describe('deploy/k8s', () => {
   const base = render(BASE);
   const overlay = render(REDIS_CLUSTER);
+  const sentinelOverlay = render(REDIS_SENTINEL);
   const replicas = render(MYSQL_REPLICAS);
-  const rendered: Record<(typeof RENDERED)[number], Resource[]> = { base, 'overlays/redis-cluster': overlay, 'overlays/mysql-replicas': replicas };
+  const rendered: Record<(typeof RENDERED)[number], Resource[]> = {
+    base,
+    'overlays/redis-cluster': overlay,
+    'overlays/redis-sentinel': sentinelOverlay,
+    'overlays/mysql-replicas': replicas,
+  };
 
   it.each(RENDERED)('when %s is rendered, then every object validates against its Kubernetes schema', (name) => {
     const objects = rendered[name];
@@ -442,6 +450,13 @@ describe('deploy/k8s', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it.each(DB_SERVICES)('when the redis-sentinel overlay is applied, then %s finds the primary through the sentinels', (app) => {
+    const env = (objects: Resource[]) => environment(objects, mainContainer(deployment(objects, app)));
+    expect(env(base)['REDIS_SENTINELS']).toBeUndefined();
+    expect(env(sentinelOverlay)['REDIS_CLUSTER_NODES']).toBeUndefined();
+    expect(loadConfig(CONFIG_SCHEMAS[app], env(sentinelOverlay))).toMatchObject({ REDIS_SENTINELS: SENTINELS, REDIS_SENTINEL_NAME: 'mymaster' });
   });
 
   it.each(DB_SERVICES)("when %s's schema is migrated, then its Job runs its migrate.js with its own Secret", (app) => {

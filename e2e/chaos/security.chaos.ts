@@ -94,7 +94,7 @@ it("when another user's ids are used on every :id route, then each answer is the
   expect(await ownerView()).toEqual(['PAID', 'SUCCEEDED', 0]);
   const idRoutes = (await bearerRoutes()).filter((r) => r.path.includes('{'));
   expect(idRoutes.map((r) => `${r.method} ${r.path}`).sort()).toEqual(
-    ['GET /v1/orders/{id}', 'POST /v1/orders/{id}/cancel', 'GET /v1/payments/{id}', 'POST /v1/payments/{id}/refunds'].sort(),
+    ['GET /v1/orders/{id}', 'GET /v1/orders/{id}/events', 'POST /v1/orders/{id}/cancel', 'GET /v1/payments/{id}', 'POST /v1/payments/{id}/refunds'].sort(),
   );
   const wrong: string[] = [];
   for (const route of idRoutes) {

@@ -27,14 +27,14 @@ const CHAOS_ENV = {
 };
 
 export async function startChaosPlatform(
-  opts: { instances?: number; env?: Record<string, string>; appEnv?: PlatformOptions['appEnv'] } = {},
+  opts: { instances?: number; env?: Record<string, string>; appEnv?: PlatformOptions['appEnv']; redisUrl?: string } = {},
 ): Promise<{ platform: Platform; infra: Infra; client: Client }> {
   const infra = infraFromEnv();
   const platform = await Platform.start({
     dist: process.env['CHAOS_DIST'] as string,
     instances: opts.instances ?? 2,
     mysqlAdminUrl: infra.mysql.adminUrl,
-    redisUrl: infra.redis.url,
+    redisUrl: opts.redisUrl ?? infra.redis.url,
     env: { ...CHAOS_ENV, ...opts.env },
     appEnv: opts.appEnv,
   });

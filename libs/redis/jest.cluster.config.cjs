@@ -12,6 +12,8 @@ module.exports = {
   // The event streams (libs/events) run on the cluster too: their keys must fit its slots.
   roots: ['<rootDir>', '<rootDir>/../events/src'],
   testMatch: ['<rootDir>/src/**/*.spec.ts', '<rootDir>/../events/src/streams.spec.ts', '<rootDir>/../events/src/stream-bounds.spec.ts'],
+  // The Sentinel spec starts its own primary, replica and sentinels: once, in the standalone project, is enough.
+  testPathIgnorePatterns: ['/node_modules/', 'sentinel\\.spec\\.ts$'],
   // Its own global setup and teardown: they start and stop the cluster and check its keys.
   // The preset's (MySQL, REDIS_URL) still run for the other projects of the run; this one
   // needs neither, since its tests reach Redis through testRedis() and so the cluster.

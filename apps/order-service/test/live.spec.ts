@@ -299,6 +299,18 @@ describe('GET /v1/orders/{id}/events', () => {
     const held = await Promise.all(Array.from({ length: 10 }, (_, i) => follow(i % 2, token, order.id)));
     expect(held.map((r) => r.status)).toEqual(held.map(() => 200));
   });
+
+  it('when a change reaches MySQL without being announced, then the 15-s sweep sends it, with the keep-alive comment, within 16 s', async () => {
+    const { token } = a.tokenFor();
+    const order = await createOrder(a.app, token);
+    const reader = await follow(0, token, order.id);
+    await reader.event(0);
+    // As a change whose announcement Redis lost: committed, never published.
+    await db.query("UPDATE orders SET status = 'CANCELLED', version = version + 1, updated_at = NOW(3) WHERE id = ?", [uuidToBinary(order.id)]);
+    const cancelled = await reader.event(1, 16_000);
+    expect([cancelled.id, statusOf(cancelled)]).toEqual(['2', 'CANCELLED']);
+    expect(reader.comments).toContain('keep-alive');
+  }, 20_000);
 });
 
 async function updatedAt(id: string): Promise<number> {

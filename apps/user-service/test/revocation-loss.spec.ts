@@ -62,3 +62,25 @@ it('when Redis loses the marks of a logout, a logout-all and a password change, 
   expect(await markerPresent()).toBe(true);
   expect((await me(app, live.accessToken)).statusCode).toBe(200);
 });
+
+it('when Redis fails over and the promoted replica lacks a logout mark but holds the old primary marker, then the token is never accepted and user-service writes the marks back', async () => {
+  const loggedOut = await signUpAndIn(app);
+  expect((await app.inject({ method: 'POST', url: '/v1/auth/logout', headers: bearer(loggedOut.pair.accessToken) })).statusCode).toBe(204);
+  expect(await statusWithin(loggedOut.pair.accessToken, 401, 2_000)).toBe(401);
+  const markerKey = keySpace(authKeyPrefix).revocationMarker();
+  const primaryId = await redis.get(markerKey);
+  expect(primaryId).toMatch(/^[0-9a-f]{40}$/);
+  // What a promoted replica holds: the marks minus the last ones, and the marker naming the old primary.
+  expect(await loseAuthKeys()).toBeGreaterThan(0);
+  await redis.set(markerKey, 'f'.repeat(40), 'EX', 600);
+
+  const seen: number[] = [];
+  const deadline = Date.now() + 5_000;
+  while (Date.now() < deadline && seen.at(-1) !== 401) {
+    seen.push((await me(app, loggedOut.pair.accessToken)).statusCode);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  expect(seen.filter((status) => status !== 503 && status !== 401)).toEqual([]);
+  expect(seen.at(-1)).toBe(401);
+  expect(await redis.get(markerKey)).toBe(primaryId);
+});

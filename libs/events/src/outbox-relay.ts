@@ -90,8 +90,9 @@ export function startOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
 
   /**
    * Redis can lose its data (FLUSHALL, a restart without persistence, a failover to an empty
-   * replica). Entries consumers had not read yet went with it, while their rows here say sent.
-   * Each stream has a marker with a TTL: when it is gone, the rows sent within the replay
+   * replica), or its last writes (a failover: replication is asynchronous). Entries consumers had
+   * not read yet went with it, while their rows here say sent. Each stream has a marker with a TTL,
+   * naming the primary it was written on: when it is gone or names another, the rows sent within the replay
    * window are marked unsent again, so that this pass and the next publish them again (at least
    * once: consumers are idempotent), and only then is the marker written back.
    */

@@ -109,8 +109,9 @@ export interface Streams {
   consume<T = unknown>(opts: ConsumeOptions<T>): Consumer;
   /**
    * The stream's marker: `touch` extends it and answers whether it was there (false after a
-   * FLUSHALL, or a restart without persistence: Redis lost the stream's entries too);
-   * `set` writes it. Publishers keep it to know when to publish again what Redis lost.
+   * FLUSHALL, or a restart without persistence: Redis lost the stream's entries too), and written
+   * on the current primary (false after a failover, which may have lost the last entries);
+   * `set` writes it for the current primary (@platform/redis loss-marker.ts). Publishers keep it to know when to publish again what Redis lost.
    */
   marker: {
     touch(stream: string, ttlSeconds: number): Promise<boolean>;

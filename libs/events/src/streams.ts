@@ -1,5 +1,5 @@
 import { Cluster } from 'ioredis';
-import { counter, RedisUnavailableError, type RedisClient } from '@platform/redis';
+import { counter, lossMarker, RedisUnavailableError, releasingSentinels, type RedisClient } from '@platform/redis';
 import { startConsumer } from './stream-consumer';
 import { streamScripts } from './stream-scripts';
 import { STREAM_DEFAULTS, StreamFullError, type ConsumeOptions, type Consumer, type StreamMetrics, type Streams, type StreamsOptions } from './stream-types';
@@ -36,13 +36,10 @@ export function createStreams(opts: StreamsOptions): Streams {
     return startConsumer<T>(settings, { client, conn: dedicatedConnection(client, settings.blockMs), metrics, logger });
   }
 
+  // Tagged with the primary's replication ID: a failover that may have lost entries counts as a loss (loss-marker.ts).
   const marker = Object.freeze({
-    async touch(stream: string, ttlSeconds: number): Promise<boolean> {
-      return (await client.expire(keys.stream(stream).marker, ttlSeconds)) === 1;
-    },
-    async set(stream: string, ttlSeconds: number): Promise<void> {
-      await client.set(keys.stream(stream).marker, '1', 'EX', ttlSeconds);
-    },
+    touch: (stream: string, ttlSeconds: number) => lossMarker(client, keys.stream(stream).marker).touch(ttlSeconds),
+    set: (stream: string, ttlSeconds: number) => lossMarker(client, keys.stream(stream).marker).set(ttlSeconds),
   });
 
   return Object.freeze({ publish, consume, marker });
@@ -69,7 +66,7 @@ function dedicatedConnection(client: RedisClient, blockMs: number): RedisClient 
   const conn =
     client instanceof Cluster
       ? client.duplicate([], { redisOptions: { ...client.options.redisOptions, ...timeouts(client.options.redisOptions?.commandTimeout) } })
-      : client.duplicate(timeouts(client.options.commandTimeout));
+      : releasingSentinels(client.duplicate(timeouts(client.options.commandTimeout)));
   // Failures surface as rejected commands, which the loop counts and logs.
   conn.on('error', () => undefined);
   return conn;

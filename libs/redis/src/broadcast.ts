@@ -1,5 +1,5 @@
 import { Cluster } from 'ioredis';
-import type { RedisClient } from './client';
+import { releasingSentinels, type RedisClient } from './client';
 import { RedisUnavailableError } from './errors';
 import type { WarnLogger } from './revocation';
 import { logThrottle } from './scripts';
@@ -59,7 +59,7 @@ export function createBroadcast(opts: BroadcastOptions): Broadcast {
     async start(): Promise<void> {
       // A connection of its own: a subscribed connection runs no other command. It keeps the
       // shared client's "no offline queue" and reconnects as that one does.
-      const conn = client instanceof Cluster ? client.duplicate([], { redisOptions: { ...client.options.redisOptions } }) : client.duplicate();
+      const conn = client instanceof Cluster ? client.duplicate([], { redisOptions: { ...client.options.redisOptions } }) : releasingSentinels(client.duplicate());
       subscriber = conn;
       conn.on('error', () => undefined);
       conn.on('message', (from: string, message: string) => {

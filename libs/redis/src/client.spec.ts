@@ -1,6 +1,6 @@
 import { Cluster, Redis } from 'ioredis';
 import { closeAll, testRedis } from '../test/redis';
-import { createRedisClient, parseClusterNodes } from './client';
+import { createRedisClient, parseClusterNodes, REQUEST_PATH_OPTIONS, sentinelOptions } from './client';
 
 describe('parseClusterNodes', () => {
   it('when given host:port pairs, then it returns them in order', () => {
@@ -8,6 +8,37 @@ describe('parseClusterNodes', () => {
       { host: '10.0.0.1', port: 7000 },
       { host: 'redis-b', port: 7001 },
     ]);
+  });
+});
+
+describe('sentinelOptions', () => {
+  it("when sentinels are given, then the primary's credentials, database and TLS come from the URL, and the request-path options stay", () => {
+    const options = sentinelOptions(
+      { url: 'rediss://app:s%40cret@ignored:6379/2', sentinels: 's1:26379,s2:26380', sentinelName: 'orders', sentinelPassword: 'sp', commandTimeoutMs: 500 },
+      { ...REQUEST_PATH_OPTIONS, commandTimeout: 500 },
+    );
+    expect(options).toMatchObject({
+      sentinels: [
+        { host: 's1', port: 26379 },
+        { host: 's2', port: 26380 },
+      ],
+      name: 'orders',
+      role: 'master',
+      username: 'app',
+      password: 's@cret',
+      db: 2,
+      tls: {},
+      enableTLSForSentinelMode: true,
+      sentinelPassword: 'sp',
+      sentinelCommandTimeout: 500,
+      failoverDetector: true,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      autoResendUnfulfilledCommands: false,
+    });
+    const plain = sentinelOptions({ url: 'redis://127.0.0.1:6379', sentinels: 's1:26379', commandTimeoutMs: 500 }, REQUEST_PATH_OPTIONS);
+    expect(plain).toMatchObject({ name: 'mymaster', password: undefined, db: 0 });
+    expect(plain.tls).toBeUndefined();
   });
 });
 

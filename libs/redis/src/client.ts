@@ -7,6 +7,15 @@ export interface RedisClientConfig {
   url: string;
   /** `host:port,host:port`: use a Redis Cluster instead of `url`. */
   clusterNodes?: string;
+  /**
+   * `host:port,host:port`: find the primary of `sentinelName` through these sentinels instead of
+   * `url`'s host; `url` still gives the primary's credentials, database and TLS.
+   */
+  sentinels?: string;
+  /** The master group the sentinels watch (their `sentinel monitor <name>`). */
+  sentinelName?: string;
+  /** The sentinels' own password, if they require one. */
+  sentinelPassword?: string;
   /** A command that gets no answer in this time fails, so a dead Redis costs milliseconds. */
   commandTimeoutMs: number;
   /** A connection attempt that has not completed in this time is abandoned and tried again (default 1 s). */
@@ -51,6 +60,11 @@ export function socketTimeoutMs(commandTimeoutMs: number): number {
 }
 
 export function parseClusterNodes(nodes: string): ClusterNode[] {
+  return parseHostPorts(nodes);
+}
+
+/** `host:port,host:port` (REDIS_CLUSTER_NODES, REDIS_SENTINELS). */
+export function parseHostPorts(nodes: string): { host: string; port: number }[] {
   return nodes.split(',').map((node) => {
     const at = node.lastIndexOf(':');
     return { host: node.slice(0, at), port: Number(node.slice(at + 1)) };
@@ -77,5 +91,44 @@ export function createRedisClient(config: RedisClientConfig): RedisClient {
       redisOptions: options,
     });
   }
+  if (config.sentinels) return releasingSentinels(new Redis(sentinelOptions(config, options)));
   return new Redis(config.url, options);
+}
+
+/**
+ * A Sentinel client's failover detector keeps connections to the sentinels, which ioredis closes on
+ * disconnect() but not on quit(): closed either way, the client lets them go too, or they would keep
+ * the process alive. Apply it to a Sentinel client's duplicates as well; other clients pass through.
+ */
+export function releasingSentinels<T extends RedisClient>(client: T): T {
+  if (client instanceof Redis && (client.options.sentinels?.length ?? 0) > 0) client.once('end', () => client.disconnect());
+  return client;
+}
+
+/**
+ * A client of the primary that the sentinels name, with the request-path options: after the
+ * primary fails, the reconnection (same back-off) asks the sentinels again and reaches the
+ * promoted replica; a connection that lands on a replica (ROLE check) is dropped and retried.
+ * The failover detector also drops the connection as soon as a sentinel announces a new primary,
+ * so a demoted primary that stays up does not keep taking commands.
+ */
+export function sentinelOptions(config: RedisClientConfig, options: RedisOptions): RedisOptions {
+  const url = new URL(config.url);
+  const db = Number(url.pathname.slice(1) || 0);
+  return {
+    ...options,
+    sentinels: parseHostPorts(config.sentinels ?? ''),
+    name: config.sentinelName ?? 'mymaster',
+    role: 'master',
+    username: url.username ? decodeURIComponent(url.username) : undefined,
+    password: url.password ? decodeURIComponent(url.password) : undefined,
+    db: Number.isInteger(db) ? db : 0,
+    ...(url.protocol === 'rediss:' ? { tls: {}, enableTLSForSentinelMode: true } : {}),
+    sentinelPassword: config.sentinelPassword,
+    // Asking the sentinels again backs off as reconnecting does, and never gives up either.
+    sentinelRetryStrategy: reconnectDelayMs,
+    sentinelCommandTimeout: options.commandTimeout,
+    sentinelMaxConnections: 3,
+    failoverDetector: true,
+  };
 }

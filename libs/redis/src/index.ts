@@ -8,6 +8,7 @@ export * from './idempotency';
 export * from './keys';
 export * from './leases';
 export * from './lock';
+export * from './loss-marker';
 export * from './metrics';
 export * from './rate-limiter';
 export * from './revocation';

@@ -3,6 +3,7 @@ import type { Registry } from 'prom-client';
 import type { RedisClient } from './client';
 import { RedisUnavailableError } from './errors';
 import type { KeySpace } from './keys';
+import { lossMarker } from './loss-marker';
 import { counter } from './metrics';
 import { defineScripts, logThrottle } from './scripts';
 
@@ -67,20 +68,27 @@ export interface Revocation {
   prepare(query: RevocationQuery): { keys: readonly string[]; decide(values: (string | null)[] | undefined, failure?: unknown): boolean };
   /**
    * The marker user-service keeps while Redis holds every revocation still in force. Redis can
-   * lose them all at once (FLUSHALL, a restart without persistence), and with them the marker:
-   * `touch` extends it and answers whether it was there, `set` writes it, `exists` reads it.
+   * lose them all at once (FLUSHALL, a restart without persistence), and with them the marker; a
+   * failover can lose the last ones while the marker survives, so its value names the primary it
+   * was written on (loss-marker.ts): `touch` extends it and answers whether it is there for the
+   * current primary, `set` writes it for the current primary.
    */
   marker: {
     touch(ttlSeconds: number): Promise<boolean>;
     set(ttlSeconds: number): Promise<void>;
-    exists(): Promise<boolean>;
   };
   /**
-   * While untrusted (the marker was seen, then vanished: Redis lost the marks, and user-service
-   * has not written them back yet), every check answers as if Redis could not be asked, so the
-   * fail mode decides: `closed` refuses (503) rather than accept a token revoked before the loss.
+   * Reads the marker and settles whether checks trust Redis: once a marker was seen, a missing one
+   * or one written on another primary makes every check answer as if Redis could not be asked, so
+   * the fail mode decides (`closed` refuses, 503) rather than accept a token revoked before the
+   * loss, until user-service has written the marks and the marker back. Answers whether the marker
+   * is there for the current primary; undefined when a reconnection overtook the read.
+   * Every (re)connection of the client distrusts Redis until this has run on it: the new connection
+   * may reach a promoted replica that still holds the old primary's marker.
    */
-  setTrusted(trusted: boolean): void;
+  checkMarker(): Promise<boolean | undefined>;
+  /** Whether checks trust Redis now (see checkMarker). */
+  readonly trusted: boolean;
 }
 
 export const REVOCATION_DEFAULTS = Object.freeze({
@@ -121,11 +129,23 @@ export function createRevocation(opts: RevocationOptions): Revocation {
   let trusted = true;
   /** Whether this instance has seen user-service's marker: only then does its absence mean a loss. */
   let markerSeen = false;
+  /** The marker's value checkMarker found written on the primary this client is connected to. */
+  let accepted: string | undefined;
+  /** Counts (re)connections: a marker read that one overtook says nothing of the new server. */
+  let connections = 0;
   // On a standalone Redis the marker is read in the same MGET as the marks, so a loss shows on the
   // very next check; a cluster refuses an MGET across slots, and there only the watcher sees it.
   const markerInline = !(client instanceof Cluster);
 
   const markerKey = keys.revocationMarker();
+  const marker = lossMarker(client, markerKey);
+  // Only the marker's checker needs to know of reconnections: listen from its first check on.
+  let listening = false;
+  const onConnection = () => {
+    connections++;
+    accepted = undefined;
+    if (markerSeen) trusted = false;
+  };
 
   function failed(err: unknown): boolean {
     failures.inc({ fail_mode: failMode });
@@ -190,15 +210,27 @@ export function createRevocation(opts: RevocationOptions): Revocation {
       };
     },
 
-    marker: Object.freeze({
-      touch: async (ttlSeconds: number) => (await client.expire(markerKey, ttlSeconds)) === 1,
-      set: async (ttlSeconds: number) => void (await client.set(markerKey, '1', 'EX', ttlSeconds)),
-      exists: async () => (await client.exists(markerKey)) === 1,
-    }),
+    marker: Object.freeze({ touch: marker.touch, set: marker.set }),
 
-    setTrusted(value: boolean): void {
-      trusted = value;
-      if (value) markerSeen = true;
+    async checkMarker(): Promise<boolean | undefined> {
+      if (!listening) client.on('ready', onConnection);
+      listening = true;
+      const at = connections;
+      const value = await marker.current();
+      if (at !== connections) return undefined;
+      if (value !== null) {
+        accepted = value;
+        markerSeen = true;
+        trusted = true;
+        return true;
+      }
+      accepted = undefined;
+      if (markerSeen) trusted = false;
+      return false;
+    },
+
+    get trusted() {
+      return trusted;
     },
   });
 
@@ -213,14 +245,14 @@ export function createRevocation(opts: RevocationOptions): Revocation {
   }
 
   function decide([token, session, cutoff, marker]: (string | null)[], issuedAtMs: number): boolean {
-    if (markerInline) {
-      if (marker != null) {
-        markerSeen = true;
-        trusted = true;
-      } else if (markerSeen) {
+    if (markerInline && markerSeen) {
+      // Only the value checkMarker found on this connection's primary: a marker that vanished
+      // (a flush) or changed (written again after a failover) is not trusted until it has been checked.
+      if (marker == null || marker !== accepted) {
         trusted = false;
         return failed(lostMarks());
       }
+      trusted = true;
     }
     const revoked = token != null || session != null || (cutoff != null && issuedAtMs <= Number(cutoff));
     checks.inc({ result: revoked ? 'revoked' : 'valid' });

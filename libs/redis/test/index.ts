@@ -2,4 +2,5 @@
 // Redis, and throwaway redis-server processes and clusters.
 export * from './redis';
 export * from './redis-cluster';
-export { freePorts, startRedisServer, type LocalRedisServer } from './redis-server';
+export { freePorts, redisCli, startRedisServer, type LocalRedisServer } from './redis-server';
+export * from './redis-sentinel';

@@ -183,6 +183,26 @@ describe('request pipeline: the token', () => {
       },
     );
 
+    it('when the marker is there but names another primary (Redis failed over: the last marks may be lost), then checks answer 503 until user-service writes it again', async () => {
+      const prefix = testKeyPrefix('auth-marker');
+      const app = await appWith({ sharedKeyPrefix: prefix, markerCheckMs: 20 });
+      const token = signAccessToken(key);
+      const settled = async (status: number) => {
+        for (let i = 0; i < 100 && (await get(app, token)).statusCode !== status; i++) await new Promise((r) => setTimeout(r, 20));
+        return (await get(app, token)).statusCode;
+      };
+      await app.revocation.marker.set(60);
+      // The watcher (every 20 ms) has checked it against the primary.
+      await new Promise((r) => setTimeout(r, 100));
+      expect(await settled(200)).toBe(200);
+      // What a promoted replica holds: the marker, written when another server was the primary.
+      await app.redis.set(keySpace(prefix).revocationMarker(), 'replid-of-the-old-primary', 'EX', 60);
+      expect((await get(app, token)).statusCode).toBe(503);
+      expect(await settled(503)).toBe(503);
+      await app.revocation.marker.set(60);
+      expect(await settled(200)).toBe(200);
+    });
+
     it('when another instance revokes, then this one sees it: the marks are shared under the auth prefix', async () => {
       const [a, b] = await Promise.all([appWith(), appWith()]);
       const userId = user();

@@ -43,6 +43,7 @@ describe('loadConfig', () => {
       DB_REPLICA_MAX_LAG_MS: 1_000,
       REDIS_URL: 'redis://127.0.0.1:6379',
       REDIS_KEY_PREFIX: 'order',
+      REDIS_SENTINEL_NAME: 'mymaster',
       REDIS_COMMAND_TIMEOUT_MS: 500,
       REDIS_CONNECT_TIMEOUT_MS: 1_000,
       RATE_LIMIT_MAX: 100,
@@ -52,6 +53,21 @@ describe('loadConfig', () => {
       ORDER_SERVICE_URL: 'http://127.0.0.1:3002',
       PAYMENT_GATEWAY_URL: 'http://127.0.0.1:3009',
     });
+  });
+
+  it('when sentinels are set, then they and the master group name are read; with cluster nodes too, or with an empty name, a ConfigError names both variables', () => {
+    const config = loadConfig(ServiceSchema, { REDIS_SENTINELS: 's1:26379,s2:26379', REDIS_SENTINEL_NAME: 'orders', REDIS_SENTINEL_PASSWORD: 'pw' });
+    expect(config).toMatchObject({ REDIS_SENTINELS: 's1:26379,s2:26379', REDIS_SENTINEL_NAME: 'orders', REDIS_SENTINEL_PASSWORD: 'pw' });
+    expect(configError({ REDIS_SENTINELS: 's1:26379', REDIS_CLUSTER_NODES: 'n1:7000' }).problems).toEqual([
+      'REDIS_SENTINELS and REDIS_CLUSTER_NODES are both set: set one (Sentinel or Cluster), not both',
+    ]);
+    expect(configError({ REDIS_SENTINELS: 's1:26379', REDIS_SENTINEL_NAME: '' }).problems).toEqual([
+      'REDIS_SENTINELS is set but REDIS_SENTINEL_NAME is empty: name the master group the sentinels watch (default mymaster)',
+    ]);
+    expect(configError({ REDIS_SENTINELS: 's1', REDIS_CLUSTER_NODES: 'n1:7000' }).problems).toEqual([
+      'REDIS_SENTINELS must be comma-separated host:port pairs (got "s1")',
+      'REDIS_SENTINELS and REDIS_CLUSTER_NODES are both set: set one (Sentinel or Cluster), not both',
+    ]);
   });
 
   it('when integers arrive as strings, then they are coerced to numbers', () => {

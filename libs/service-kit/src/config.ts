@@ -85,9 +85,17 @@ export const mysqlEnv = (schema: string) => ({
   DB_REPLICA_MAX_LAG_MS: Type.Integer({ minimum: 200, maximum: 60_000, default: 1_000 }),
 });
 
+const HostPorts = () => Type.String({ pattern: '^[^\\s,:]+:\\d+(,[^\\s,:]+:\\d+)*$', description: 'comma-separated host:port pairs' });
+
 export const redisEnv = (prefix: string) => ({
+  /** With REDIS_SENTINELS, only its credentials, database and scheme (rediss: TLS) count: Sentinel names the host. */
   REDIS_URL: Url(['redis', 'rediss'], DEFAULT_REDIS_URL),
-  REDIS_CLUSTER_NODES: Type.Optional(Type.String({ pattern: '^[^\\s,:]+:\\d+(,[^\\s,:]+:\\d+)*$', description: 'comma-separated host:port pairs' })),
+  REDIS_CLUSTER_NODES: Type.Optional(HostPorts()),
+  /** Sentinels to ask where the primary of REDIS_SENTINEL_NAME is, instead of REDIS_URL's host. */
+  REDIS_SENTINELS: Type.Optional(HostPorts()),
+  REDIS_SENTINEL_NAME: Type.String({ default: 'mymaster' }),
+  /** The sentinels' own password (their requirepass), when they have one. */
+  REDIS_SENTINEL_PASSWORD: Type.Optional(Type.String()),
   REDIS_KEY_PREFIX: KeyPrefix(prefix),
   REDIS_COMMAND_TIMEOUT_MS: Type.Integer({ minimum: 10, default: 500 }),
   REDIS_CONNECT_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 1_000 }),
@@ -157,6 +165,22 @@ function told(errors: AjvError[]): AjvError[] {
 }
 
 /**
+ * What no single variable's schema can say: which Redis topology is meant, when variables of two are set.
+ * Empty strings count as unset, as for the variables themselves (an unset optional is absent).
+ */
+function crossProblems(env: Record<string, unknown>): string[] {
+  const set = (name: string) => typeof env[name] === 'string' && (env[name] as string) !== '';
+  const problems: string[] = [];
+  if (set('REDIS_SENTINELS') && set('REDIS_CLUSTER_NODES')) {
+    problems.push('REDIS_SENTINELS and REDIS_CLUSTER_NODES are both set: set one (Sentinel or Cluster), not both');
+  }
+  if (set('REDIS_SENTINELS') && env['REDIS_SENTINEL_NAME'] !== undefined && !set('REDIS_SENTINEL_NAME')) {
+    problems.push('REDIS_SENTINELS is set but REDIS_SENTINEL_NAME is empty: name the master group the sentinels watch (default mymaster)');
+  }
+  return problems;
+}
+
+/**
  * env-schema's own Ajv settings, plus `verbose`, so an error carries the schema that failed
  * (choices, descriptions). Options as an object are documented in env-schema's README; its
  * types know only the function form.
@@ -175,13 +199,17 @@ export function loadConfig<P extends TProperties>(
   // A local .env fills in what the environment leaves unset; it never overrides it.
   if (options.dotenv) loadDotenv({ processEnv: env as Record<string, string>, quiet: true });
   const data = { ...env };
+  const cross = crossProblems(Object.fromEntries(Object.entries(data).filter(([name]) => name in schema.properties)));
+  let config: Static<TObject<P>>;
   try {
     // env: false, or env-schema would read process.env beneath `env`, whatever the caller passed.
-    return envSchema<Static<TObject<P>>>({ schema, data, dotenv: false, env: false, ajv: VERBOSE_AJV });
+    config = envSchema<Static<TObject<P>>>({ schema, data, dotenv: false, env: false, ajv: VERBOSE_AJV });
   } catch (err) {
     const errors = (err as { errors?: AjvError[] }).errors;
     if (!errors) throw err;
     const problems = [...new Set(told(errors).map((e) => describe(e, data)))];
-    throw new ConfigError(problems);
+    throw new ConfigError([...problems, ...cross]);
   }
+  if (cross.length > 0) throw new ConfigError(cross);
+  return config;
 }

@@ -74,6 +74,9 @@ export const redis = fp(redisPlugin, { name: 'redis', fastify: '5.x', dependenci
 export interface RedisEnv {
   REDIS_URL: string;
   REDIS_CLUSTER_NODES?: string;
+  REDIS_SENTINELS?: string;
+  REDIS_SENTINEL_NAME?: string;
+  REDIS_SENTINEL_PASSWORD?: string;
   REDIS_KEY_PREFIX: string;
   REDIS_COMMAND_TIMEOUT_MS: number;
   REDIS_CONNECT_TIMEOUT_MS: number;
@@ -84,6 +87,9 @@ export function redisOptions(config: RedisEnv, connectionName?: string): RedisPl
   return {
     url: config.REDIS_URL,
     clusterNodes: config.REDIS_CLUSTER_NODES,
+    sentinels: config.REDIS_SENTINELS,
+    sentinelName: config.REDIS_SENTINEL_NAME,
+    sentinelPassword: config.REDIS_SENTINEL_PASSWORD || undefined,
     keyPrefix: config.REDIS_KEY_PREFIX,
     commandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS,
     connectTimeoutMs: config.REDIS_CONNECT_TIMEOUT_MS,

@@ -219,7 +219,9 @@ export function createOrderFeed(app: FastifyInstance, deps: { orders: OrdersRepo
     for (const entry of followed.values()) {
       for (const follower of entry.followers) {
         follower.stream.comment('keep-alive');
-        byUser.set(follower.auth.userId, [...(byUser.get(follower.auth.userId) ?? []), follower.id]);
+        const ids = byUser.get(follower.auth.userId);
+        if (ids) ids.push(follower.id);
+        else byUser.set(follower.auth.userId, [follower.id]);
       }
     }
     await Promise.all([...byUser].map(([userId, ids]) => leases.renew(userId, ids).catch(() => undefined)));

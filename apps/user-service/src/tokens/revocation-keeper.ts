@@ -10,7 +10,9 @@ export const REVOCATION_KEEPER_DEFAULTS = Object.freeze({
 /**
  * Keeps Redis's revocation marks whole. MySQL records every revoked session (logout, logout-all,
  * password change, refresh reuse); Redis holds the marks that every service checks. When Redis
- * loses its data the marker goes with the marks: the keeper then writes a session mark again for
+ * loses its data the marker goes with the marks; when it fails over, the promoted replica may lack
+ * the last marks and its marker names the old primary (@platform/redis loss-marker.ts, ADR 0019).
+ * Either way the marker does not `touch`: the keeper then writes a session mark again for
  * every session revoked within one access-token lifetime (older ones have no live token left)
  * and puts the marker back. Until it has, every service's checks fail as if Redis were down
  * (libs/auth watches the marker). Every instance runs it; concurrent re-writes are idempotent.
