@@ -1,7 +1,8 @@
 // npm run test:e2e / npm run test:chaos. Extra arguments go to jest.
 //   node e2e/run.mjs          the contract walk: against E2E_*_URLS when given (once); otherwise
 //                             on the built apps, first one instance of each service, then three,
-//                             then three on a Redis Cluster (REDIS_CLUSTER_NODES)
+//                             then three on a Redis Cluster (REDIS_CLUSTER_NODES), then three
+//                             reading from a MySQL read replica (DATABASE_REPLICA_URLS)
 //   node e2e/run.mjs chaos    the chaos suite, one file at a time (each starts its own platform)
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -57,4 +58,6 @@ if (mode === 'chaos') {
   jest('e2e/jest.config.cjs', { E2E_INSTANCES: '3' }, ['--testPathIgnorePatterns', '/docs/']);
   console.log('\n== e2e: three instances of each service on a 3-master Redis Cluster');
   jest('e2e/jest.config.cjs', { E2E_INSTANCES: '3', E2E_REDIS_CLUSTER: '1' }, ['--testPathIgnorePatterns', '/docs/']);
+  console.log('\n== e2e: three instances of each service reading from a MySQL read replica (MariaDB, GTID)');
+  jest('e2e/jest.config.cjs', { E2E_INSTANCES: '3', E2E_MYSQL_REPLICA: '1' }, ['--testPathIgnorePatterns', '/docs/']);
 }

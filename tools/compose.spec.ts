@@ -51,6 +51,8 @@ function composeCli(): string[] | undefined {
   return undefined;
 }
 
+const cli = composeCli();
+
 describe('docker-compose.yml', () => {
   const validate = composeSchemaValidator();
 
@@ -67,7 +69,6 @@ describe('docker-compose.yml', () => {
     expect(validate(badCondition)).toBe(false);
   });
 
-  const cli = composeCli();
   (cli ? it : it.skip)(`when the compose CLI parses it (${cli?.join(' ') ?? 'no CLI here'}), then it is valid`, () => {
     const [cmd, ...args] = cli as string[];
     execFileSync(cmd as string, [...args, '-f', join(root, 'docker-compose.yml'), 'config', '-q'], {
@@ -115,6 +116,85 @@ describe('docker-compose.yml', () => {
     });
     const schema = name.replace('-', '_');
     expect(svc.environment?.['DATABASE_URL']).toBe(`mysql://${schema}:${schema}@mysql:3306/${schema}`);
+  });
+});
+
+/**
+ * docker-compose.replica.yml over docker-compose.yml, merged as compose merges files: maps key by
+ * key, `volumes` by target path, any other list (a command) replaced by the later file's.
+ */
+function mergeCompose(base: unknown, override: unknown, key = ''): unknown {
+  if (Array.isArray(base) && Array.isArray(override) && key === 'volumes') {
+    const target = (v: unknown) => String(v).split(':')[1];
+    return [...base.filter((v) => !override.some((o) => target(o) === target(v))), ...override];
+  }
+  if (typeof base !== 'object' || base === null || Array.isArray(base) || typeof override !== 'object' || override === null || Array.isArray(override)) {
+    return override;
+  }
+  const merged: Record<string, unknown> = { ...(base as Record<string, unknown>) };
+  for (const [k, v] of Object.entries(override)) merged[k] = k in merged ? mergeCompose(merged[k], v, k) : v;
+  return merged;
+}
+
+describe('docker-compose.replica.yml', () => {
+  const validate = composeSchemaValidator();
+  const overrideText = readFileSync(join(root, 'docker-compose.replica.yml'), 'utf8');
+  const override = parse(overrideText, { merge: true }) as Compose;
+  const merged = mergeCompose(compose, override) as Compose;
+  const replicaSql = readFileSync(join(root, 'deploy/compose/mysql-replica/replica.sql'), 'utf8');
+  const primarySql = readFileSync(join(root, 'deploy/compose/mysql-replica/primary.sql'), 'utf8');
+  const flags = (s: Service | undefined) => (Array.isArray(s?.command) ? s.command : []);
+
+  it('when validated against the Compose Specification schema, alone and merged over docker-compose.yml, then it has no error', () => {
+    for (const file of [override, merged]) {
+      const ok = validate(file);
+      expect(validate.errors ?? []).toEqual([]);
+      expect(ok).toBe(true);
+    }
+  });
+
+  (cli ? it : it.skip)(`when the compose CLI merges it (${cli?.join(' ') ?? 'no CLI here'}), then the pair is valid`, () => {
+    const [cmd, ...args] = cli as string[];
+    execFileSync(cmd as string, [...args, '-f', join(root, 'docker-compose.yml'), '-f', join(root, 'docker-compose.replica.yml'), 'config', '-q'], {
+      cwd: root,
+      stdio: 'pipe',
+    });
+  });
+
+  it('when it adds the replica, then MySQL 8.4 replicating the primary by GTID, read-only, unpublished, with a healthcheck on the applier', () => {
+    const primary = merged.services['mysql'];
+    const replica = merged.services['mysql-replica'];
+    expect(replica?.image).toBe('mysql:8.4');
+    for (const s of [primary, replica]) expect(flags(s)).toEqual(expect.arrayContaining(['--gtid-mode=ON', '--enforce-gtid-consistency=ON']));
+    const serverIds = [primary, replica].map((s) => flags(s).find((f) => f.startsWith('--server-id=')));
+    expect(new Set(serverIds).size).toBe(2);
+    expect(serverIds.every(Boolean)).toBe(true);
+    // The primary keeps its schemas-and-accounts SQL and gains the replication account.
+    expect(primary?.volumes).toEqual(expect.arrayContaining(['./migrations/init:/docker-entrypoint-initdb.d:ro', './deploy/compose/mysql-replica/primary.sql:/docker-entrypoint-initdb.d/02-replication.sql:ro']));
+    expect(replica?.volumes).toContain('./deploy/compose/mysql-replica/replica.sql:/docker-entrypoint-initdb.d/01-replica.sql:ro');
+    expect(replica?.depends_on).toEqual({ mysql: { condition: 'service_healthy' } });
+    expect(JSON.stringify(replica?.healthcheck?.test)).toContain('Replica_SQL_Running: Yes');
+    expect(replica?.ports).toBeUndefined();
+    expect(replicaSql).toMatch(/SOURCE_HOST = 'mysql'/);
+    expect(replicaSql).toMatch(/SOURCE_AUTO_POSITION = 1/);
+    expect(replicaSql).toMatch(/SET PERSIST super_read_only = ON/);
+    const user = /SOURCE_USER = '(\w+)'/.exec(replicaSql)?.[1];
+    expect(primarySql).toContain(`GRANT REPLICATION SLAVE ON *.* TO '${user}'@'%'`);
+  });
+
+  it.each(DB_SERVICES)('when it runs %s, then it reads its own schema on the replica with its own account, and still starts without the replica', (name) => {
+    const svc = merged.services[name];
+    const schema = name.replace('-', '_');
+    expect(svc?.environment?.['DATABASE_URL']).toBe(`mysql://${schema}:${schema}@mysql:3306/${schema}`);
+    expect(svc?.environment?.['DATABASE_REPLICA_URLS']).toBe(`mysql://${schema}:${schema}@mysql-replica:3306/${schema}`);
+    expect(svc?.environment?.['REDIS_URL']).toBe('redis://redis:6379');
+    // A replica that is down is skipped, so the services do not wait for it.
+    expect(Object.keys(svc?.depends_on ?? {})).not.toContain('mysql-replica');
+  });
+
+  it('when merged, then still only the four service ports are published', () => {
+    const published = Object.entries(merged.services).flatMap(([name, s]) => (s.ports ?? []).map((p) => `${name}=${p}`));
+    expect(published.sort()).toEqual(Object.entries(APPS).map(([name, port]) => `${name}=${port}:${port}`).sort());
   });
 });
 

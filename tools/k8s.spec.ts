@@ -33,6 +33,7 @@ const root = join(__dirname, '..');
 const BASE = join(root, 'deploy/k8s/base');
 const REDIS_CLUSTER = join(root, 'deploy/k8s/overlays/redis-cluster');
 const REDIS_SENTINEL = join(root, 'deploy/k8s/overlays/redis-sentinel');
+const MYSQL_REPLICAS = join(root, 'deploy/k8s/overlays/mysql-replicas');
 const NAMESPACE = 'order-platform';
 const CONTRACT_PORTS = { 'user-service': 3001, 'order-service': 3002, 'payment-service': 3003, 'gateway-sandbox': 3009 };
 type App = keyof typeof CONTRACT_PORTS;
@@ -55,7 +56,7 @@ interface Kustomization {
   resources?: string[];
   images?: { name: string; newName?: string; newTag?: string; digest?: string }[];
   generatorOptions?: { disableNameSuffixHash?: boolean };
-  secretGenerator?: { name: string; type?: string; literals?: string[] }[];
+  secretGenerator?: { name: string; type?: string; literals?: string[]; behavior?: 'create' | 'merge' | 'replace' }[];
   patches?: { path?: string; patch?: string }[];
 }
 
@@ -64,7 +65,7 @@ const IMPLEMENTED = {
   kustomization: ['apiVersion', 'kind', 'namespace', 'resources', 'images', 'generatorOptions', 'secretGenerator', 'patches'],
   images: ['name', 'newName', 'newTag', 'digest'],
   generatorOptions: ['disableNameSuffixHash'],
-  secretGenerator: ['name', 'type', 'literals'],
+  secretGenerator: ['name', 'type', 'literals', 'behavior'],
   patches: ['path', 'patch'],
 };
 
@@ -96,7 +97,17 @@ function render(dir: string): Resource[] {
     const path = resolve(dir, entry);
     return statSync(path).isDirectory() ? render(path) : (readDocuments(path) as Resource[]);
   });
-  objects.push(...secretGenerator.map((generator) => generatedSecret(dir, generator, generatorOptions)));
+  for (const generator of secretGenerator) {
+    const secret = generatedSecret(dir, generator, generatorOptions);
+    if ((generator.behavior ?? 'create') === 'create') {
+      objects.push(secret);
+      continue;
+    }
+    // An overlay's `merge` adds its keys to the base's Secret of that name (theirs win); `replace` swaps the data.
+    const existing = objects.find((o) => o.kind === 'Secret' && o.metadata.name === generator.name);
+    if (!existing) throw new Error(`${dir}: secretGenerator ${generator.name} (${generator.behavior}) has no Secret to change`);
+    existing['data'] = generator.behavior === 'merge' ? { ...(existing['data'] as Json), ...(secret['data'] as Json) } : secret['data'];
+  }
   const ids = objects.map((o) => `${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`);
   const twice = ids.filter((id, i) => ids.indexOf(id) !== i);
   if (twice.length > 0) throw new Error(`${dir}: ${twice.join(', ')} defined twice`);
@@ -261,7 +272,7 @@ const podsSelected = (objects: Resource[], selector: Record<string, string> | un
 
 // --- The tests -----------------------------------------------------------------------------------
 
-const RENDERED = ['base', 'overlays/redis-cluster', 'overlays/redis-sentinel'] as const;
+const RENDERED = ['base', 'overlays/redis-cluster', 'overlays/redis-sentinel', 'overlays/mysql-replicas'] as const;
 const CLUSTER_NODES = 'redis-cluster-0.redis-cluster:6379,redis-cluster-1.redis-cluster:6379,redis-cluster-2.redis-cluster:6379';
 const SENTINELS = 'redis-sentinel-0.redis-sentinel:26379,redis-sentinel-1.redis-sentinel:26379,redis-sentinel-2.redis-sentinel:26379';
 
@@ -269,7 +280,13 @@ describe('deploy/k8s', () => {
   const base = render(BASE);
   const overlay = render(REDIS_CLUSTER);
   const sentinelOverlay = render(REDIS_SENTINEL);
-  const rendered: Record<(typeof RENDERED)[number], Resource[]> = { base, 'overlays/redis-cluster': overlay, 'overlays/redis-sentinel': sentinelOverlay };
+  const replicas = render(MYSQL_REPLICAS);
+  const rendered: Record<(typeof RENDERED)[number], Resource[]> = {
+    base,
+    'overlays/redis-cluster': overlay,
+    'overlays/redis-sentinel': sentinelOverlay,
+    'overlays/mysql-replicas': replicas,
+  };
 
   it.each(RENDERED)('when %s is rendered, then every object validates against its Kubernetes schema', (name) => {
     const objects = rendered[name];
@@ -405,6 +422,34 @@ describe('deploy/k8s', () => {
     expect(env(base)['REDIS_CLUSTER_NODES']).toBeUndefined();
     expect(env(overlay)['REDIS_CLUSTER_NODES']).toBe(CLUSTER_NODES);
     expect((loadConfig(CONFIG_SCHEMAS[app], env(overlay)) as Json)['REDIS_CLUSTER_NODES']).toBe(CLUSTER_NODES);
+  });
+
+  it.each(DB_SERVICES)('when the mysql-replicas overlay is applied, then %s reads its own schema on each replica with its own account, and migrates the primary only', (app) => {
+    const schema = app.replace('-', '_');
+    const env = (objects: Resource[]) => environment(objects, mainContainer(deployment(objects, app)));
+    expect(env(base)['DATABASE_REPLICA_URLS']).toBeUndefined();
+    const urls = (env(replicas)['DATABASE_REPLICA_URLS'] ?? '').split(',');
+    expect(urls.length).toBeGreaterThanOrEqual(2);
+    for (const url of urls) expect(url).toMatch(new RegExp(`^mysql://${schema}:PLACEHOLDER[^@]*@mysql-replica-\\d\\.mysql-replica:3306/${schema}$`));
+    // Merged into the Secret: the primary's URL is still there, and the migration Job still reads only it.
+    expect(env(replicas)['DATABASE_URL']).toBe(env(base)['DATABASE_URL']);
+    expect(mainContainer(find<IJob>(replicas, 'Job', `${app}-migrate`)).env?.map((e) => e.name)).not.toContain('DATABASE_REPLICA_URLS');
+    const config = loadConfig(CONFIG_SCHEMAS[app], env(replicas)) as Json;
+    expect(config['DATABASE_REPLICA_URLS']).toBe(urls.join(','));
+    expect(config['DB_REPLICA_MAX_LAG_MS']).toBe(1_000);
+  });
+
+  it('when an overlay merges into a Secret the base does not make, then rendering says so', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'k8s-spec-'));
+    try {
+      writeFileSync(
+        join(dir, 'kustomization.yaml'),
+        `resources: [${relative(dir, BASE)}]\ngeneratorOptions: { disableNameSuffixHash: true }\nsecretGenerator:\n  - { name: nobody-db, behavior: merge, literals: [A=b] }\n`,
+      );
+      expect(() => render(dir)).toThrow(/secretGenerator nobody-db \(merge\) has no Secret to change/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it.each(DB_SERVICES)('when the redis-sentinel overlay is applied, then %s finds the primary through the sentinels', (app) => {

@@ -6,7 +6,9 @@ import toolsGlobalSetup from '../../tools/jest/global-setup';
 import { startRedisCluster, type LocalRedisCluster } from '../../libs/redis/test/redis-cluster';
 import { publishDocuments } from './openapi-documents';
 import { startPageServer, type PageServer } from './page-server';
-import { buildApps, Platform, prepareDatabases, topologyFromBaseUrls } from './platform';
+import { buildApps, Platform, prepareDatabases, serviceDatabaseUrl, topologyFromBaseUrls, type PlatformOptions } from './platform';
+// eslint-disable-next-line @nx/enforce-module-boundaries
+import { startReplicatedMariadb, type ReplicatedMariadb } from '../../libs/testing/src/mariadb-replication';
 
 /** Each service's served OpenAPI document, read once per run: every answer is checked against it. */
 const OPENAPI_DIR = join(__dirname, '..', 'artifacts', 'openapi');
@@ -33,10 +35,26 @@ export default async function globalSetup(): Promise<void> {
     return;
   }
   await toolsGlobalSetup();
-  const mysqlAdminUrl = process.env['MYSQL_ADMIN_URL'] as string;
+  let mysqlAdminUrl = process.env['MYSQL_ADMIN_URL'] as string;
   const redisUrl = process.env['REDIS_URL'] as string;
+  const appEnv: PlatformOptions['appEnv'] = {};
+  if (process.env['E2E_MYSQL_REPLICA'] === '1') {
+    // A MariaDB primary and GTID replica of the pass's own: the services read from the replica where safe.
+    const replication = await startReplicatedMariadb();
+    (globalThis as { __e2eReplication__?: ReplicatedMariadb }).__e2eReplication__ = replication;
+    mysqlAdminUrl = replication.primary.adminUrl;
+    for (const app of ['user-service', 'order-service', 'payment-service'] as const) {
+      appEnv[app] = { DATABASE_REPLICA_URLS: serviceDatabaseUrl(replication.replica.adminUrl, app) };
+    }
+  }
   const dist = buildApps();
-  prepareDatabases(mysqlAdminUrl, dist);
+  try {
+    prepareDatabases(mysqlAdminUrl, dist);
+  } catch (err) {
+    // Jest runs no teardown after a failed setup: leave no server behind.
+    await (globalThis as { __e2eReplication__?: ReplicatedMariadb }).__e2eReplication__?.stop();
+    throw err;
+  }
   const instances = Number(process.env['E2E_INSTANCES'] ?? '1');
   if (!Number.isInteger(instances) || instances < 1) throw new Error(`E2E_INSTANCES must be a positive integer, not ${process.env['E2E_INSTANCES']}`);
   // Each run has Redis prefixes of its own, which the outbox relays cannot tell from a Redis that
@@ -49,7 +67,7 @@ export default async function globalSetup(): Promise<void> {
     (globalThis as { __e2eRedisCluster__?: LocalRedisCluster }).__e2eRedisCluster__ = cluster;
     env['REDIS_CLUSTER_NODES'] = cluster.nodes;
   }
-  const platform = await Platform.start({ dist, instances, mysqlAdminUrl, redisUrl, env });
+  const platform = await Platform.start({ dist, instances, mysqlAdminUrl, redisUrl, env, appEnv });
   (globalThis as { __e2ePlatform__?: Platform }).__e2ePlatform__ = platform;
   process.env['E2E_TOPOLOGY'] = JSON.stringify(platform.topology());
   await publishDocuments(platform.topology(), OPENAPI_DIR).catch(async (err: unknown) => {
@@ -58,7 +76,8 @@ export default async function globalSetup(): Promise<void> {
   });
   const names = platform.all.map((p) => `${p.name} ${p.url}`).join(', ');
   const cluster = env['REDIS_CLUSTER_NODES'];
-  process.stdout.write(`\ne2e: ${names}${cluster ? `, on the Redis Cluster ${cluster}` : ''}\n`);
+  const replica = appEnv['order-service'] ? `, reading from a MySQL replica (${new URL(appEnv['order-service']['DATABASE_REPLICA_URLS'] ?? '').host})` : '';
+  process.stdout.write(`\ne2e: ${names}${cluster ? `, on the Redis Cluster ${cluster}` : ''}${replica}\n`);
 }
 
 /** Starts the CORS test's page (on `origin`'s port, or a free one) and names its origin in E2E_BROWSER_ORIGIN. */

@@ -1,7 +1,8 @@
 import { userServiceKeys } from '@platform/auth';
-import { mysql, mysqlOptions } from '@platform/db';
+import { markWriters, mysql, mysqlOptions, readRouter, writeMarkTtlMs } from '@platform/db';
 import { PaymentEvent, registerServiceEvents, STREAMS } from '@platform/events';
 import { pipeline, pipelineOptions } from '@platform/request-pipeline';
+import { createWriteMarks, keySpace } from '@platform/redis';
 import { peerOptions, peers, redis, redisOptions, serviceDefaults, type AppOptions } from '@platform/service-kit';
 import type { FastifyInstance } from 'fastify';
 import { ConfigSchema, type Config } from './config';
@@ -31,9 +32,16 @@ export default async function orderService(app: FastifyInstance, { config, defau
   await app.register(peers, peerOptions(config));
   await app.register(pipeline, pipelineOptions(config, userServiceKeys(config.USER_SERVICE_URL, app.peers, app.log)));
 
+  // With replicas: reads that may go to one, and the marks that keep read-your-writes (ADR 0020).
+  const marks = app.replicas
+    ? createWriteMarks({ client: app.redis, keys: keySpace(config.AUTH_REDIS_KEY_PREFIX), ttlMs: writeMarkTtlMs(config.DB_REPLICA_MAX_LAG_MS) })
+    : undefined;
+  markWriters(app, marks);
+  const reads = readRouter(() => app.db, app.replicas, marks, app.metrics);
+
   const repository = ordersRepository(() => app.db);
   const feed = createOrderFeed(app, { orders: repository, revocation: app.revocation });
-  const orders = createOrders(app, repository, { cacheTtlSeconds: ORDER_CACHE_TTL_SECONDS, announce: feed.announce });
+  const orders = createOrders(app, repository, { cacheTtlSeconds: ORDER_CACHE_TTL_SECONDS, announce: feed.announce, reads, marks });
   await app.register(orderRoutes, { orders, feed });
 
   // Payment outcomes in; refund requests for orders cancelled meanwhile out, through the outbox.

@@ -1,7 +1,7 @@
 import { userServiceKeys } from '@platform/auth';
-import { mysql, mysqlOptions } from '@platform/db';
+import { markWriters, mysql, mysqlOptions, readRouter, writeMarkTtlMs } from '@platform/db';
 import { RefundRequested, registerServiceEvents, STREAMS } from '@platform/events';
-import { createLock, keySpace } from '@platform/redis';
+import { createLock, createWriteMarks, keySpace } from '@platform/redis';
 import { pipeline, pipelineOptions } from '@platform/request-pipeline';
 import { peerOptions, peers, redis, redisOptions, serviceDefaults, type AppOptions } from '@platform/service-kit';
 import type { FastifyInstance } from 'fastify';
@@ -48,9 +48,17 @@ export default async function paymentService(app: FastifyInstance, { config, def
   });
   app.addHook('onClose', () => gateway.close());
 
+  // With replicas: payment reads may go to one; a payer's and refunder's marks keep read-your-writes
+  // here and in order-service, which reads the same marks (ADR 0020).
+  const marks = app.replicas
+    ? createWriteMarks({ client: app.redis, keys: keySpace(config.AUTH_REDIS_KEY_PREFIX), ttlMs: writeMarkTtlMs(config.DB_REPLICA_MAX_LAG_MS) })
+    : undefined;
+  markWriters(app, marks);
+
   const repository = paymentsRepository(() => app.db);
   const payments = createPayments({
     ds: () => app.db,
+    reads: readRouter(() => app.db, app.replicas, marks, app.metrics),
     repository,
     gateway,
     orders: orderClient(config.ORDER_SERVICE_URL, app.peers),

@@ -1,5 +1,6 @@
 import fastifyJwt from '@fastify/jwt';
-import { mysql, mysqlOptions } from '@platform/db';
+import { markWriters, mysql, mysqlOptions, readRouter, writeMarkTtlMs } from '@platform/db';
+import { createWriteMarks, keySpace } from '@platform/redis';
 import { pipeline, pipelineOptions } from '@platform/request-pipeline';
 import { redis, redisOptions, serviceDefaults, type AppOptions } from '@platform/service-kit';
 import type { FastifyInstance } from 'fastify';
@@ -57,7 +58,14 @@ export default async function userService(app: FastifyInstance, { config, defaul
     accessTtlSeconds: config.ACCESS_TOKEN_TTL_SECONDS,
     refreshTtlSeconds: config.REFRESH_TOKEN_TTL_SECONDS,
   });
+  // With replicas: the profile's cache misses may read one; marks keep read-your-writes (ADR 0020).
+  const marks = app.replicas
+    ? createWriteMarks({ client: app.redis, keys: keySpace(config.AUTH_REDIS_KEY_PREFIX), ttlMs: writeMarkTtlMs(config.DB_REPLICA_MAX_LAG_MS) })
+    : undefined;
+  markWriters(app, marks);
   const accounts = accountService(app, usersRepository(() => app.db), tokens, {
+    reads: readRouter(() => app.db, app.replicas, marks, app.metrics),
+    marks,
     loginFailureMax: config.LOGIN_FAILURE_MAX,
     loginFailureWindowSeconds: config.LOGIN_FAILURE_WINDOW_SECONDS,
     cacheTtlSeconds: 300,

@@ -16,7 +16,10 @@ async function seeded<K extends string>(seeds: Record<K, string>) {
   const db = await createTestDatabase('user-email-migration');
   const open = (list: typeof migrations) =>
     initializeDataSource(createDataSource({ url: db.url, poolSize: 1, connectTimeoutMs: 5_000, migrations: list }), {});
-  const old = await open(migrations.slice(0, -1));
+  // The migrations before this one, then up to it: later ones are not this test's.
+  const at = migrations.findIndex((m) => m.name === MIGRATION);
+  if (at < 0) throw new Error(`${MIGRATION} is not in user-service's migrations`);
+  const old = await open(migrations.slice(0, at));
   await migrate(old, 'up');
   const ids = {} as Record<K, string>;
   for (const key of Object.keys(seeds) as K[]) {
@@ -27,7 +30,7 @@ async function seeded<K extends string>(seeds: Record<K, string>) {
     );
   }
   await old.destroy();
-  const ds = await open(migrations);
+  const ds = await open(migrations.slice(0, at + 1));
   const keyOf = (idHex: string) => (Object.keys(ids) as K[]).find((k) => hex(ids[k]) === idHex);
   return {
     ds,

@@ -1,18 +1,27 @@
 import { DependencyUnavailableError } from '@platform/service-kit';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { DataSource } from 'typeorm';
 import { createDataSource, initializeDataSource, type DataSourceConfig } from './data-source';
 import { mysqlFailure } from './failure';
+import { createReplicaSet, type ReplicaSet, type WriteMarks } from './replicas';
 
 declare module 'fastify' {
   interface FastifyInstance {
     /** The service's DataSource; throws DependencyUnavailableError until MySQL has answered once. */
     readonly db: DataSource;
+    /** The read replicas (DATABASE_REPLICA_URLS), or undefined without any; see `readRouter`. */
+    readonly replicas: ReplicaSet | undefined;
   }
 }
 
-export type MysqlPluginOptions = DataSourceConfig & { retryIntervalMs?: number };
+export type MysqlPluginOptions = DataSourceConfig & {
+  retryIntervalMs?: number;
+  /** Read replicas of the same schema, same account. */
+  replicaUrls?: readonly string[];
+  /** A replica further behind than this is skipped (DB_REPLICA_MAX_LAG_MS). */
+  replicaMaxLagMs?: number;
+};
 
 /**
  * Opens the service's MySQL pool. A MySQL that is down at start does not stop the
@@ -52,6 +61,19 @@ async function mysqlPlugin(app: FastifyInstance, opts: MysqlPluginOptions): Prom
     },
   });
 
+  // Replicas are not in readiness: without them the primary answers every read.
+  const replicas = opts.replicaUrls?.length
+    ? createReplicaSet({
+        ...opts,
+        urls: opts.replicaUrls,
+        maxLagMs: opts.replicaMaxLagMs ?? 1_000,
+        primary: () => (ds.isInitialized ? ds : undefined),
+        log: app.log.child({ component: 'mysql-replicas' }),
+        registry: app.hasDecorator('metrics') ? app.metrics : undefined,
+      })
+    : undefined;
+  app.decorate('replicas', { getter: () => replicas });
+
   app.health.addCheck(
     'mysql',
     async () => {
@@ -64,6 +86,7 @@ async function mysqlPlugin(app: FastifyInstance, opts: MysqlPluginOptions): Prom
   app.addHook('onClose', async () => {
     clearInterval(retry);
     await pending?.catch(() => undefined);
+    await replicas?.close();
     if (ds.isInitialized) await ds.destroy();
   });
 }
@@ -76,6 +99,8 @@ export interface MysqlEnv {
   DB_CONNECT_TIMEOUT_MS: number;
   DB_QUERY_TIMEOUT_MS: number;
   DB_ACQUIRE_TIMEOUT_MS: number;
+  DATABASE_REPLICA_URLS?: string;
+  DB_REPLICA_MAX_LAG_MS?: number;
 }
 
 /** The plugin's options from a service's validated configuration (service-kit `mysqlEnv`). */
@@ -86,5 +111,31 @@ export function mysqlOptions(config: MysqlEnv): MysqlPluginOptions {
     connectTimeoutMs: config.DB_CONNECT_TIMEOUT_MS,
     queryTimeoutMs: config.DB_QUERY_TIMEOUT_MS,
     acquireTimeoutMs: config.DB_ACQUIRE_TIMEOUT_MS,
+    replicaUrls: config.DATABASE_REPLICA_URLS?.split(',').map((url) => url.trim()),
+    replicaMaxLagMs: config.DB_REPLICA_MAX_LAG_MS,
   };
+}
+
+/** How long a "this user wrote" mark lives: past the lag bound, with room for the check itself (readRouter). */
+export const writeMarkTtlMs = (maxLagMs: number) => 2 * maxLagMs + 1_000;
+
+/**
+ * Marks the signed-in caller of every request that may write (any method but GET, HEAD and
+ * OPTIONS) before its handler runs and again before its answer leaves: the caller's reads on any
+ * instance of any service come from the primary while the request runs (e.g. order-service's
+ * answer to the order check of a payment) and until a replica within the bound must hold the
+ * write. A mark that cannot be written is logged; the request goes on (a write may be committed).
+ */
+export function markWriters(app: FastifyInstance, marks: WriteMarks | undefined): void {
+  if (!marks) return;
+  const mark = async (request: FastifyRequest) => {
+    const userId = request.auth?.userId;
+    if (!userId || request.method === 'GET' || request.method === 'HEAD' || request.method === 'OPTIONS') return;
+    await marks.mark(userId).catch((err: unknown) => request.log.warn({ err }, 'could not mark the caller as a writer; replicas may answer its next reads'));
+  };
+  app.addHook('preHandler', mark);
+  app.addHook('onSend', async (request, _reply, payload) => {
+    await mark(request);
+    return payload;
+  });
 }

@@ -13,3 +13,4 @@ export * from './metrics';
 export * from './rate-limiter';
 export * from './revocation';
 export * from './scripts';
+export * from './write-marks';

@@ -37,6 +37,8 @@ export interface KeySpace {
   revocationMarker(): string;
   /** The leases one subject holds of a bounded resource (e.g. open streams of `user:<id>`), tagged by subject. */
   leases(name: string, subject: string): string;
+  /** "This user wrote just now" (read-your-writes over MySQL replicas; write-marks.ts), tagged like the user's other keys. */
+  wrote(userId: string): string;
   /** A pub/sub channel; channels are not keys, but share the prefix so deployments sharing a Redis stay apart. */
   channel(name: string): string;
 }
@@ -62,6 +64,7 @@ export function keySpace(prefix: string): KeySpace {
     lock: (name: string) => ({ lock: k('lock', name), fence: k('lock', name, 'fence') }),
     stream: (name: string) => ({ stream: k('stream', name), deadLetter: k('stream', name, 'dead'), marker: k('stream', name, 'marker') }),
     leases: (name: string, subject: string) => k('lease', subject, name),
+    wrote: (userId: string) => k('wrote', `user:${userId}`),
     channel: (name: string) => `${prefix}channel:${name}`,
   });
 }

@@ -40,6 +40,7 @@ describe('loadConfig', () => {
       DB_CONNECT_TIMEOUT_MS: 1_000,
       DB_QUERY_TIMEOUT_MS: 1_000,
       DB_ACQUIRE_TIMEOUT_MS: 1_000,
+      DB_REPLICA_MAX_LAG_MS: 1_000,
       REDIS_URL: 'redis://127.0.0.1:6379',
       REDIS_KEY_PREFIX: 'order',
       REDIS_SENTINEL_NAME: 'mymaster',
@@ -111,6 +112,9 @@ describe('loadConfig', () => {
     ['USER_SERVICE_URL', 'ftp://users.example'],
     ['RATE_LIMIT_MAX', '0'],
     ['DB_POOL_SIZE', '501'],
+    ['DATABASE_REPLICA_URLS', 'mysql://r1:3306/o,http://r2/o'],
+    ['DATABASE_REPLICA_URLS', 'mysql://r1:3306/o,'],
+    ['DB_REPLICA_MAX_LAG_MS', '100'],
   ])('when %s=%j, then a ConfigError names that variable', (name, value) => {
     const err = configError({ [name]: value });
     expect(err).toBeInstanceOf(Error);
@@ -138,6 +142,16 @@ describe('loadConfig', () => {
     expect(err.message).toMatch(/DATABASE_URL must be a mysql:\/\/ URL/);
     expect(err.message).toContain('order_service:***@db');
     expect(err.message).not.toContain('s3cret-pw');
+  });
+
+  it('when replicas are listed, then the list is taken as written, and a bad one masks every password in its message', () => {
+    const urls = 'mysql://o:pw1@replica-1:3306/order_service, mysql://o:pw2@replica-2:3306/order_service';
+    expect(loadConfig(ServiceSchema, { DATABASE_REPLICA_URLS: urls, DB_REPLICA_MAX_LAG_MS: '2500' })).toMatchObject({
+      DATABASE_REPLICA_URLS: urls,
+      DB_REPLICA_MAX_LAG_MS: 2_500,
+    });
+    const err = configError({ DATABASE_REPLICA_URLS: 'mysql://o:pw1@replica-1/o,redis://o:pw2@replica-2/o' });
+    expect(err.problems).toEqual(['DATABASE_REPLICA_URLS must be comma-separated mysql:// URLs (got "mysql://o:***@replica-1/o,redis://o:***@replica-2/o")']);
   });
 
   it('when several variables are bad, then every one of them is named', () => {

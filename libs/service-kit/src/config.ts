@@ -74,6 +74,15 @@ export const mysqlEnv = (schema: string) => ({
   DB_CONNECT_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 1_000 }),
   DB_QUERY_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 1_000 }),
   DB_ACQUIRE_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 1_000 }),
+  /**
+   * Read replicas of the same schema, reached with the same account (ADR 0020): reads that may be
+   * served from one go to a replica that lags at most DB_REPLICA_MAX_LAG_MS; unset, all go to DATABASE_URL.
+   */
+  DATABASE_REPLICA_URLS: Type.Optional(
+    Type.String({ pattern: '^mysql://[^\\s,]+(,\\s*mysql://[^\\s,]+)*$', description: 'comma-separated mysql:// URLs' }),
+  ),
+  /** A replica further behind the primary than this is skipped, and read-your-writes holds for this long after a write. */
+  DB_REPLICA_MAX_LAG_MS: Type.Integer({ minimum: 200, maximum: 60_000, default: 1_000 }),
 });
 
 const HostPorts = () => Type.String({ pattern: '^[^\\s,:]+:\\d+(,[^\\s,:]+:\\d+)*$', description: 'comma-separated host:port pairs' });
@@ -128,9 +137,9 @@ type AjvError = {
   parentSchema?: { description?: string; anyOf?: { const?: unknown }[] };
 };
 
-/** A URL's password never reaches stderr, even in a message about a bad value. */
+/** A URL's password never reaches stderr, even in a message about a bad value (every URL of a list). */
 function withoutPassword(value: unknown): unknown {
-  return typeof value === 'string' ? value.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@\s]*):[^@\s]*@/i, '$1:***@') : value;
+  return typeof value === 'string' ? value.replace(/([a-z][a-z0-9+.-]*:\/\/[^:/@\s,]*):[^@\s,]*@/gi, '$1:***@') : value;
 }
 
 /** What a value may be, in words: the choices of a union of literals, a pattern's description, or ajv's message. */

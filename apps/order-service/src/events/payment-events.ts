@@ -9,7 +9,7 @@ export interface PaymentEventDeps {
   ds: () => DataSource;
   orders: OrdersRepository;
   /** After every event of an order: its cache entry dropped, its live streams told. */
-  changed: (orderId: string) => Promise<void>;
+  changed: (orderId: string, ownerId?: string) => Promise<void>;
   /** Asks the outbox relay to run now, after a refund request was committed. */
   nudgeOutbox: () => void;
   log: FastifyBaseLogger;
@@ -68,7 +68,8 @@ export function paymentEventHandler(deps: PaymentEventDeps) {
     else if (e.type === 'payment.refunded') outcome = await refunded(e);
     if (outcome === 'refund-requested') deps.nudgeOutbox();
     if (outcome === 'unknown-order') log.warn({ orderId: e.orderId, eventId: e.eventId }, 'payment event for an unknown order; skipped');
-    else await deps.changed(e.orderId);
+    // The owner is marked a writer: their reads follow the event (read-your-writes, ADR 0020).
+    else await deps.changed(e.orderId, e.userId);
     log.info({ orderId: e.orderId, eventId: e.eventId, type: e.type, outcome }, 'payment event handled');
     return outcome;
   };

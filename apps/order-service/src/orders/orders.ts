@@ -1,5 +1,5 @@
 import type { OrderView } from '@platform/contracts';
-import { isUuid, newId, uuidTime } from '@platform/db';
+import { isUuid, newId, uuidTime, type Reads, type WriteMarks } from '@platform/db';
 import { createCache, keySpace } from '@platform/redis';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { ORDER_LIMITS, type CreateOrderBody, type ListOrdersQuery, type OrderPage } from '../schemas';
@@ -11,6 +11,10 @@ export interface OrdersSettings {
   cacheTtlSeconds: number;
   /** Tells the live status streams of every instance that the order changed (live/order-feed.ts). */
   announce: (orderId: string) => Promise<void>;
+  /** Where reads that may go to a replica go (libs/db readRouter). */
+  reads: Reads;
+  /** "This user wrote" (with replicas only): set for an order's owner before its cache entry is dropped. */
+  marks?: WriteMarks;
 }
 
 /** How long and how often a failed invalidation is tried again: until the entry would have expired anyway. */
@@ -96,10 +100,15 @@ export function createOrders(app: FastifyInstance, orders: OrdersRepository, s: 
   app.addHook('onClose', async () => invalidation.close());
 
   /**
-   * After a committed change: the cache entry dropped, and the live streams told. A lost
+   * After a committed change: the owner marked as a writer, then the cache entry dropped, and the
+   * live streams told. The mark comes first: a cache fill that began after the drop reads the
+   * owner's mark, so it never stores a replica's older copy (ADR 0020). A lost mark or
    * announcement is not the caller's failure either: the streams' own sweep finds the change.
    */
-  async function changed(id: string): Promise<void> {
+  async function changed(id: string, ownerId?: string): Promise<void> {
+    if (ownerId && s.marks) {
+      await s.marks.mark(ownerId).catch((err: unknown) => app.log.warn({ err, orderId: id }, 'order owner not marked as a writer; replicas may answer its next reads'));
+    }
     await Promise.all([
       invalidation.invalidate(id),
       s.announce(id).catch((err: unknown) => app.log.warn({ err, orderId: id }, 'order change not announced to live streams; their sweep will find it')),
@@ -112,8 +121,9 @@ export function createOrders(app: FastifyInstance, orders: OrdersRepository, s: 
    */
   async function owned(userId: string, id: string, prefetched?: string | null): Promise<VersionedOrder> {
     if (!isUuid(id)) throw new OrderNotFound();
+    // A replica may answer unless the owner wrote within the bound; an order absent there is asked of the primary.
     const load = async () => {
-      const found = await orders.findById(id);
+      const found = await s.reads.run((db) => orders.findById(id, db), { ownersOf: (o) => (o ? [o.userId] : undefined) });
       return found && toView(found);
     };
     let order = await cache.getOrLoad(id, load, { prefetched });
@@ -147,7 +157,7 @@ export function createOrders(app: FastifyInstance, orders: OrdersRepository, s: 
       // Validation fills the default in; the type says the query may leave it out.
       const { limit = ORDER_LIMITS.defaultPageSize, status } = query;
       const after = query.cursor === undefined ? undefined : decodeCursor(userId, query.cursor, status);
-      const rows = await orders.page({ userId, status, beforeId: after?.beforeId, take: limit + 1 });
+      const rows = await s.reads.run((db) => orders.page({ userId, status, beforeId: after?.beforeId, take: limit + 1 }, db), { users: [userId] });
       const data = rows.slice(0, limit).map(toView);
       const last = data.at(-1);
       return { data, nextCursor: rows.length > limit && last ? encodeCursor(userId, { beforeId: last.id, status }) : null };
@@ -161,7 +171,7 @@ export function createOrders(app: FastifyInstance, orders: OrdersRepository, s: 
     async cancel(userId: string, id: string, versions?: readonly number[]): Promise<VersionedOrder> {
       if (!isUuid(id)) throw new OrderNotFound();
       const cancelled = await orders.transition(id, ['PENDING'], 'CANCELLED', { ownerId: userId, versions });
-      if (cancelled) await changed(id);
+      if (cancelled) await changed(id, userId);
       const order = await orders.findById(id);
       if (!order || order.userId !== userId) throw new OrderNotFound();
       if (!cancelled && versions && !versions.includes(order.version)) throw new OrderChanged();

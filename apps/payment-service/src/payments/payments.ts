@@ -1,3 +1,4 @@
+import type { Reads } from '@platform/db';
 import type { LockManager } from '@platform/redis';
 import type { FastifyBaseLogger } from 'fastify';
 import type { DataSource } from 'typeorm';
@@ -13,6 +14,8 @@ import { paymentReads } from './views';
 
 export interface PaymentsOptions {
   ds: () => DataSource;
+  /** Where the user's reads of their payments go (a replica where safe); every other read is the primary's. */
+  reads: Reads;
   repository: PaymentsRepository;
   gateway: PaymentGateway;
   orders: OrderClient;
@@ -40,7 +43,7 @@ export function createPayments(opts: PaymentsOptions) {
   const settlement = chargeSettlement({ ds, repository, gateway, nudgeOutbox, log, staleAfterMs });
   const refunds = refundPayments({ ds, repository, gateway, nudgeOutbox, log });
   const charges = chargeOrders({ repository, gateway, orders: opts.orders, locks, settlement });
-  const reads = paymentReads(repository);
+  const reads = paymentReads(repository, opts.reads);
   const recovery = recoverySweep({ repository, locks, settlement, refunds, log, staleAfterMs });
 
   return Object.freeze({

@@ -1,4 +1,4 @@
-import { newId } from '@platform/db';
+import { newId, type Reads, type WriteMarks } from '@platform/db';
 import { createCache, createFailureLockout, keySpace } from '@platform/redis';
 import type { FastifyInstance } from 'fastify';
 import { AccountChanged, AccountGone, EmailTaken, InvalidCredentials, InvalidCurrentPassword, LoginLocked } from '../errors';
@@ -13,6 +13,10 @@ export interface AccountSettings {
   loginFailureWindowSeconds: number;
   /** CONTRACT.md, Caching: users 5 minutes. */
   cacheTtlSeconds: number;
+  /** Where the profile's cache misses read (a replica where safe, libs/db readRouter). */
+  reads: Reads;
+  /** "This user wrote" (with replicas only): set before the profile's cache entry is dropped. */
+  marks?: WriteMarks;
 }
 
 /**
@@ -45,6 +49,11 @@ export function accountService(app: FastifyInstance, users: UsersRepository, tok
     return user;
   }
 
+  /** Before a cache drop: a fill that began after it reads the mark, so it never stores a replica's older copy. */
+  async function markWriter(userId: string): Promise<void> {
+    await s.marks?.mark(userId).catch((err: unknown) => app.log.warn({ err }, 'user not marked as a writer; replicas may answer its next reads'));
+  }
+
   return Object.freeze({
     /** `input.email` as sent: every use case that takes an email normalises it (accounts/email.ts). */
     async register(input: { email: string; password: string; name: string }): Promise<UserView> {
@@ -52,7 +61,10 @@ export function accountService(app: FastifyInstance, users: UsersRepository, tok
       const now = new Date();
       const passwordHash = await hashPassword(input.password);
       try {
-        return toView(await users.insert({ id: newId(), email, name: input.name, passwordHash, createdAt: now, updatedAt: now }));
+        const user = await users.insert({ id: newId(), email, name: input.name, passwordHash, createdAt: now, updatedAt: now });
+        // No token yet, so no request hook marks this writer: its first profile read must find it.
+        await markWriter(user.id);
+        return toView(user);
       } catch (err) {
         if (isDuplicateKey(err)) throw new EmailTaken();
         throw err;
@@ -75,7 +87,11 @@ export function accountService(app: FastifyInstance, users: UsersRepository, tok
     },
 
     async profile(userId: string): Promise<VersionedUser> {
-      const load = async () => toView(await existing(userId));
+      const load = async () => {
+        const user = await s.reads.run((db) => users.findById(userId, db), { users: [userId], ownersOf: (found) => (found ? [] : undefined) });
+        if (!user) throw new AccountGone();
+        return toView(user);
+      };
       const profile = await profiles.getOrLoad(userId, load);
       if (typeof profile.version === 'number') return profile;
       // An entry written before entries carried the version: dropped, so the next read stores one that does.
@@ -89,6 +105,7 @@ export function accountService(app: FastifyInstance, users: UsersRepository, tok
       if (!user) throw new AccountGone();
       if (!changed) throw new AccountChanged();
       // Invalidated before the answer: the caller's next read is never the old name.
+      await markWriter(userId);
       await profiles.delete(userId);
       return toView(user);
     },
@@ -99,6 +116,7 @@ export function accountService(app: FastifyInstance, users: UsersRepository, tok
       if (!(await verifyPassword(user.passwordHash, current))) throw new InvalidCurrentPassword();
       await users.update(userId, { passwordHash: await hashPassword(next) });
       await tokens.endAllSessions(userId, 'password-change');
+      await markWriter(userId);
       await profiles.delete(userId);
     },
   });
