@@ -6,7 +6,8 @@
  *
  * 1. the token check (fast-jwt, EdDSA, user-service's key from its JWKS; verified tokens cached);
  * 2. an idempotency claim: SET <prefix>idem:<user>:<key> NX PX 86400000 (a repeat reads the
- *    payment by its key and answers it, or 409 while the first is in flight);
+ *    payment by its key and answers it, or 409 while the first is in flight; a refusal before the
+ *    charge frees the key);
  * 3. the order read: one SELECT of the order in this reference's own schema (not an HTTP call to
  *    order-service): owner, PENDING, amount;
  * 4. one charge at the provider (POST /v1/charges, the payment's id as its Idempotency-Key) over a
@@ -243,15 +244,17 @@ async function start(): Promise<void> {
     const key = request.headers['idempotency-key'];
     if (typeof key !== 'string' || !/^[\x21-\x7E]{1,255}$/.test(key)) return problem(reply, 400, 'IDEMPOTENCY_KEY_REQUIRED', 'Idempotency-Key is required');
     const paymentId = randomUUID();
-    const claimed = await redis.set(`${config.prefix}idem:${userId}:${key}`, paymentId, 'PX', 86_400_000, 'NX');
+    const claim = `${config.prefix}idem:${userId}:${key}`;
+    const claimed = await redis.set(claim, paymentId, 'PX', 86_400_000, 'NX');
     if (claimed === null) {
       const [rows] = await pool.execute<(PaymentRow & RowDataPacket)[]>('SELECT * FROM payments WHERE user_id = ? AND idempotency_key = ?', [userId, key]);
       return rows[0] ? reply.code(201).send(paymentView(rows[0])) : problem(reply, 409, 'IDEMPOTENCY_KEY_IN_USE', 'the first request with this key is still running');
     }
     const [orders] = await pool.execute<(OrderRow & RowDataPacket)[]>('SELECT id, user_id, status, currency, total_amount FROM orders WHERE id = ?', [request.body.orderId]);
     const order = orders[0];
-    if (!order || order.user_id !== userId) return reply.code(404).send(notFound(request.body.orderId));
-    if (order.status !== 'PENDING') return problem(reply, 409, 'ORDER_NOT_PAYABLE', `the order is ${order.status}`);
+    // A refusal before any charge frees the key (off the hot path), so that a retry is served afresh.
+    if (!order || order.user_id !== userId) return redis.del(claim).then(() => reply.code(404).send(notFound(request.body.orderId)));
+    if (order.status !== 'PENDING') return redis.del(claim).then(() => problem(reply, 409, 'ORDER_NOT_PAYABLE', `the order is ${order.status}`));
     const amount = Number(order.total_amount);
 
     const res = await send(new URL('/v1/charges', gatewayUrl), {
