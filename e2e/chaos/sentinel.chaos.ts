@@ -26,7 +26,12 @@ beforeAll(async () => {
   }));
 }, 180_000);
 
+/** Tests that ran to their end; when one did not, the processes' last lines say what the platform was doing. */
+let finished = 0;
 afterAll(async () => {
+  if (finished < 2 && platform) {
+    for (const proc of Object.values(platform.processes).flat()) process.stdout.write(`\n== ${proc.name}: its last lines\n${proc.output(40)}\n`);
+  }
   await stopChaosPlatform(platform);
   await sentinel?.stop();
 });
@@ -119,6 +124,7 @@ it('when the Redis primary is SIGKILLed during a run of payments, then 503s last
   expect(windowSeconds).toBeLessThanOrEqual(5);
   // The next scenario fails over again: the killed server comes back, empty, as the replica.
   await sentinel.revive(killed);
+  finished++;
 });
 
 it('when the Redis primary is SIGKILLed right after a logout whose mark the replica never got, then the revoked token is never accepted by any instance, and a live one passes again', async () => {
@@ -173,4 +179,5 @@ it('when the Redis primary is SIGKILLed right after a logout whose mark the repl
   process.stdout.write(`sentinel chaos: revoked token after the failover: ${[...seen].map(([s, n]) => `${n} × ${s}`).join(', ')}; ${settledAt ? `settled ${(settledAt - killedAt) / 1_000} s after the kill` : 'not settled in 20 s'}, replica promoted ${promotedAfter} s after it\n`);
   expect(accepted).toBe(0);
   expect(settledAt).toBeGreaterThan(0);
+  finished++;
 });
