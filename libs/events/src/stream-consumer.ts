@@ -1,4 +1,4 @@
-import { RedisUnavailableError, type KeySpace, type RedisClient } from '@platform/redis';
+import { closeRedisClient, RedisUnavailableError, type KeySpace, type RedisClient } from '@platform/redis';
 import { streamScripts } from './stream-scripts';
 import type { ConsumeOptions, Consumer, ConsumerStats, StreamLogger, StreamMetrics, STREAM_DEFAULTS } from './stream-types';
 
@@ -199,7 +199,7 @@ export function startConsumer<T>(s: Settings<T>, { client, conn, metrics, logger
   /** Once only: ioredis arms a 2 s destroy timer on every disconnect(), cleared only by a close still to come. */
   let closed = false;
   function close(): void {
-    if (!closed) conn.disconnect();
+    if (!closed) void closeRedisClient(conn, { now: true });
     closed = true;
   }
 

@@ -1,5 +1,5 @@
 import { Cluster } from 'ioredis';
-import { counter, lossMarker, RedisUnavailableError, releasingSentinels, type RedisClient } from '@platform/redis';
+import { counter, lossMarker, RedisUnavailableError, followingSentinels, type RedisClient } from '@platform/redis';
 import { startConsumer } from './stream-consumer';
 import { streamScripts } from './stream-scripts';
 import { STREAM_DEFAULTS, StreamFullError, type ConsumeOptions, type Consumer, type StreamMetrics, type Streams, type StreamsOptions } from './stream-types';
@@ -66,7 +66,7 @@ function dedicatedConnection(client: RedisClient, blockMs: number): RedisClient 
   const conn =
     client instanceof Cluster
       ? client.duplicate([], { redisOptions: { ...client.options.redisOptions, ...timeouts(client.options.redisOptions?.commandTimeout) } })
-      : releasingSentinels(client.duplicate(timeouts(client.options.commandTimeout)));
+      : followingSentinels(client.duplicate(timeouts(client.options.commandTimeout)));
   // Failures surface as rejected commands, which the loop counts and logs.
   conn.on('error', () => undefined);
   return conn;

@@ -1,5 +1,5 @@
 import { Cluster } from 'ioredis';
-import { releasingSentinels, type RedisClient } from './client';
+import { closeRedisClient, followingSentinels, type RedisClient } from './client';
 import { RedisUnavailableError } from './errors';
 import type { WarnLogger } from './revocation';
 import { logThrottle } from './scripts';
@@ -59,7 +59,7 @@ export function createBroadcast(opts: BroadcastOptions): Broadcast {
     async start(): Promise<void> {
       // A connection of its own: a subscribed connection runs no other command. It keeps the
       // shared client's "no offline queue" and reconnects as that one does.
-      const conn = client instanceof Cluster ? client.duplicate([], { redisOptions: { ...client.options.redisOptions } }) : releasingSentinels(client.duplicate());
+      const conn = client instanceof Cluster ? client.duplicate([], { redisOptions: { ...client.options.redisOptions } }) : followingSentinels(client.duplicate());
       subscriber = conn;
       conn.on('error', () => undefined);
       conn.on('message', (from: string, message: string) => {
@@ -77,7 +77,7 @@ export function createBroadcast(opts: BroadcastOptions): Broadcast {
     async close(): Promise<void> {
       const conn = subscriber;
       subscriber = undefined;
-      if (conn) await conn.quit().catch(() => conn.disconnect());
+      if (conn) await closeRedisClient(conn);
     },
   });
 }

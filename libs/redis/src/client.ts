@@ -91,17 +91,50 @@ export function createRedisClient(config: RedisClientConfig): RedisClient {
       redisOptions: options,
     });
   }
-  if (config.sentinels) return releasingSentinels(new Redis(sentinelOptions(config, options)));
+  if (config.sentinels) return followingSentinels(new Redis(sentinelOptions(config, options)));
   return new Redis(config.url, options);
 }
 
+/** Clients their owner closed (closeRedisClient): an end they reach was asked for. */
+const closing = new WeakSet<RedisClient>();
+
 /**
- * A Sentinel client's failover detector keeps connections to the sentinels, which ioredis closes on
- * disconnect() but not on quit(): closed either way, the client lets them go too, or they would keep
- * the process alive. Apply it to a Sentinel client's duplicates as well; other clients pass through.
+ * Closes a client for good. By default quit() lets replies in flight arrive first; `now` (or a
+ * client that is not connected) drops the connection at once, failing what is in flight. The
+ * one way the platform closes a client: a Sentinel client told apart an end it asked for from
+ * one ioredis reached by itself (followingSentinels).
  */
-export function releasingSentinels<T extends RedisClient>(client: T): T {
-  if (client instanceof Redis && (client.options.sentinels?.length ?? 0) > 0) client.once('end', () => client.disconnect());
+export async function closeRedisClient(client: RedisClient, opts: { now?: boolean } = {}): Promise<void> {
+  closing.add(client);
+  if (!opts.now && client.status === 'ready') await client.quit().catch(() => client.disconnect());
+  else client.disconnect();
+}
+
+/**
+ * What a Sentinel client needs beyond ioredis's own handling; apply it to a Sentinel client's
+ * duplicates as well (other clients pass through). Both concern its failover detector, which
+ * subscribes to the sentinels' `+switch-master` from each connection on:
+ *
+ * - Closed, the client lets the detector's sentinel connections go too: ioredis closes them on
+ *   disconnect() but not on quit(), and they would keep the process alive.
+ * - An end nobody asked for is followed by a new connection. When the primary dies, the lost
+ *   connection's detector stays subscribed; when the sentinels announce the promotion it
+ *   disconnects the connector, and if the client is at that moment asking a sentinel for the
+ *   primary (a reconnection under way), ioredis (5.11 and 6.1 alike) rejects that connect and
+ *   ends the client, never to retry: every command then fails for good. In a test of 20 such
+ *   clients reconnecting through one failover, 9 ended.
+ */
+export function followingSentinels<T extends RedisClient>(client: T): T {
+  if (!(client instanceof Redis) || (client.options.sentinels?.length ?? 0) === 0) return client;
+  let attempt = 0;
+  const again = () => {
+    if (!closing.has(client) && client.status === 'end') client.connect().catch(() => undefined);
+  };
+  client.on('ready', () => (attempt = 0));
+  client.on('end', () => {
+    if (closing.has(client)) client.disconnect();
+    else setTimeout(again, reconnectDelayMs(attempt++));
+  });
   return client;
 }
 

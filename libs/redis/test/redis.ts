@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { REQUEST_PATH_OPTIONS, createRedisClient, type RedisClient } from '../src/client';
+import { REQUEST_PATH_OPTIONS, closeRedisClient, createRedisClient, type RedisClient } from '../src/client';
 import { keySpace, type KeySpace } from '../src/keys';
 
 /**
@@ -41,5 +41,5 @@ export function testKeys(label: string): KeySpace {
 }
 
 export function closeAll(...clients: RedisClient[]): Promise<unknown> {
-  return Promise.all(clients.map((c) => c.quit().catch(() => c.disconnect())));
+  return Promise.all(clients.map((c) => closeRedisClient(c)));
 }

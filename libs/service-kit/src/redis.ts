@@ -1,4 +1,4 @@
-import { createRedisClient, logThrottle, type RedisClient, type RedisClientConfig } from '@platform/redis';
+import { closeRedisClient, createRedisClient, logThrottle, type RedisClient, type RedisClientConfig } from '@platform/redis';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { redisFailure } from './redis-failure';
@@ -64,8 +64,7 @@ async function redisPlugin(app: FastifyInstance, opts: RedisPluginOptions): Prom
 
   app.addHook('onClose', async () => {
     // quit() waits for replies in flight; a client that never connected is just dropped.
-    if (client.status === 'ready') await client.quit().catch(() => client.disconnect());
-    else client.disconnect();
+    await closeRedisClient(client);
   });
 }
 
