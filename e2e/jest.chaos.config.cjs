@@ -7,10 +7,6 @@ module.exports = {
   displayName: 'chaos',
   rootDir: __dirname,
   testMatch: ['<rootDir>/chaos/**/*.chaos.ts'],
-  // The Sentinel failover runs on its own (npm run test:chaos:sentinel) until a failure seen once in
-  // a dozen runs, the services answering 503 for minutes after the failover, is understood
-  // (docs/operations.md, "Redis: single, Sentinel or Cluster").
-  testPathIgnorePatterns: process.env.CHAOS_SENTINEL === '1' ? [] : ['/chaos/sentinel\\.chaos\\.ts$'],
   globalSetup: '<rootDir>/chaos/global-setup.ts',
   globalTeardown: '<rootDir>/chaos/global-teardown.ts',
   setupFilesAfterEnv: ['<rootDir>/src/openapi-setup.ts'],

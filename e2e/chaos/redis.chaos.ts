@@ -3,7 +3,7 @@ import { redisCli, startRedis, stopRedis, type Infra } from '../src/infra';
 import type { Tracked } from '../src/invariants';
 import type { Platform } from '../src/platform';
 import { sleep } from '../src/processes';
-import { assertInvariants, inParallel, ordersToPay, payWithRetries, report, startChaosPlatform, stopChaosPlatform } from './support';
+import { assertInvariants, inParallel, ordersToPay, payWithRetries, probeEveryInstance, report, startChaosPlatform, statusCounts, stopChaosPlatform, untilRevokedEverywhere } from './support';
 
 let platform: Platform;
 let client: Client;
@@ -115,28 +115,10 @@ it('when Redis is flushed after a logout, then the revoked token stays refused b
   expect((await client.request('user', 'POST', '/v1/auth/logout', { token: gone.accessToken })).status).toBe(204);
   // Every instance has seen the revocation marker by now (they look four times a second).
   await sleep(500);
-  const probe = (token: string) =>
-    Promise.all(
-      (['user', 'order', 'payment'] as const).flatMap((service) => {
-        const path = { user: '/v1/users/me', order: '/v1/orders', payment: `/v1/payments?orderId=${tracked0}` }[service];
-        return client.instances(service).map(async (_, instance) => (await client.request(service, 'GET', path, { token, instance })).status);
-      }),
-    );
-  const tracked0 = '01a20000-0000-7000-8000-000000000000';
-  expect(new Set(await probe(gone.accessToken))).toEqual(new Set([401]));
+  expect(new Set(await probeEveryInstance(client, gone.accessToken))).toEqual(new Set([401]));
   expect(redisCli(infra, 'FLUSHALL')).toBe('OK');
   const flushedAt = Date.now();
-  const seen = new Map<number, number>();
-  let settledAt = 0;
-  while (Date.now() - flushedAt < 10_000) {
-    const [revoked, fine] = [await probe(gone.accessToken), await probe(live.accessToken)];
-    for (const status of revoked) seen.set(status, (seen.get(status) ?? 0) + 1);
-    if (revoked.every((s) => s === 401) && fine.every((s) => s === 200)) {
-      settledAt = Date.now();
-      break;
-    }
-    await sleep(50);
-  }
+  const { seen, settledAt } = await untilRevokedEverywhere(client, { revoked: gone.accessToken, live: live.accessToken }, flushedAt, 10_000);
   expect(settledAt).toBeGreaterThan(0);
   const accepted = seen.get(200) ?? 0;
   report({
@@ -146,7 +128,7 @@ it('when Redis is flushed after a logout, then the revoked token stays refused b
     doubleCharges: 0,
     lostEvents: 0,
     recoverySeconds: (settledAt - flushedAt) / 1_000,
-    note: `the revoked token, asked of every instance until all refused it: ${[...seen].map(([s, n]) => `${n} × ${s}`).join(', ')}; accepted ${accepted} times`,
+    note: `the revoked token, asked of every instance until all refused it: ${statusCounts(seen)}; accepted ${accepted} times`,
   });
   expect(accepted).toBe(0);
 });

@@ -5,7 +5,7 @@ import type { Client } from '../src/client';
 import type { Tracked } from '../src/invariants';
 import type { Platform } from '../src/platform';
 import { sleep } from '../src/processes';
-import { assertInvariants, inParallel, ordersToPay, payWithRetries, report, startChaosPlatform, stopChaosPlatform } from './support';
+import { assertInvariants, inParallel, ordersToPay, payWithRetries, probeEveryInstance, report, startChaosPlatform, statusCounts, stopChaosPlatform, untilRevokedEverywhere } from './support';
 
 /**
  * The services on Redis Sentinel (one primary, one replica, three sentinels on loopback, from
@@ -52,20 +52,9 @@ async function answerOf(port: number, ...command: string[]): Promise<string> {
   return `no answer: ${last?.stdout ?? ''} ${last?.stderr ?? ''}`.trim();
 }
 
-/** Every instance of every service, asked once with `token`: their statuses. */
-function probe(token: string): Promise<number[]> {
-  const paths = { user: '/v1/users/me', order: '/v1/orders', payment: '/v1/payments?orderId=01a20000-0000-7000-8000-000000000000' };
-  return Promise.all(
-    (['user', 'order', 'payment'] as const).flatMap((service) =>
-      client.instances(service).map(async (_, instance) => {
-        try {
-          return (await client.request(service, 'GET', paths[service], { token, instance, timeoutMs: 3_000 })).status;
-        } catch {
-          return 0;
-        }
-      }),
-    ),
-  );
+/** A promotion slower than the contract's 5 s leaves the platform no room: the sentinels' logs say why it took so long. */
+function slowPromotion(seconds: number): void {
+  if (seconds > 4) process.stdout.write(`\nsentinel chaos: the replica was promoted only ${seconds} s after the kill; the sentinels' last lines:\n${sentinel.sentinelLogs()}\n`);
 }
 
 it('when the Redis primary is SIGKILLed during a run of payments, then 503s last at most 5 s, payments resume, none is charged twice and no event is lost', async () => {
@@ -81,7 +70,7 @@ it('when the Redis primary is SIGKILLed during a run of payments, then 503s last
   let probing = true;
   const prober = (async () => {
     while (probing) {
-      const statuses = await probe(watcher.accessToken);
+      const statuses = await probeEveryInstance(client, watcher.accessToken);
       if (statuses.some((s) => s !== 200)) unavailable.push(Date.now());
       await sleep(50);
     }
@@ -93,6 +82,7 @@ it('when the Redis primary is SIGKILLed during a run of payments, then 503s last
     killed = sentinel.killPrimary();
     await sentinel.waitForNewPrimary(killed);
     promotedAfter = (Date.now() - killedAt) / 1_000;
+    slowPromotion(promotedAfter);
   });
   const outcomes = await inParallel(tracked, 6, async (t) => {
     const outcome = await payWithRetries(client, t, { deadlineMs: 60_000 });
@@ -133,7 +123,7 @@ it('when the Redis primary is SIGKILLed right after a logout whose mark the repl
   const gone = await client.signUp();
   // Every instance has seen the marker of the current primary (they look four times a second).
   await sleep(1_000);
-  expect(new Set(await probe(gone.accessToken))).toEqual(new Set([200]));
+  expect(new Set(await probeEveryInstance(client, gone.accessToken))).toEqual(new Set([200]));
   // Replication is asynchronous: cut the replica's link and keep it from syncing again (the
   // primary's default user may no longer PSYNC or SYNC), so that the logout's mark is acknowledged by
   // the primary alone, as when the primary dies before its replica has read the write.
@@ -152,20 +142,11 @@ it('when the Redis primary is SIGKILLed right after a logout whose mark the repl
   const onReplica = await answerOf(replica, 'exists', mark);
   const promoted = await sentinel.waitForNewPrimary(primary);
   const promotedAfter = (Date.now() - killedAt) / 1_000;
+  slowPromotion(promotedAfter);
   // The scenario is the one meant: the promoted replica lacks the logout's session mark.
   expect(promoted).toBe(replica);
   expect([onPrimary, onReplica]).toEqual(['1', '0']);
-  const seen = new Map<number, number>();
-  let settledAt = 0;
-  while (Date.now() - killedAt < 20_000) {
-    const [revoked, fine] = [await probe(gone.accessToken), await probe(live.accessToken)];
-    for (const status of revoked) seen.set(status, (seen.get(status) ?? 0) + 1);
-    if (revoked.every((s) => s === 401) && fine.every((s) => s === 200)) {
-      settledAt = Date.now();
-      break;
-    }
-    await sleep(50);
-  }
+  const { seen, settledAt } = await untilRevokedEverywhere(client, { revoked: gone.accessToken, live: live.accessToken }, killedAt, 20_000);
   const accepted = seen.get(200) ?? 0;
   report({
     scenario: 'Redis Sentinel: primary SIGKILLed right after a logout',
@@ -174,9 +155,9 @@ it('when the Redis primary is SIGKILLed right after a logout whose mark the repl
     doubleCharges: 0,
     lostEvents: 0,
     recoverySeconds: settledAt ? (settledAt - killedAt) / 1_000 : undefined,
-    note: `the revoked token, asked of every instance until all refused it: ${[...seen].map(([s, n]) => `${n} × ${s}`).join(', ')}; accepted ${accepted} times; the logout's mark was on the primary and not on the replica when the primary was killed; the sentinels had promoted the replica ${promotedAfter} s after the kill`,
+    note: `the revoked token, asked of every instance until all refused it: ${statusCounts(seen)}; accepted ${accepted} times; the logout's mark was on the primary and not on the replica when the primary was killed; the sentinels had promoted the replica ${promotedAfter} s after the kill`,
   });
-  process.stdout.write(`sentinel chaos: revoked token after the failover: ${[...seen].map(([s, n]) => `${n} × ${s}`).join(', ')}; ${settledAt ? `settled ${(settledAt - killedAt) / 1_000} s after the kill` : 'not settled in 20 s'}, replica promoted ${promotedAfter} s after it\n`);
+  process.stdout.write(`sentinel chaos: revoked token after the failover: ${statusCounts(seen)}; ${settledAt ? `settled ${(settledAt - killedAt) / 1_000} s after the kill` : 'not settled in 20 s'}, replica promoted ${promotedAfter} s after it\n`);
   expect(accepted).toBe(0);
   expect(settledAt).toBeGreaterThan(0);
   finished++;

@@ -4,7 +4,7 @@ import { Client, ITEMS, ITEMS_TOTAL } from '../src/client';
 import { infraFromEnv, type Infra } from '../src/infra';
 import { checkOrders, pendingEvents, storageProblems, type Tracked } from '../src/invariants';
 import { Platform, type PlatformOptions } from '../src/platform';
-import type { AppName } from '../src/processes';
+import { sleep, type AppName } from '../src/processes';
 
 /**
  * What every chaos file shares: its own platform on the suite's own MariaDB and Redis, a
@@ -67,12 +67,11 @@ export function report(figures: Figures): void {
 /** Accounts and PENDING orders to pay; requests count towards `client.sent`. */
 export async function ordersToPay(client: Client, count: number): Promise<Tracked[]> {
   const accounts = await Promise.all(Array.from({ length: Math.ceil(count / 10) }, () => client.signUp()));
-  return Promise.all(
-    Array.from({ length: count }, async (_, i) => {
-      const token = (accounts[i % accounts.length] as { accessToken: string }).accessToken;
-      return { orderId: await client.newOrder(token, ITEMS), token, total: ITEMS_TOTAL };
-    }),
-  );
+  // Ten at a time: the setup is not under test, and a burst of all of them can outwait MySQL's pool on a busy machine.
+  return inParallel(Array.from({ length: count }), 10, async (_, i) => {
+    const token = (accounts[i % accounts.length] as { accessToken: string }).accessToken;
+    return { orderId: await client.newOrder(token, ITEMS), token, total: ITEMS_TOTAL };
+  });
 }
 
 export interface PayOutcome {
@@ -213,3 +212,40 @@ export async function stopChaosPlatform(platform: Platform | undefined): Promise
 }
 
 export const instancesOf = (platform: Platform, app: AppName) => platform.processes[app];
+
+/** Every instance of every service, asked once with `token` for something only a signed-in user may read: their statuses (0: no answer). */
+export function probeEveryInstance(client: Client, token: string): Promise<number[]> {
+  const paths = { user: '/v1/users/me', order: '/v1/orders', payment: '/v1/payments?orderId=01a20000-0000-7000-8000-000000000000' };
+  return Promise.all(
+    (['user', 'order', 'payment'] as const).flatMap((service) =>
+      client.instances(service).map(async (_, instance) => {
+        try {
+          return (await client.request(service, 'GET', paths[service], { token, instance, timeoutMs: 3_000 })).status;
+        } catch {
+          return 0;
+        }
+      }),
+    ),
+  );
+}
+
+/**
+ * After a fault that may have lost a logout's mark: asks every instance with the revoked and a live
+ * token every 50 ms until all refuse the one (401) and accept the other (200), for up to `withinMs`.
+ * Answers how often each status was given to the revoked token, and when it settled (0: never).
+ */
+export async function untilRevokedEverywhere(client: Client, tokens: { revoked: string; live: string }, since: number, withinMs: number): Promise<{ seen: Map<number, number>; settledAt: number }> {
+  const seen = new Map<number, number>();
+  while (Date.now() - since < withinMs) {
+    const [revoked, fine] = [await probeEveryInstance(client, tokens.revoked), await probeEveryInstance(client, tokens.live)];
+    for (const status of revoked) seen.set(status, (seen.get(status) ?? 0) + 1);
+    if (revoked.every((s) => s === 401) && fine.every((s) => s === 200)) return { seen, settledAt: Date.now() };
+    await sleep(50);
+  }
+  return { seen, settledAt: 0 };
+}
+
+/** `3 × 503, 12 × 401`. */
+export function statusCounts(seen: Map<number, number>): string {
+  return [...seen].map(([s, n]) => `${n} × ${s}`).join(', ');
+}
