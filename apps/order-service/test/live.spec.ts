@@ -27,16 +27,8 @@ const urls: string[] = [];
 const readers: EventStreamReader[] = [];
 
 beforeAll(async () => {
-  const env = { AUTH_REDIS_KEY_PREFIX: authPrefix, REDIS_KEY_PREFIX: orderPrefix };
-  a = await buildSignedIn(env);
-  // The second instance: the same schema, keys and events, the same JWKS.
-  b = await buildApp(definition, {
-    DATABASE_URL: a.databaseUrl,
-    USER_SERVICE_URL: new URL(a.jwks.url).origin,
-    EVENTS_REDIS_KEY_PREFIX: a.eventsPrefix,
-    RATE_LIMIT_MAX: '100000',
-    ...env,
-  });
+  a = await buildSignedIn({ AUTH_REDIS_KEY_PREFIX: authPrefix, REDIS_KEY_PREFIX: orderPrefix });
+  b = await anotherInstance({ RATE_LIMIT_MAX: '100000' });
   for (const app of [a.app, b]) {
     await app.listen({ port: 0, host: '127.0.0.1' });
     urls.push(`http://127.0.0.1:${(app.server.address() as AddressInfo).port}`);
@@ -45,6 +37,18 @@ beforeAll(async () => {
   streams = createStreams({ client: redis, keys: keySpace(a.eventsPrefix) });
   db = await initializeDataSource(createDataSource({ url: a.databaseUrl, poolSize: 2, connectTimeoutMs: 5_000 }), {});
 });
+/** One more instance beside the first: the same schema, keys and events, the same JWKS. */
+function anotherInstance(env: Record<string, string> = {}): Promise<App> {
+  return buildApp(definition, {
+    DATABASE_URL: a.databaseUrl,
+    USER_SERVICE_URL: new URL(a.jwks.url).origin,
+    EVENTS_REDIS_KEY_PREFIX: a.eventsPrefix,
+    AUTH_REDIS_KEY_PREFIX: authPrefix,
+    REDIS_KEY_PREFIX: orderPrefix,
+    ...env,
+  });
+}
+
 afterEach(() => {
   for (const reader of readers.splice(0)) reader.close();
 });
@@ -213,13 +217,7 @@ describe('GET /v1/orders/{id}/events', () => {
   });
 
   it('when the instance shuts down, then its streams end cleanly with a comment saying so', async () => {
-    const c = await buildApp(definition, {
-      DATABASE_URL: a.databaseUrl,
-      USER_SERVICE_URL: new URL(a.jwks.url).origin,
-      EVENTS_REDIS_KEY_PREFIX: a.eventsPrefix,
-      AUTH_REDIS_KEY_PREFIX: authPrefix,
-      REDIS_KEY_PREFIX: orderPrefix,
-    });
+    const c = await anotherInstance();
     await c.listen({ port: 0, host: '127.0.0.1' });
     const { token } = a.tokenFor();
     const order = await createOrder(a.app, token);
@@ -233,13 +231,7 @@ describe('GET /v1/orders/{id}/events', () => {
   });
 
   it('when a stream is still being opened as the instance shuts down, then it too ends with the comment, and the instance closes', async () => {
-    const c = await buildApp(definition, {
-      DATABASE_URL: a.databaseUrl,
-      USER_SERVICE_URL: new URL(a.jwks.url).origin,
-      EVENTS_REDIS_KEY_PREFIX: a.eventsPrefix,
-      AUTH_REDIS_KEY_PREFIX: authPrefix,
-      REDIS_KEY_PREFIX: orderPrefix,
-    });
+    const c = await anotherInstance();
     await c.listen({ port: 0, host: '127.0.0.1' });
     const { token } = a.tokenFor();
     const order = await createOrder(a.app, token);

@@ -107,7 +107,7 @@ interface Followed {
 export type Opening =
   | { kind: 'none' }
   | { kind: 'final'; events: StatusEvent[] }
-  | { kind: 'open'; events: StatusEvent[]; /** Sends `events` on the stream and follows the order on it. */ attach(stream: EventStream): void; abandon(): void };
+  | { kind: 'open'; /** Sends the events owed on the stream and follows the order on it. */ attach(stream: EventStream): void };
 
 export function createOrderFeed(app: FastifyInstance, deps: { orders: OrdersRepository; revocation: Revocation; settings?: Partial<FeedSettings> }) {
   const s = { ...FEED_DEFAULTS, ...deps.settings };
@@ -328,7 +328,6 @@ export function createOrderFeed(app: FastifyInstance, deps: { orders: OrdersRepo
       }
       return {
         kind: 'open',
-        events,
         attach(stream: EventStream) {
           const follower: Follower = { id, auth, orderId, seen: lastEventId ?? 0, stream };
           target.followers.add(follower);
@@ -340,10 +339,6 @@ export function createOrderFeed(app: FastifyInstance, deps: { orders: OrdersRepo
           // Opened while the app was closing: what it was owed, then the same end as the others had.
           if (closing) shutDown(stream);
           else if (target.heard !== before) void refresh(orderId);
-        },
-        abandon() {
-          forget();
-          leases.release(auth.userId, id).catch(() => undefined);
         },
       };
     },
