@@ -52,9 +52,9 @@ async function answerOf(port: number, ...command: string[]): Promise<string> {
   return `no answer: ${last?.stdout ?? ''} ${last?.stderr ?? ''}`.trim();
 }
 
-/** A promotion slower than the contract's 5 s leaves the platform no room: the sentinels' logs say why it took so long. */
+/** A promotion slower than the contract's 5 s leaves the platform no room: the servers' and sentinels' logs say why it took so long. */
 function slowPromotion(seconds: number): void {
-  if (seconds > 4) process.stdout.write(`\nsentinel chaos: the replica was promoted only ${seconds} s after the kill; the sentinels' last lines:\n${sentinel.sentinelLogs()}\n`);
+  if (seconds > 4) process.stdout.write(`\nsentinel chaos: the replica was promoted only ${seconds} s after the kill; the last lines of its servers and sentinels:\n${sentinel.logs()}\n`);
 }
 
 it('when the Redis primary is SIGKILLed during a run of payments, then 503s last at most 5 s, payments resume, none is charged twice and no event is lost', async () => {

@@ -19,8 +19,8 @@ export interface LocalRedisSentinel {
   waitForNewPrimary(port: number, timeoutMs?: number): Promise<number>;
   /** Starts a killed data server again (empty), as a replica of the current primary; resolves once it is in sync. */
   revive(port: number): Promise<void>;
-  /** The sentinels' last log lines (elections, promotions), each under its port. */
-  sentinelLogs(): string;
+  /** Every server's and sentinel's last log lines (elections, promotions, replication), each under its port. */
+  logs(): string;
   stop(): Promise<void>;
 }
 
@@ -86,7 +86,7 @@ export async function startRedisSentinel(opts: { downAfterMs?: number } = {}): P
       await waitFor(() => redisCli(port, 'info', 'replication').includes('master_link_status:up'), `the revived replica on ${port} to sync`);
       await waitFor(() => redisCli(sentinelPorts[0] as number, 'sentinel', 'replicas', NAME).includes(String(port)), 'the sentinels to see the revived replica');
     },
-    sentinelLogs: () => processes.filter((p) => sentinelPorts.includes(p.port)).map((p) => `-- sentinel ${p.port}\n${p.log()}`).join('\n'),
+    logs: () => processes.map((p) => `-- ${sentinelPorts.includes(p.port) ? 'sentinel' : 'redis-server'} ${p.port}\n${p.log()}`).join('\n'),
     stop,
   };
 }
