@@ -1,3 +1,4 @@
+import { DependencyUnavailableError } from '@platform/service-kit';
 import { DataSource } from 'typeorm';
 import { dataSourceOptions, initializeDataSource, type DataSourceConfig } from './data-source';
 
@@ -62,13 +63,14 @@ function batchOf(statements: readonly Statement[]): { sql: string; values: SqlVa
  */
 export function createOneTripTransactions(config: DataSourceConfig, onError: (err: Error) => void = () => undefined): OneTripTransactions {
   const ds = new DataSource({ ...dataSourceOptions(config), multipleStatements: true });
-  /** The pool's connections whose session is known to escape with backslashes. */
-  const prepared = new WeakSet<object>();
+  /** The pool's connections whose session has been set up (BACKSLASH_ESCAPES). */
+  const sessionsReady = new WeakSet<object>();
   let opening: Promise<DataSource> | undefined;
   let closed = false;
 
   const ready = () => {
-    if (closed) throw new Error('one-trip transactions closed');
+    // As `app.db` once closed: the request that meets it during a shutdown answers 503.
+    if (closed) throw new DependencyUnavailableError('mysql');
     if (ds.isInitialized) return Promise.resolve(ds);
     return (opening ??= initializeDataSource(ds, config, onError).finally(() => (opening = undefined)));
   };
@@ -79,9 +81,9 @@ export function createOneTripTransactions(config: DataSourceConfig, onError: (er
       const runner = (await ready()).createQueryRunner('master');
       try {
         const connection = (await runner.connect()) as object;
-        if (!prepared.has(connection)) {
+        if (!sessionsReady.has(connection)) {
           await runner.query(BACKSLASH_ESCAPES);
-          prepared.add(connection);
+          sessionsReady.add(connection);
         }
         await runner.query(batch.sql, batch.values).catch(async (err: unknown) => {
           // The statements before the failing one ran inside a transaction the server left open.
