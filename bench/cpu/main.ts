@@ -2,12 +2,12 @@
  * `npm run bench:cpu`: the CPU each request costs the whole platform (its four processes,
  * Redis and MariaDB, from /proc) beside req/s, for two builds side by side: A, a git ref
  * (BENCH_BASE_REF, default HEAD), and B, the working tree. Three paths: a cached order read,
- * an order create, and a payment end to end (until its order reads PAID). A and B take
- * turns, round by round, on the same servers; B ÷ A is taken per round. Writes
+ * an order create (1 item; 20 items on request), and a payment end to end (until its order
+ * reads PAID). A and B take turns, round by round, on the same servers; B ÷ A is taken per round. Writes
  * bench/results/cpu.md, and exits 1 without writing it if wrk counted any non-2xx answer or
  * socket error. Local only (127.0.0.1), about 8 minutes, not part of `npm run bench`.
  *
- * Tuning: BENCH_BASE_REF (HEAD), BENCH_SCENARIOS (hit,create,pay), BENCH_ROUNDS (5), BENCH_ROUND_SECONDS (10),
+ * Tuning: BENCH_BASE_REF (HEAD), BENCH_SCENARIOS (hit,create,pay; create20 on request), BENCH_ROUNDS (5), BENCH_ROUND_SECONDS (10),
  * BENCH_WARMUP_SECONDS (5), BENCH_THREADS (2), BENCH_CONNECTIONS (32), BENCH_RESTART=1 (fresh
  * processes of both builds, and a warm-up, before every round pair: about twice as long),
  * MYSQL_ADMIN_URL (mysql://root@127.0.0.1:3306), BENCH_REDIS_URL (default: a private
@@ -42,11 +42,11 @@ const SETTINGS: RoundSettings = {
   restart: process.env['BENCH_RESTART'] === '1',
 };
 const BASE_REF = process.env['BENCH_BASE_REF'] || 'HEAD';
-/** BENCH_SCENARIOS: a comma-separated subset of hit, create and pay (all three by default). */
-const SCENARIO_KEYS = { hit: 0, create: 1, pay: 2 } as const;
+/** BENCH_SCENARIOS: a comma-separated subset of hit, create, create20 and pay (hit, create and pay by default). */
+const SCENARIO_KEYS = { hit: 0, create: 1, create20: 2, pay: 3 } as const;
 const chosen = (process.env['BENCH_SCENARIOS'] ?? 'hit,create,pay').split(',').map((key) => {
   const at = SCENARIO_KEYS[key.trim() as keyof typeof SCENARIO_KEYS];
-  if (at === undefined) throw new Error(`BENCH_SCENARIOS: unknown scenario "${key}" (hit, create, pay)`);
+  if (at === undefined) throw new Error(`BENCH_SCENARIOS: unknown scenario "${key}" (${Object.keys(SCENARIO_KEYS).join(', ')})`);
   return SCENARIOS[at] as (typeof SCENARIOS)[number];
 });
 const USERS = 8;

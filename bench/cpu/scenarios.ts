@@ -9,7 +9,7 @@ import { cachedOrder, orderBody } from '../http/scenarios';
 import { ordersUrl, paymentsUrl, type Contender } from './contenders';
 
 /**
- * The three paths measured, each made ready on a contender before its warm-up: what wrk is
+ * The paths measured, each made ready on a contender before its warm-up: what wrk is
  * pointed at, with bench:http's Lua scripts and pools.
  */
 
@@ -56,13 +56,14 @@ const hit: Scenario = {
   },
 };
 
-const create: Scenario = {
-  name: 'POST /v1/orders, 1 item',
+/** An order of `items` items, the same body every request. */
+const create = (items: number): Scenario => ({
+  name: `POST /v1/orders, ${items} item${items === 1 ? '' : 's'}`,
   async target(c, { dir }) {
     const headers = { ...bearer(first(c)), 'Content-Type': 'application/json' };
-    return { url: `${ordersUrl(c)}/v1/orders`, script: staticScript(dir, `create-${c.build.label}`, { method: 'POST', headers, body: orderBody(1) }) };
+    return { url: `${ordersUrl(c)}/v1/orders`, script: staticScript(dir, `create-${items}-${c.build.label}`, { method: 'POST', headers, body: orderBody(items) }) };
   },
-};
+});
 
 /**
  * A successful payment with `tok_visa` of a PENDING order never served before (a pool seeded
@@ -104,4 +105,4 @@ const pay: Scenario = {
   },
 };
 
-export const SCENARIOS: readonly Scenario[] = [hit, create, pay];
+export const SCENARIOS: readonly Scenario[] = [hit, create(1), create(20), pay];

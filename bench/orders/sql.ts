@@ -1,4 +1,4 @@
-import { binaryToUuid } from '@platform/db';
+import { binaryToUuid, type OneTripTransactions } from '@platform/db';
 import type { DataSource } from 'typeorm';
 import { ordersRepository } from '../../apps/order-service/src/orders/orders-repository';
 import { costOf } from '../../apps/order-service/test/session-counters';
@@ -66,6 +66,9 @@ async function nth(ds: DataSource, n: number, status?: string, everyone = false)
   return row.id;
 }
 
+/** The repository's page reads need no writer; a create through it here would fail loudly. */
+const READS_ONLY: OneTripTransactions = Object.freeze({ run: () => Promise.reject(new Error('bench:orders reads pages only')), close: async () => undefined });
+
 /** The repository's page() with each of its statements measured on its own. */
 async function pageRows(ds: DataSource, page: Page): Promise<PageRows> {
   const status = 'status' in page ? page.status : undefined;
@@ -77,7 +80,7 @@ async function pageRows(ds: DataSource, page: Page): Promise<PageRows> {
       return ds.query(sql, params);
     },
   };
-  await ordersRepository(() => ds).page({ userId: MEASURED_USER, status, beforeId, take: TAKE }, recorder as unknown as DataSource);
+  await ordersRepository(() => ds, READS_ONLY).page({ userId: MEASURED_USER, status, beforeId, take: TAKE }, recorder as unknown as DataSource);
   const [orders, items] = statements;
   if (statements.length !== 2 || !orders || !items) throw new Error(`a page took ${statements.length} statements; the bench expects the orders, then their items`);
   const offsetSql = `SELECT ${COLUMNS} FROM orders WHERE user_id = ?${status ? ' AND status = ?' : ''} ORDER BY id DESC LIMIT ${TAKE} OFFSET ${page.after}`;

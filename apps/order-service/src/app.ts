@@ -39,7 +39,7 @@ export default async function orderService(app: FastifyInstance, { config, defau
   markWriters(app, marks);
   const reads = readRouter(() => app.db, app.replicas, marks, app.metrics);
 
-  const repository = ordersRepository(() => app.db);
+  const repository = ordersRepository(() => app.db, app.oneTrip);
   const feed = createOrderFeed(app, { orders: repository, revocation: app.revocation });
   const orders = createOrders(app, repository, { cacheTtlSeconds: ORDER_CACHE_TTL_SECONDS, announce: feed.announce, reads, marks });
   await app.register(orderRoutes, { orders, feed });

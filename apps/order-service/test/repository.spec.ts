@@ -1,6 +1,6 @@
-import { createDataSource, initializeDataSource, migrate, newId, uuidTime } from '@platform/db';
+import { createDataSource, createOneTripTransactions, initializeDataSource, migrate, newId, uuidTime, type OneTripTransactions } from '@platform/db';
 import { migrations } from '@platform/migrations/order-service';
-import { createTestDatabase, type TestDatabase } from '@platform/testing';
+import { createTestDatabase, recordMysqlQueries, type MysqlQueryRecorder, type TestDatabase } from '@platform/testing';
 import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import { ordersRepository, type Order, type OrdersRepository, type PageQuery } from '../src/orders/orders-repository';
@@ -13,6 +13,8 @@ import { costOf } from './session-counters';
  */
 let db: TestDatabase;
 let ds: DataSource;
+let recorder: MysqlQueryRecorder;
+let oneTrip: OneTripTransactions;
 let repo: OrdersRepository;
 
 beforeAll(async () => {
@@ -20,9 +22,14 @@ beforeAll(async () => {
   // One connection: every statement of a piece of work is counted on it.
   ds = await initializeDataSource(createDataSource({ url: db.url, poolSize: 1, connectTimeoutMs: 5_000, migrations }), {});
   await migrate(ds, 'up');
-  repo = ordersRepository(() => ds);
+  // Creates go through the recorder, on one connection of their own: what each sends is seen.
+  recorder = await recordMysqlQueries(db.url);
+  oneTrip = createOneTripTransactions({ url: recorder.url, poolSize: 1, connectTimeoutMs: 5_000 });
+  repo = ordersRepository(() => ds, oneTrip);
 });
 afterAll(async () => {
+  await oneTrip?.close();
+  await recorder?.close();
   await ds?.destroy();
   await db?.drop();
 });
@@ -60,22 +67,32 @@ async function seed(users: string[], perUser: number): Promise<void> {
 }
 
 describe('orders repository', () => {
-  it('when an order is created with 1 item and with 100, then both take the same 4 statements: BEGIN, order, items, COMMIT', async () => {
+  it('when an order is created with 1 item and with 100, then each is one query of 4 statements: START TRANSACTION, order, items, COMMIT', async () => {
     const userId = randomUUID();
-    const one = await costOf(ds, () => repo.insert(anOrder(userId, 1)));
-    const hundred = await costOf(ds, () => repo.insert(anOrder(userId, 100)));
-    expect(one.questions).toBe(4);
-    expect(hundred.questions).toBe(4);
+    await repo.insert(anOrder(userId, 1)); // the connection's first use also sets its session up
+    const from = recorder.queries.length;
+    await repo.insert(anOrder(userId, 1));
+    await repo.insert(anOrder(userId, 100));
+    const queries = recorder.queries.slice(from);
+    expect(queries).toHaveLength(2);
+    for (const query of queries) {
+      expect(query).toMatch(/^START TRANSACTION; INSERT INTO orders \(.*\); INSERT INTO order_items \(.*\); COMMIT$/s);
+    }
     const [stored] = (await ds.query('SELECT COUNT(*) AS n FROM order_items')) as { n: string }[];
-    expect(Number(stored?.n)).toBe(101);
+    expect(Number(stored?.n)).toBe(102);
   });
 
-  it('when an item insert fails, then the order is not stored either', async () => {
+  it('when an item insert fails, then the order is not stored either, nor by the next create on that connection', async () => {
     const order = anOrder(randomUUID(), 2);
     const [first, second] = order.items;
     if (!first || !second) throw new Error('two items expected');
     await expect(repo.insert({ ...order, items: [first, { ...second, lineTotal: -1 }] })).rejects.toThrow();
     expect(await repo.findById(order.id)).toBeUndefined();
+    // The next transaction's START TRANSACTION would commit one left open by the failure.
+    const next = anOrder(order.userId, 1);
+    await repo.insert(next);
+    expect(await repo.findById(order.id)).toBeUndefined();
+    expect((await repo.findById(next.id))?.items).toHaveLength(1);
   });
 
   describe('on 3,000 orders of 20 users', () => {

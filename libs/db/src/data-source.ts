@@ -1,4 +1,5 @@
 import { DataSource, type EntitySubscriberInterface, type Logger, type MigrationInterface } from 'typeorm';
+import type { MysqlConnectionOptions } from 'typeorm/driver/mysql/MysqlConnectionOptions';
 import type { MysqlDriver } from 'typeorm/driver/mysql/MysqlDriver';
 import type { AfterQueryEvent } from 'typeorm/subscriber/event/QueryEvent';
 
@@ -66,7 +67,12 @@ const SILENT: Logger = Object.freeze({
 
 /** A TypeORM DataSource over mysql2. `synchronize` is never on: the schema comes from migrations. */
 export function createDataSource(config: DataSourceConfig): DataSource {
-  return new DataSource({
+  return new DataSource(dataSourceOptions(config));
+}
+
+/** What `createDataSource` opens, for a pool that differs in one option (see one-trip.ts). */
+export function dataSourceOptions(config: DataSourceConfig): MysqlConnectionOptions {
+  return {
     type: 'mysql',
     url: config.url,
     poolSize: config.poolSize,
@@ -86,7 +92,7 @@ export function createDataSource(config: DataSourceConfig): DataSource {
     migrationsTransactionMode: 'each',
     logging: false,
     extra: { enableKeepAlive: true, keepAliveInitialDelay: KEEPALIVE_INITIAL_DELAY_MS, maxIdle: config.poolSize, idleTimeout: 60_000 },
-  });
+  };
 }
 
 /**

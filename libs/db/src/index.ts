@@ -3,6 +3,7 @@ export * from './failure';
 export * from './migrate';
 export * from './migrate-cli';
 export * from './mysql-plugin';
+export * from './one-trip';
 export * from './replicas';
 export * from './setup';
 export * from './uuid';

@@ -4,6 +4,7 @@ import fp from 'fastify-plugin';
 import type { DataSource } from 'typeorm';
 import { createDataSource, initializeDataSource, type DataSourceConfig } from './data-source';
 import { mysqlFailure } from './failure';
+import { createOneTripTransactions, type OneTripTransactions } from './one-trip';
 import { createReplicaSet, type ReplicaSet, type WriteMarks } from './replicas';
 
 declare module 'fastify' {
@@ -12,6 +13,8 @@ declare module 'fastify' {
     readonly db: DataSource;
     /** The read replicas (DATABASE_REPLICA_URLS), or undefined without any; see `readRouter`. */
     readonly replicas: ReplicaSet | undefined;
+    /** Transactions sent as one query (ADR 0022), on a pool of their own that opens on first use. */
+    readonly oneTrip: OneTripTransactions;
   }
 }
 
@@ -74,6 +77,9 @@ async function mysqlPlugin(app: FastifyInstance, opts: MysqlPluginOptions): Prom
     : undefined;
   app.decorate('replicas', { getter: () => replicas });
 
+  const oneTrip = createOneTripTransactions(opts, (err) => log.error({ err }, 'could not set the query timeout'));
+  app.decorate('oneTrip', { getter: () => oneTrip });
+
   app.health.addCheck(
     'mysql',
     async () => {
@@ -87,6 +93,7 @@ async function mysqlPlugin(app: FastifyInstance, opts: MysqlPluginOptions): Prom
     clearInterval(retry);
     await pending?.catch(() => undefined);
     await replicas?.close();
+    await oneTrip.close();
     if (ds.isInitialized) await ds.destroy();
   });
 }

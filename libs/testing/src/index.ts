@@ -2,6 +2,7 @@ export * from './build-app';
 export * from './event-stream-reader';
 export * from './ids';
 export * from './mariadb-replication';
+export * from './mysql-queries';
 // Redis processes live with the Redis layer, whose own tests use them; exported here with the other helpers.
 export { freePorts, startRedisCluster, startRedisServer, type LocalRedisCluster, type LocalRedisServer } from '@platform/redis/testing';
 export * from './service-conformance';

@@ -1,5 +1,5 @@
 import type { OrderStatus } from '@platform/contracts';
-import { binaryToUuid, moneyOf, uuidToBinary } from '@platform/db';
+import { binaryToUuid, moneyOf, uuidToBinary, type OneTripTransactions } from '@platform/db';
 import type { DataSource, EntityManager } from 'typeorm';
 
 export interface OrderItem {
@@ -78,8 +78,11 @@ export interface PageQuery {
   take: number;
 }
 
-/** Orders and their items in MySQL. `ds` is read per query: the pool may connect after start. */
-export function ordersRepository(ds: () => DataSource) {
+/**
+ * Orders and their items in MySQL. `ds` is read per query: the pool may connect after start.
+ * `oneTrip` sends a create's transaction in one round trip (ADR 0022).
+ */
+export function ordersRepository(ds: () => DataSource, oneTrip: OneTripTransactions) {
   /** The items of these orders, one query, in line order. */
   async function itemsOf(db: Db, ids: Buffer[]): Promise<Map<string, OrderItem[]>> {
     const byOrder = new Map<string, OrderItem[]>();
@@ -105,21 +108,22 @@ export function ordersRepository(ds: () => DataSource) {
   return Object.freeze({
     /**
      * The order and all its items in one transaction of four statements, whatever the item
-     * count: BEGIN, one INSERT of the order, one multi-row INSERT of the items, COMMIT.
+     * count, sent as one query: START TRANSACTION, one INSERT of the order, one multi-row INSERT
+     * of the items, COMMIT. When an insert fails, nothing of the order is stored.
      */
     async insert(order: Omit<Order, 'version' | 'paidAt'>): Promise<Order> {
       const id = uuidToBinary(order.id);
       const lines = order.items.map((item, i) => [id, i + 1, item.sku, item.name, item.unitPrice, item.quantity, item.lineTotal]);
-      await ds().transaction(async (tx) => {
-        await tx.query(
-          'INSERT INTO orders (id, user_id, status, currency, total_amount, version, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 1, ?, ?)',
-          [id, uuidToBinary(order.userId), order.status, order.currency, order.totalAmount, order.createdAt, order.updatedAt],
-        );
-        await tx.query(
-          `INSERT INTO order_items (order_id, line_no, sku, name, unit_price, quantity, line_total) VALUES ${lines.map(() => '(?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
-          lines.flat(),
-        );
-      });
+      await oneTrip.run([
+        {
+          sql: 'INSERT INTO orders (id, user_id, status, currency, total_amount, version, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 1, ?, ?)',
+          values: [id, uuidToBinary(order.userId), order.status, order.currency, order.totalAmount, order.createdAt, order.updatedAt],
+        },
+        {
+          sql: `INSERT INTO order_items (order_id, line_no, sku, name, unit_price, quantity, line_total) VALUES ${lines.map(() => '(?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
+          values: lines.flat(),
+        },
+      ]);
       return { ...order, version: 1, paidAt: null };
     },
 
