@@ -195,15 +195,15 @@ export function paymentsRepository(ds: () => DataSource) {
     },
 
     /**
-     * Records the provider's final answer, if the row is still PROCESSING and no newer
+     * Records the provider's final answer at `at`, if the row is still PROCESSING and no newer
      * fence took it over; the row then carries this fence.
      */
-    async finish(id: string, fence: number, outcome: PaymentOutcome, db: Db): Promise<boolean> {
+    async finish(id: string, fence: number, outcome: PaymentOutcome, at: Date, db: Db): Promise<boolean> {
       const failureCode = outcome.status === 'FAILED' ? outcome.failureCode : null;
       const { affectedRows } = (await db.query(
         `UPDATE payments SET status = ?, failure_code = ?, provider_charge_id = ?, fence = ?, version = version + 1, updated_at = ?
          WHERE id = ? AND status = 'PROCESSING' AND fence <= ?`,
-        [outcome.status, failureCode, outcome.providerChargeId, fence, new Date(), uuidToBinary(id), fence],
+        [outcome.status, failureCode, outcome.providerChargeId, fence, at, uuidToBinary(id), fence],
       )) as ResultHeader;
       return affectedRows === 1;
     },

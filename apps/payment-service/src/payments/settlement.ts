@@ -58,8 +58,8 @@ async function apply(deps: SettlementDeps, p: Payment, fence: number, outcome: C
         outcome.kind === 'succeeded'
           ? { status: 'SUCCEEDED', providerChargeId: outcome.chargeId }
           : { status: 'FAILED', failureCode: outcome.failureCode, providerChargeId: outcome.chargeId };
-      await settle(deps, p, fence, result);
-      const now = await repo.findById(p.id);
+      // Settled here: the answer is what was written. Settled by a newer holder: what it wrote.
+      const now = (await settle(deps, p, fence, result)) ?? (await repo.findById(p.id));
       if (!now || now.status === 'PROCESSING') throw new GatewayUnavailable('The payment’s outcome is not settled yet; retry with the same Idempotency-Key.');
       return answerOf(now);
     }
@@ -97,10 +97,15 @@ async function resolveStale(deps: SettlementDeps, p: Payment, fence: number, req
   return repo.findById(p.id);
 }
 
-/** The outcome, its outbox event and the fence in one transaction; false when the row was no longer ours to settle. */
-async function settle(deps: SettlementDeps, p: Payment, fence: number, outcome: PaymentOutcome): Promise<boolean> {
+/**
+ * The outcome, its outbox event and the fence in one transaction. Answers the row as written (the
+ * conditional UPDATE changed exactly these columns of the PROCESSING row `p`, so no read follows),
+ * or undefined when the row was no longer ours to settle.
+ */
+async function settle(deps: SettlementDeps, p: Payment, fence: number, outcome: PaymentOutcome): Promise<Payment | undefined> {
+  const at = new Date();
   const settled = await deps.ds().transaction(async (tx) => {
-    if (!(await deps.repository.finish(p.id, fence, outcome, tx))) return false;
+    if (!(await deps.repository.finish(p.id, fence, outcome, at, tx))) return false;
     const base = { paymentId: p.id, orderId: p.orderId, userId: p.userId };
     const event =
       outcome.status === 'SUCCEEDED'
@@ -109,6 +114,15 @@ async function settle(deps: SettlementDeps, p: Payment, fence: number, outcome: 
     await enqueue(tx, { stream: STREAMS.payments, payload: event, dedupeKey: `${event.type}:${p.id}` });
     return true;
   });
-  if (settled) deps.nudgeOutbox();
-  return settled;
+  if (!settled) return undefined;
+  deps.nudgeOutbox();
+  return {
+    ...p,
+    status: outcome.status,
+    failureCode: outcome.status === 'FAILED' ? outcome.failureCode : null,
+    providerChargeId: outcome.providerChargeId,
+    fence,
+    version: p.version + 1,
+    updatedAt: at,
+  };
 }
