@@ -127,6 +127,9 @@ export function duplicateKeyOf(err: unknown): string | undefined {
   return /for key '(?:[^.']+\.)?([^']+)'/.exec(message)?.[1] ?? '';
 }
 
+/** The fence of a payment as inserted: its inserting request holds it. Each takeover adds one (`takeOver`). */
+export const FIRST_FENCE = 1;
+
 export type PaymentOutcome =
   | { status: 'SUCCEEDED'; providerChargeId: string }
   | { status: 'FAILED'; failureCode: string; providerChargeId: string | null };
@@ -183,13 +186,16 @@ export function paymentsRepository(ds: () => DataSource) {
     },
 
     /**
-     * Makes `fence` the row's owner, if it is still PROCESSING and owned by an older fence.
-     * The former owner's finishing write (which names its own fence) then changes nothing.
+     * Takes over a PROCESSING payment from the holder of `fence` (the fence the caller read): the
+     * row then carries `fence + 1`, the caller's from now on. Of several takeovers from one fence
+     * exactly one succeeds (the UPDATE compares and sets in one step); the former holder's
+     * finishing write, which names its own fence, then changes nothing. `touch`: the row counts as
+     * touched now (a request answers for it again), so it is not stale for a while.
      */
-    async takeOver(id: string, fence: number, db: Db = ds()): Promise<boolean> {
+    async takeOver(id: string, fence: number, touch: boolean, db: Db = ds()): Promise<boolean> {
       const { affectedRows } = (await db.query(
-        "UPDATE payments SET fence = ?, version = version + 1, updated_at = ? WHERE id = ? AND status = 'PROCESSING' AND fence < ?",
-        [fence, new Date(), uuidToBinary(id), fence],
+        `UPDATE payments SET fence = fence + 1, version = version + 1${touch ? ', updated_at = ?' : ''} WHERE id = ? AND status = 'PROCESSING' AND fence = ?`,
+        touch ? [new Date(), uuidToBinary(id), fence] : [uuidToBinary(id), fence],
       )) as ResultHeader;
       return affectedRows === 1;
     },
