@@ -132,3 +132,18 @@ it('when Redis loses a key’s record while its payment is at the provider, then
   expect(retry.statusCode).toBe(201);
   expect(await chargesOf(w, order.id)).toEqual([expect.objectContaining({ status: 'succeeded' })]);
 });
+
+it('when a charge looks up its key and its order in one statement, then it finds the key’s payment, the order’s live one, and a FAILED one only by its key', async () => {
+  const live = await processing();
+  const other = randomUUID();
+  // The same row by both halves.
+  expect(await repo().findForCharge(live.userId, live.idempotencyKey, live.orderId)).toEqual({ byKey: live, live });
+  // Another key for the same order: only the live payment.
+  expect(await repo().findForCharge(live.userId, other, live.orderId)).toEqual({ live });
+  // Failed: it no longer holds the order, and its key still finds it.
+  expect(await repo().finish(live.id, live.fence, { status: 'FAILED', failureCode: 'CARD_DECLINED', providerChargeId: null }, new Date(), w.db)).toBe(true);
+  const found = await repo().findForCharge(live.userId, live.idempotencyKey, live.orderId);
+  expect(found.live).toBeUndefined();
+  expect(found.byKey).toMatchObject({ id: live.id, status: 'FAILED' });
+  expect(await repo().findForCharge(live.userId, other, randomUUID())).toEqual({});
+});

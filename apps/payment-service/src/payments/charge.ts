@@ -51,22 +51,24 @@ export type ChargeOrders = ReturnType<typeof chargeOrders>;
 async function pay(deps: ChargeDeps, request: FastifyRequest, caller: Caller, body: CreatePaymentBody): Promise<Answered<PaymentView>> {
   const token = body.paymentMethod.token;
   const hash = requestHash({ orderId: body.orderId.toLowerCase(), method: body.paymentMethod });
-  const known = await deps.repository.findByKey(caller.userId, caller.key);
-  if (known) return again(deps, known, hash, token, caller);
+  // The key's payment and the order's live one in one look; the unique indexes decide at the INSERT.
+  const { byKey, live } = await deps.repository.findForCharge(caller.userId, caller.key, body.orderId);
+  if (byKey) return again(deps, byKey, hash, token, caller);
 
   const order = await deps.orders.get(request, body.orderId);
   if (order.userId !== caller.userId) throw new OrderNotFound();
   if (order.status !== 'PENDING') throw new OrderNotPayable(`The order is ${order.status}; only a PENDING order can be paid.`);
-  return attempt(deps, { order, caller, hash, token });
+  return attempt(deps, { order, caller, hash, token }, live);
 }
 
 /**
  * No other live payment for the order, then a new one, charged. Another attempt's PROCESSING
- * payment is left to it (409, retry) unless it is stale: then it is settled first.
+ * payment is left to it (409, retry) unless it is stale: then it is settled first. `live` was
+ * read before the order was: one that appeared since is refused by uq_payments_live_order.
  */
-async function attempt(deps: ChargeDeps, a: Attempt): Promise<Answered<PaymentView>> {
+async function attempt(deps: ChargeDeps, a: Attempt, found: Payment | undefined): Promise<Answered<PaymentView>> {
   const check = () => stillHeld(a.caller);
-  let live = await deps.repository.findLive(a.order.id);
+  let live = found;
   if (live?.status === 'PROCESSING') live = await deps.settlement.resolveStale(live, a.caller.requestId);
   if (live?.status === 'PROCESSING') throw inProgress();
   if (live && live.status !== 'FAILED') throw new OrderNotPayable('The order is already paid.');

@@ -163,6 +163,28 @@ export function paymentsRepository(ds: () => DataSource) {
       return onePayment(db, 'user_id = ? AND idempotency_key = ?', [uuidToBinary(userId), key]);
     },
 
+    /**
+     * What a new charge must know, in one statement: the user's payment under this key, if any,
+     * and the order's live payment, if any (the same row may come twice). Each half reads one row
+     * by its unique index, on MySQL and MariaDB alike, whatever the optimizer makes of an OR.
+     */
+    async findForCharge(userId: string, key: string, orderId: string, db: Db = ds()): Promise<{ byKey?: Payment; live?: Payment }> {
+      const user = uuidToBinary(userId);
+      const order = uuidToBinary(orderId);
+      const rows = (await db.query(
+        `SELECT ${PAYMENT_COLUMNS} FROM payments WHERE user_id = ? AND idempotency_key = ?
+         UNION ALL SELECT ${PAYMENT_COLUMNS} FROM payments WHERE live_order_id = ?`,
+        [user, key, order],
+      )) as PaymentRow[];
+      const found: { byKey?: Payment; live?: Payment } = {};
+      for (const row of rows) {
+        const p = toPayment(row);
+        if (row.user_id.equals(user) && row.idempotency_key === key) found.byKey = p;
+        if (row.order_id.equals(order) && p.status !== 'FAILED') found.live = p;
+      }
+      return found;
+    },
+
     /** The order's payment that is not FAILED, if any (at most one: uq_payments_live_order). */
     findLive(orderId: string, db: Db = ds()): Promise<Payment | undefined> {
       return onePayment(db, 'live_order_id = ?', [uuidToBinary(orderId)]);
