@@ -113,6 +113,12 @@ export interface Cache<V = unknown> {
    * stored. `prefetched` is the key's value as another command just read it (see `valueKey`).
    */
   getOrLoad(key: string, loader: () => Promise<V>, opts?: { ttlSeconds?: number; prefetched?: string | null }): Promise<V>;
+  /**
+   * The cached value, or on a miss the loader's, stored nowhere: for a read whose caller has no
+   * use for a cached copy afterwards (HTTP's request `Cache-Control: no-store`). A miss costs no
+   * command beyond the look itself (none when `prefetched` is given), and shares no flight.
+   */
+  getOrRead(key: string, loader: () => Promise<V>, opts?: { prefetched?: string | null }): Promise<V>;
   /** The Redis key that holds the key's value, for a caller that reads it in a command of its own. */
   valueKey(key: string): string;
 }
@@ -294,6 +300,24 @@ export function createCache<V = unknown>(options: CacheOptions): Cache<V> {
         return read(key, loader, ttlMs);
       }
       return read(key, loader, ttlMs);
+    },
+
+    async getOrRead(key: string, loader: () => Promise<V>, opts: { prefetched?: string | null } = {}): Promise<V> {
+      let raw = opts.prefetched;
+      if (raw === undefined) {
+        try {
+          raw = await client.get(keysOf(key).value);
+        } catch (err) {
+          warn(err, 'get');
+          requests.error.inc();
+          loads.inc({ cache: name, outcome: 'uncached' });
+          return loader();
+        }
+      }
+      if (raw !== null) return hit(raw);
+      requests.miss.inc();
+      loads.inc({ cache: name, outcome: 'uncached' });
+      return loader();
     },
 
     valueKey: (key: string) => keysOf(key).value,
