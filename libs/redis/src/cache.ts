@@ -51,8 +51,10 @@ const WRITE_LUA = `
 redis.call('INCR', KEYS[2])
 redis.call('PEXPIRE', KEYS[2], ARGV[1])
 -- A filler that began before this write will not store; new readers must not wait for it.
+-- A delete drops the value with the fill lock in one DEL (the keys share a hash tag).
+if ARGV[2] == '' then redis.call('DEL', KEYS[3], KEYS[1]) return 1 end
 redis.call('DEL', KEYS[3])
-if ARGV[2] == '' then redis.call('DEL', KEYS[1]) else redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 return 1`;
 
 const SCRIPTS = Object.freeze({
