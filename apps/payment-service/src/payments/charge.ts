@@ -1,6 +1,7 @@
 import { newId } from '@platform/db';
 import type { FastifyRequest } from 'fastify';
 import type { PaymentGateway } from '../gateway/gateway';
+import type { OrderView } from '@platform/contracts';
 import type { CreatePaymentBody, PaymentView } from '../schemas';
 import { requestHash, stillHeld, type Answered, type Caller } from './caller';
 import { GatewayUnavailable, KeyInProgress, KeyReused, OrderNotFound, OrderNotPayable } from './errors';
@@ -47,64 +48,62 @@ export function chargeOrders(deps: ChargeDeps) {
 
 export type ChargeOrders = ReturnType<typeof chargeOrders>;
 
-/** Pays the caller's PENDING order with the card token; the order is read from order-service as `request`'s caller. */
+/**
+ * Pays the caller's PENDING order with the card token; the order is read from order-service as
+ * `request`'s caller. The INSERT is the lookup: MySQL's unique indexes name a key already used or
+ * an order already held, and only then is the payment there read (once, for both).
+ */
 async function pay(deps: ChargeDeps, request: FastifyRequest, caller: Caller, body: CreatePaymentBody): Promise<Answered<PaymentView>> {
   const token = body.paymentMethod.token;
   const hash = requestHash({ orderId: body.orderId.toLowerCase(), method: body.paymentMethod });
-  // The key's payment and the order's live one in one look; the unique indexes decide at the INSERT.
-  const { byKey, live } = await deps.repository.findForCharge(caller.userId, caller.key, body.orderId);
-  if (byKey) return again(deps, byKey, hash, token, caller);
+  const known = () => deps.repository.findByKey(caller.userId, caller.key);
 
-  const order = await deps.orders.get(request, body.orderId);
-  if (order.userId !== caller.userId) throw new OrderNotFound();
-  if (order.status !== 'PENDING') throw new OrderNotPayable(`The order is ${order.status}; only a PENDING order can be paid.`);
-  return attempt(deps, { order, caller, hash, token }, live);
+  let order: OrderView;
+  try {
+    order = await deps.orders.get(request, body.orderId);
+    if (order.userId !== caller.userId) throw new OrderNotFound();
+  } catch (err) {
+    // A key reused for an order that is not the caller's is still a reused key.
+    const first = err instanceof OrderNotFound ? await known() : undefined;
+    if (first) return again(deps, first, hash, token, caller);
+    throw err;
+  }
+  if (order.status !== 'PENDING') {
+    // Paid meanwhile, maybe by this very key (its Redis record lost): that payment is the answer.
+    const first = await known();
+    if (first) return again(deps, first, hash, token, caller);
+    throw new OrderNotPayable(`The order is ${order.status}; only a PENDING order can be paid.`);
+  }
+  return attempt(deps, { order, caller, hash, token });
 }
 
 /**
- * No other live payment for the order, then a new one, charged. Another attempt's PROCESSING
- * payment is left to it (409, retry) unless it is stale: then it is settled first. `live` was
- * read before the order was: one that appeared since is refused by uq_payments_live_order.
+ * A new payment, recorded PROCESSING before the provider is asked, then charged. When the order
+ * already has a live payment, another attempt's PROCESSING one is left to it (409, retry) unless
+ * it is stale: then it is settled first, and the INSERT tried once more.
  */
-async function attempt(deps: ChargeDeps, a: Attempt, found: Payment | undefined): Promise<Answered<PaymentView>> {
+async function attempt(deps: ChargeDeps, a: Attempt, settledStale = false): Promise<Answered<PaymentView>> {
+  const { repository: repo } = deps;
   const check = () => stillHeld(a.caller);
-  let live = found;
-  if (live?.status === 'PROCESSING') live = await deps.settlement.resolveStale(live, a.caller.requestId);
-  if (live?.status === 'PROCESSING') throw inProgress();
-  if (live && live.status !== 'FAILED') throw new OrderNotPayable('The order is already paid.');
-
   const p = newPayment(a);
   check();
-  const earlier = await insert(deps, p, a);
-  if (earlier) return earlier;
-  return { value: await send(deps, p, a.token, a.caller.requestId, check), replayed: false };
-}
-
-/**
- * Records the attempt PROCESSING before the provider is asked. MySQL's unique indexes turn a
- * second live payment for the order, or a second payment under the key, into the answers below.
- */
-async function insert({ repository: repo }: ChargeDeps, p: Payment, a: Attempt): Promise<Answered<PaymentView> | undefined> {
   try {
     await repo.insertProcessing(p);
-    return undefined;
   } catch (err) {
     const index = duplicateKeyOf(err);
-    if (index === 'uq_payments_live_order') {
-      // Another attempt got in first: still at the provider (retry soon), or settled.
-      const live = await repo.findLive(p.orderId);
-      if (!live || live.status === 'PROCESSING') throw inProgress();
-      throw new OrderNotPayable('The order is already paid.');
-    }
-    if (index !== 'uq_payments_user_key') throw err;
-    // The same key raced in from another instance while Redis had no record of it.
-    const first = await repo.findByKey(a.caller.userId, a.caller.key);
-    if (first) {
-      if (!first.requestHash.equals(a.hash)) throw new KeyReused();
-      if (first.status !== 'PROCESSING') return { value: answerOf(first), replayed: true };
-    }
-    throw new KeyInProgress();
+    if (index !== 'uq_payments_live_order' && index !== 'uq_payments_user_key') throw err;
+    // Both may hold (the key's own payment is the live one): MySQL names one, so both are read.
+    const { byKey, live } = await repo.findForCharge(a.caller.userId, a.caller.key, a.order.id);
+    if (byKey) return again(deps, byKey, a.hash, a.token, a.caller);
+    if (index === 'uq_payments_user_key') throw new KeyInProgress(); // its payment went away just now (discarded)
+    const now = live?.status === 'PROCESSING' && !settledStale ? await deps.settlement.resolveStale(live, a.caller.requestId) : live;
+    if (now?.status === 'PROCESSING') throw inProgress();
+    if (now && now.status !== 'FAILED') throw new OrderNotPayable('The order is already paid.');
+    // Failed (or settled as failed just now): the order is free again.
+    if (settledStale) throw inProgress();
+    return attempt(deps, a, true);
   }
+  return { value: await send(deps, p, a.token, a.caller.requestId, check), replayed: false };
 }
 
 /**

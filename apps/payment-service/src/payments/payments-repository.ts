@@ -164,8 +164,9 @@ export function paymentsRepository(ds: () => DataSource) {
     },
 
     /**
-     * What a new charge must know, in one statement: the user's payment under this key, if any,
-     * and the order's live payment, if any (the same row may come twice). Each half reads one row
+     * What a refused INSERT must know, in one statement: the user's payment under this key, if
+     * any, and the order's live payment (not FAILED: uq_payments_live_order), if any (the same row
+     * may come twice). Each half reads one row
      * by its unique index, on MySQL and MariaDB alike, whatever the optimizer makes of an OR.
      */
     async findForCharge(userId: string, key: string, orderId: string, db: Db = ds()): Promise<{ byKey?: Payment; live?: Payment }> {
@@ -183,11 +184,6 @@ export function paymentsRepository(ds: () => DataSource) {
         if (row.order_id.equals(order) && p.status !== 'FAILED') found.live = p;
       }
       return found;
-    },
-
-    /** The order's payment that is not FAILED, if any (at most one: uq_payments_live_order). */
-    findLive(orderId: string, db: Db = ds()): Promise<Payment | undefined> {
-      return onePayment(db, 'live_order_id = ?', [uuidToBinary(orderId)]);
     },
 
     async listForOrder(userId: string, orderId: string, db: Db = ds()): Promise<Payment[]> {

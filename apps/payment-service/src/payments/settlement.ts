@@ -61,7 +61,7 @@ async function apply(deps: SettlementDeps, p: Payment, fence: number, outcome: C
           : { status: 'FAILED', failureCode: outcome.failureCode, providerChargeId: outcome.chargeId };
       // Settled here: the answer is what was written. Settled by a newer holder: what it wrote.
       const now = (await settle(deps, p, fence, result)) ?? (await repo.findById(p.id));
-      if (!now || now.status === 'PROCESSING') throw new GatewayUnavailable('The payment’s outcome is not settled yet; retry with the same Idempotency-Key.');
+      if (!now || now.status === 'PROCESSING') throw new GatewayUnavailable('The payment’s outcome is not settled yet; retry with the same Idempotency-Key.', p.id);
       return answerOf(now);
     }
     case 'rejected': {
