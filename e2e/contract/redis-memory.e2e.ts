@@ -124,7 +124,6 @@ async function wholeFlow(caller: Caller): Promise<{ orderId: string; cancelledId
     const ours = keys.filter((k) => [caller.user.id, orderId, cancelledId, paymentId].some((id) => k.key.includes(id)));
     // Written by the flow, so that the check below cannot pass for want of keys.
     for (const expected of [
-      `${prefixes.payment}lock:{payment-order:${orderId}}:fence`,
       `${prefixes.order}cache:{orders:${cancelledId}}`,
       `${prefixes.user}cache:{users:${caller.user.id}}`,
       `${prefixes.auth}rl:{user:${caller.user.id}}:default`,

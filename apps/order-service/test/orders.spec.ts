@@ -213,6 +213,25 @@ describe('GET /v1/orders/{id}', () => {
     expect(second.json()).toEqual(first.json());
   });
 
+  it('when a read asks Cache-Control: no-store, then it answers the order and fills nothing: the next read is a miss, and fills', async () => {
+    const { token } = tokenFor();
+    const order = await createOrder(app, token);
+    const noStore = (value: string) => app.inject({ method: 'GET', url: `/v1/orders/${order.id}`, headers: { ...bearer(token), 'cache-control': value } });
+    const first = await noStore('no-store');
+    expect(first.statusCode).toBe(200);
+    expect(first.json()).toEqual(order);
+    expect((await noStore('max-age=0, NO-STORE')).statusCode).toBe(200);
+    const hits = await cacheHits();
+    // Not stored by either: this read misses (and fills), the one after it hits.
+    expect((await get(`/v1/orders/${order.id}`, token)).json()).toEqual(order);
+    expect(await cacheHits()).toBe(hits);
+    expect((await get(`/v1/orders/${order.id}`, token)).json()).toEqual(order);
+    expect(await cacheHits()).toBe(hits + 1);
+    // A cached order answers a no-store read from the cache.
+    expect((await noStore('no-store')).json()).toEqual(order);
+    expect(await cacheHits()).toBe(hits + 2);
+  });
+
   it('when another user asks for an order, cached or not, then 404 exactly as for one that does not exist', async () => {
     const owner = tokenFor();
     const other = tokenFor();

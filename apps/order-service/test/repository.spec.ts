@@ -82,6 +82,15 @@ describe('orders repository', () => {
     expect(Number(stored?.n)).toBe(102);
   });
 
+  it('when an order is read by id, then one statement answers it with every item in line order; an unknown id, none', async () => {
+    const order = anOrder(randomUUID(), 12);
+    await repo.insert(order);
+    const read = await costOf(ds, () => repo.findById(order.id));
+    expect(read.questions).toBe(1);
+    expect(await repo.findById(order.id)).toMatchObject({ id: order.id, userId: order.userId, status: 'PENDING', totalAmount: order.totalAmount, version: 1, items: order.items });
+    expect(await repo.findById(randomUUID())).toBeUndefined();
+  });
+
   it('when an item insert fails, then the order is not stored either, nor by the next create on that connection', async () => {
     const order = anOrder(randomUUID(), 2);
     const [first, second] = order.items;

@@ -1,7 +1,7 @@
 import { userServiceKeys } from '@platform/auth';
 import { markWriters, mysql, mysqlOptions, readRouter, writeMarkTtlMs } from '@platform/db';
 import { RefundRequested, registerServiceEvents, STREAMS } from '@platform/events';
-import { createLock, createWriteMarks, keySpace } from '@platform/redis';
+import { createWriteMarks, keySpace } from '@platform/redis';
 import { pipeline, pipelineOptions } from '@platform/request-pipeline';
 import { peerOptions, peers, redis, redisOptions, serviceDefaults, type AppOptions } from '@platform/service-kit';
 import type { FastifyInstance } from 'fastify';
@@ -15,15 +15,6 @@ import { startRecovery } from './payments/recovery';
 import { paymentRoutes } from './routes/payments';
 
 export const SERVICE = 'payment-service';
-
-/** The per-order lock lives this long unless its holder extends it (withLock does, every third). */
-const ORDER_LOCK_TTL_MS = 10_000;
-/**
- * How long a payment waits for another attempt on the same order before answering 409 with
- * Retry-After. The holder's work is bounded (about 3 s on the provider's default limits, plus
- * MySQL), and no answer may wait over 5 s (CONTRACT.md, "When parts fail").
- */
-const ORDER_LOCK_WAIT_MS = 4_000;
 
 /** payment-service: Charges each order once through the payment provider, and refunds. */
 export default async function paymentService(app: FastifyInstance, { config, defaultMetrics }: AppOptions<Config>) {
@@ -62,11 +53,8 @@ export default async function paymentService(app: FastifyInstance, { config, def
     repository,
     gateway,
     orders: orderClient(config.ORDER_SERVICE_URL, app.peers),
-    locks: createLock({ client: app.redis, keys: keySpace(app.redisKeyPrefix), registry: app.metrics }),
     nudgeOutbox: () => app.outbox.nudge(),
     log: app.log,
-    lockTtlMs: ORDER_LOCK_TTL_MS,
-    lockWaitMs: ORDER_LOCK_WAIT_MS,
     staleAfterMs: config.PAYMENT_STALE_AFTER_MS,
   });
   await app.register(paymentRoutes, { payments });

@@ -267,3 +267,40 @@ describe('cache with Redis unreachable', () => {
     expect(Date.now() - started).toBeLessThan(100);
   });
 });
+
+describe('cache getOrRead: a read that fills nothing', () => {
+  it('when the key is cached, then its value and no load; when it is not, then the loader’s value, and the cache stays empty', async () => {
+    const keys = testKeys('cache');
+    const cache = cacheOn(a, keys);
+    await cache.set('o1', 'paid');
+    const cached = loaderOf('from-mysql');
+    expect(await cache.getOrRead('o1', cached.loader)).toBe('paid');
+    expect(cached.loader).not.toHaveBeenCalled();
+
+    const missed = loaderOf('from-mysql');
+    expect(await cache.getOrRead('o2', missed.loader)).toBe('from-mysql');
+    expect(missed.loader).toHaveBeenCalledTimes(1);
+    // Nothing stored, no fill lock or generation left behind: the next read loads again, and getOrLoad still fills.
+    expect(await keysUnder(a, keys.cache('orders:o2').value.replace(/orders:o2.*$/, 'orders:o2'))).toEqual([]);
+    expect(await cache.get('o2')).toBeUndefined();
+    expect(await cache.getOrLoad('o2', loaderOf('filled').loader)).toBe('filled');
+    expect(await cache.get('o2')).toBe('filled');
+  });
+
+  it('when the caller already read the key (prefetched), then its value is used, and a prefetched miss goes to the loader without asking Redis', async () => {
+    const keys = testKeys('cache');
+    const cache = cacheOn(a, keys);
+    expect(await cache.getOrRead('o1', loaderOf('x').loader, { prefetched: JSON.stringify('seen') })).toBe('seen');
+    // Cached now, but the caller saw a miss a moment ago: its loader answers, and the entry stays as it is.
+    await cache.set('o1', 'cached');
+    expect(await cache.getOrRead('o1', loaderOf('loaded').loader, { prefetched: null })).toBe('loaded');
+    expect(await cache.get('o1')).toBe('cached');
+  });
+
+  it('when Redis fails, then the loader answers', async () => {
+    const dead = deadRedis();
+    const cache = cacheOn(dead, testKeys('cache'));
+    expect(await cache.getOrRead('o1', loaderOf('from-mysql').loader)).toBe('from-mysql');
+    dead.disconnect();
+  });
+});

@@ -51,8 +51,10 @@ const WRITE_LUA = `
 redis.call('INCR', KEYS[2])
 redis.call('PEXPIRE', KEYS[2], ARGV[1])
 -- A filler that began before this write will not store; new readers must not wait for it.
+-- A delete drops the value with the fill lock in one DEL (the keys share a hash tag).
+if ARGV[2] == '' then redis.call('DEL', KEYS[3], KEYS[1]) return 1 end
 redis.call('DEL', KEYS[3])
-if ARGV[2] == '' then redis.call('DEL', KEYS[1]) else redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 return 1`;
 
 const SCRIPTS = Object.freeze({
@@ -113,6 +115,12 @@ export interface Cache<V = unknown> {
    * stored. `prefetched` is the key's value as another command just read it (see `valueKey`).
    */
   getOrLoad(key: string, loader: () => Promise<V>, opts?: { ttlSeconds?: number; prefetched?: string | null }): Promise<V>;
+  /**
+   * The cached value, or on a miss the loader's, stored nowhere: for a read whose caller has no
+   * use for a cached copy afterwards (HTTP's request `Cache-Control: no-store`). A miss costs no
+   * command beyond the look itself (none when `prefetched` is given), and shares no flight.
+   */
+  getOrRead(key: string, loader: () => Promise<V>, opts?: { prefetched?: string | null }): Promise<V>;
   /** The Redis key that holds the key's value, for a caller that reads it in a command of its own. */
   valueKey(key: string): string;
 }
@@ -294,6 +302,24 @@ export function createCache<V = unknown>(options: CacheOptions): Cache<V> {
         return read(key, loader, ttlMs);
       }
       return read(key, loader, ttlMs);
+    },
+
+    async getOrRead(key: string, loader: () => Promise<V>, opts: { prefetched?: string | null } = {}): Promise<V> {
+      let raw = opts.prefetched;
+      if (raw === undefined) {
+        try {
+          raw = await client.get(keysOf(key).value);
+        } catch (err) {
+          warn(err, 'get');
+          requests.error.inc();
+          loads.inc({ cache: name, outcome: 'uncached' });
+          return loader();
+        }
+      }
+      if (raw !== null) return hit(raw);
+      requests.miss.inc();
+      loads.inc({ cache: name, outcome: 'uncached' });
+      return loader();
     },
 
     valueKey: (key: string) => keysOf(key).value,

@@ -100,8 +100,8 @@ const COMPLETE_LUA = `
 local record = redis.call('HMGET', KEYS[1], 'state', 'token')
 -- Only the holder stores: once its lock ran out, a retry may own the key and be running.
 if record[1] ~= 'pending' or record[2] ~= ARGV[1] then return 0 end
-redis.call('HSET', KEYS[1], 'state', 'done', 'status', ARGV[2], 'headers', ARGV[3], 'body', ARGV[4])
-redis.call('HDEL', KEYS[1], 'token')
+-- The token is blanked in the same HSET: no script reads it once the state is 'done'.
+redis.call('HSET', KEYS[1], 'state', 'done', 'status', ARGV[2], 'headers', ARGV[3], 'body', ARGV[4], 'token', '')
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
 return 1
 `;

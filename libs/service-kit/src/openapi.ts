@@ -84,6 +84,13 @@ const PARAMETERS = {
     description: 'Entity tags the change is meant for, or `*`: 412 PRECONDITION_FAILED, and nothing changes, unless one is the current ETag.',
     schema: { type: 'string', example: '"01939f7e-5a4b-7c3d-8e2f-1a2b3c4d5e6f.2"' },
   },
+  CacheControlNoStore: {
+    name: 'Cache-Control',
+    in: 'header',
+    required: false,
+    description: '`no-store`: the answer is read as usual (from the cache when it holds it) but, when read from the database, not stored in the cache, for a caller that will not read it again soon.',
+    schema: { type: 'string', example: 'no-store' },
+  },
   LastEventId: {
     name: 'Last-Event-ID',
     in: 'header',

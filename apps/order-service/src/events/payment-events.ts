@@ -22,9 +22,9 @@ export type Outcome = 'paid' | 'refunded' | 'refund-requested' | 'unchanged' | '
  * order, so every step is a conditional UPDATE from the states it may leave: a duplicate
  * finds the order already moved and changes nothing, and nothing moves an order backwards.
  *
- * - payment.succeeded: PENDING -> PAID. For an order already CANCELLED, a refund request
- *   goes to the outbox in the same transaction (once per payment: its dedupe key), and the
- *   order stays CANCELLED.
+ * - payment.succeeded: PENDING -> PAID, one autocommit UPDATE. For an order already CANCELLED
+ *   (a final state), a refund request goes to the outbox (once per payment: its dedupe key), and
+ *   the order stays CANCELLED.
  * - payment.refunded with status REFUNDED: PAID -> REFUNDED. If it overtook its payment's
  *   success (the order still PENDING), both steps are taken at once; a later success
  *   then finds REFUNDED and does nothing. A CANCELLED order stays CANCELLED.
@@ -38,8 +38,11 @@ export function paymentEventHandler(deps: PaymentEventDeps) {
   const { ds, orders, log } = deps;
 
   async function succeeded(e: PaymentSucceeded): Promise<Outcome> {
+    // The common case is one statement on its own (autocommit): nothing else is written with it.
+    if (await orders.transition(e.orderId, ['PENDING'], 'PAID')) return 'paid';
+    // Not PENDING: a duplicate (PAID, REFUNDED), an unknown order, or a CANCELLED one, which stays
+    // CANCELLED for good and gets its refund request in a transaction of its own.
     return ds().transaction(async (tx) => {
-      if (await orders.transition(e.orderId, ['PENDING'], 'PAID', { db: tx })) return 'paid';
       const current = await orders.statusOf(e.orderId, tx);
       if (!current) return 'unknown-order';
       if (current.status !== 'CANCELLED') return 'unchanged';

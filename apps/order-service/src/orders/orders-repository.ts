@@ -49,8 +49,12 @@ type Db = DataSource | EntityManager;
 
 const ORDER_COLUMNS = 'id, user_id, status, currency, total_amount, version, created_at, updated_at, paid_at';
 const ITEM_COLUMNS = 'order_id, sku, name, unit_price, quantity, line_total';
+/** ORDER_COLUMNS of `orders o`, for a statement that joins it. */
+const ORDER_COLUMNS_OF_O = ORDER_COLUMNS.split(', ')
+  .map((column) => `o.${column}`)
+  .join(', ');
 
-function toItem(row: ItemRow): OrderItem {
+function toItem(row: Omit<ItemRow, 'order_id'>): OrderItem {
   return { sku: row.sku, name: row.name, unitPrice: moneyOf(row.unit_price), quantity: Number(row.quantity), lineTotal: moneyOf(row.line_total) };
 }
 
@@ -127,9 +131,17 @@ export function ordersRepository(ds: () => DataSource, oneTrip: OneTripTransacti
       return { ...order, version: 1, paidAt: null };
     },
 
+    /** The order and its items in one statement: a row per item (an order has at least one), in line order. */
     async findById(id: string, db: Db = ds()): Promise<Order | undefined> {
-      const rows = (await db.query(`SELECT ${ORDER_COLUMNS} FROM orders WHERE id = ?`, [uuidToBinary(id)])) as OrderRow[];
-      return (await withItems(db, rows))[0];
+      const rows = (await db.query(
+        `SELECT ${ORDER_COLUMNS_OF_O}, i.sku, i.name, i.unit_price, i.quantity, i.line_total
+         FROM orders o LEFT JOIN order_items i ON i.order_id = o.id WHERE o.id = ? ORDER BY i.line_no`,
+        [uuidToBinary(id)],
+      )) as (OrderRow & Omit<ItemRow, 'order_id'>)[];
+      const first = rows[0];
+      if (!first) return undefined;
+      // sku is NULL only on the LEFT JOIN's row of an order without items.
+      return toOrder(first, rows.filter((row) => row.sku !== null).map(toItem));
     },
 
     /**

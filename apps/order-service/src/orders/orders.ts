@@ -117,16 +117,17 @@ export function createOrders(app: FastifyInstance, orders: OrdersRepository, s: 
 
   /**
    * The order if it exists and is the user's; another user's is exactly as absent as a missing
-   * one. The owner is checked on the order itself, cached or read from MySQL.
+   * one. The owner is checked on the order itself, cached or read from MySQL. `store: false`: a
+   * miss is read from MySQL and not put in the cache (the caller asked `Cache-Control: no-store`).
    */
-  async function owned(userId: string, id: string, prefetched?: string | null): Promise<VersionedOrder> {
+  async function owned(userId: string, id: string, prefetched?: string | null, { store = true }: { store?: boolean } = {}): Promise<VersionedOrder> {
     if (!isUuid(id)) throw new OrderNotFound();
     // A replica may answer unless the owner wrote within the bound; an order absent there is asked of the primary.
     const load = async () => {
       const found = await s.reads.run((db) => orders.findById(id, db), { ownersOf: (o) => (o ? [o.userId] : undefined) });
       return found && toView(found);
     };
-    let order = await cache.getOrLoad(id, load, { prefetched });
+    let order = store ? await cache.getOrLoad(id, load, { prefetched }) : await cache.getOrRead(id, load, { prefetched });
     if (order && typeof order.version !== 'number') {
       // An entry written before entries carried the version: dropped, so the next read stores one that does.
       await cache.delete(id).catch(() => undefined);

@@ -32,6 +32,11 @@ const EventStreamAnswer = Type.Unsafe<string>({
   content: { [EVENT_STREAM_TYPE]: { schema: { type: 'string', example: 'event: order.status\nid: 2\ndata: {"id":"…","status":"PAID",…}\n\n' } } },
 });
 
+/** A request's `Cache-Control: no-store` (RFC 9111 5.2.1.5): its answer is not to be stored, here in the order cache either. */
+function noStore(header: string | undefined): boolean {
+  return header !== undefined && /(?:^|,)\s*no-store\s*(?:,|$)/i.test(header);
+}
+
 export const orderRoutes: FastifyPluginAsyncTypebox<{ orders: Orders; feed: OrderFeed }> = async (app, { orders, feed }) => {
   app.setErrorHandler(problemHandler(orderProblems));
   const tags = ['orders'];
@@ -71,12 +76,12 @@ export const orderRoutes: FastifyPluginAsyncTypebox<{ orders: Orders; feed: Orde
       operationId: 'getOrder',
       summary: 'One order (cached 10 minutes); 304 while If-None-Match names its ETag',
       params: OrderIdParams,
-      headerParameters: ['IfNoneMatch'],
+      headerParameters: ['IfNoneMatch', 'CacheControlNoStore'],
       response: { 200: OrderView, 304: NOT_MODIFIED, ...problemResponses({ 404: ['NOT_FOUND'], 503: UNAVAILABLE }) },
       responseHeaders: { 200: ['ETag'], 304: ['ETag'] },
     },
     handler: async (request, reply) => {
-      const order = await orders.get(userId(request), request.params.id, readAheadOf(request)?.[0]);
+      const order = await orders.get(userId(request), request.params.id, readAheadOf(request)?.[0], { store: !noStore(request.headers['cache-control']) });
       return sendTagged(request, reply, entityTag(order.id, order.version), order);
     },
   });

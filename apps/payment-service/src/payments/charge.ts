@@ -1,19 +1,18 @@
 import { newId } from '@platform/db';
 import type { FastifyRequest } from 'fastify';
 import type { PaymentGateway } from '../gateway/gateway';
+import type { OrderView } from '@platform/contracts';
 import type { CreatePaymentBody, PaymentView } from '../schemas';
 import { requestHash, stillHeld, type Answered, type Caller } from './caller';
 import { GatewayUnavailable, KeyInProgress, KeyReused, OrderNotFound, OrderNotPayable } from './errors';
 import type { OrderClient } from './order-client';
-import type { OrderLocks } from './order-lock';
-import { duplicateKeyOf, type Payment, type PaymentsRepository } from './payments-repository';
+import { duplicateKeyOf, FIRST_FENCE, type Payment, type PaymentsRepository } from './payments-repository';
 import { answerOf, type ChargeSettlement } from './settlement';
 
 export interface ChargeDeps {
   repository: PaymentsRepository;
   gateway: PaymentGateway;
   orders: OrderClient;
-  locks: OrderLocks;
   settlement: ChargeSettlement;
 }
 
@@ -25,15 +24,21 @@ interface Attempt {
   token: string;
 }
 
+/** Seconds a client waits before it asks again while another payment for the order is at the provider. */
+const IN_PROGRESS_RETRY_AFTER_S = 1;
+const inProgress = () => new OrderNotPayable('Another payment for this order is in progress.', IN_PROGRESS_RETRY_AFTER_S);
+
 /**
- * Charging an order once (CONTRACT.md, Payments).
+ * Charging an order once (CONTRACT.md, Payments; ADR 0021).
  *
  * What makes "at most one successful payment per order" hold, from the outside in: the
- * Idempotency-Key record in Redis (a retry replays), the per-order lock in Redis (one attempt at
- * the provider at a time, so concurrent attempts get clean answers), and MySQL, which alone is
- * enough: a payment is inserted PROCESSING before the provider is asked, and
- * uq_payments_live_order admits one live payment per order and uq_payments_user_key one payment
- * per key, whatever Redis holds.
+ * Idempotency-Key record in Redis (a retry replays; the same key while it runs is 409), and
+ * MySQL, which alone is enough: a payment is inserted PROCESSING before the provider is asked,
+ * uq_payments_live_order admits one live payment per order (a concurrent attempt under another
+ * key is refused by it: 409 with Retry-After) and uq_payments_user_key one payment per key,
+ * whatever Redis holds. The row's fence decides who may settle it: its inserter, or whoever took
+ * it over last (a retry of its key, the recovery sweep), so a former attempt's late write
+ * changes nothing. The provider's idempotency key (the payment's id) charges once per payment.
  */
 export function chargeOrders(deps: ChargeDeps) {
   return Object.freeze({
@@ -43,93 +48,94 @@ export function chargeOrders(deps: ChargeDeps) {
 
 export type ChargeOrders = ReturnType<typeof chargeOrders>;
 
-/** Pays the caller's PENDING order with the card token; the order is read from order-service as `request`'s caller. */
+/**
+ * Pays the caller's PENDING order with the card token; the order is read from order-service as
+ * `request`'s caller. The INSERT is the lookup: MySQL's unique indexes name a key already used or
+ * an order already held, and only then is the payment there read (once, for both).
+ */
 async function pay(deps: ChargeDeps, request: FastifyRequest, caller: Caller, body: CreatePaymentBody): Promise<Answered<PaymentView>> {
   const token = body.paymentMethod.token;
   const hash = requestHash({ orderId: body.orderId.toLowerCase(), method: body.paymentMethod });
-  const known = await deps.repository.findByKey(caller.userId, caller.key);
-  if (known) return again(deps, known, hash, token, caller);
+  const known = () => deps.repository.findByKey(caller.userId, caller.key);
 
-  const order = await deps.orders.get(request, body.orderId);
-  if (order.userId !== caller.userId) throw new OrderNotFound();
-  if (order.status !== 'PENDING') throw new OrderNotPayable(`The order is ${order.status}; only a PENDING order can be paid.`);
-  return deps.locks.hold(order.id, (fence, stillLocked) => attempt(deps, { order, caller, hash, token }, fence, mayAct(caller, stillLocked)));
+  let order: OrderView;
+  try {
+    order = await deps.orders.get(request, body.orderId);
+    if (order.userId !== caller.userId) throw new OrderNotFound();
+  } catch (err) {
+    // A key reused for an order that is not the caller's is still a reused key.
+    const first = err instanceof OrderNotFound ? await known() : undefined;
+    if (first) return again(deps, first, hash, token, caller);
+    throw err;
+  }
+  if (order.status !== 'PENDING') {
+    // Paid meanwhile, maybe by this very key (its Redis record lost): that payment is the answer.
+    const first = await known();
+    if (first) return again(deps, first, hash, token, caller);
+    throw new OrderNotPayable(`The order is ${order.status}; only a PENDING order can be paid.`);
+  }
+  return attempt(deps, { order, caller, hash, token });
 }
 
 /**
- * Throws before a side effect once the request's key record (a 503) or the order's lock (409,
- * retry) may be gone: another attempt may be running then. The fence and MySQL's unique indexes
- * still stop a late write; this stops the late charge.
+ * A new payment, recorded PROCESSING before the provider is asked, then charged. When the order
+ * already has a live payment, another attempt's PROCESSING one is left to it (409, retry) unless
+ * it is stale: then it is settled first, and the INSERT tried once more.
  */
-const mayAct = (caller: Caller, stillLocked: () => void) => () => {
-  stillHeld(caller);
-  stillLocked();
-};
-
-/** Under the order's lock: no other live payment for the order, then a new one, charged. */
-async function attempt(deps: ChargeDeps, a: Attempt, fence: number, check: () => void): Promise<Answered<PaymentView>> {
-  let live = await deps.repository.findLive(a.order.id);
+async function attempt(deps: ChargeDeps, a: Attempt, settledStale = false): Promise<Answered<PaymentView>> {
+  const { repository: repo } = deps;
+  const check = () => stillHeld(a.caller);
+  const p = newPayment(a);
   check();
-  if (live?.status === 'PROCESSING') live = await deps.settlement.resolveStale(live, fence, a.caller.requestId);
-  if (live && live.status === 'PROCESSING') throw new OrderNotPayable('Another payment for this order is in progress.', 1);
-  if (live && live.status !== 'FAILED') throw new OrderNotPayable('The order is already paid.');
-
-  const p = newPayment(a, fence);
-  check();
-  const earlier = await insert(deps, p, a);
-  if (earlier) return earlier;
-  return { value: await send(deps, p, fence, a.token, a.caller.requestId, check), replayed: false };
-}
-
-/**
- * Records the attempt PROCESSING before the provider is asked. MySQL's unique indexes turn a
- * second live payment for the order, or a second payment under the key, into the answers below.
- */
-async function insert({ repository: repo }: ChargeDeps, p: Payment, a: Attempt): Promise<Answered<PaymentView> | undefined> {
   try {
     await repo.insertProcessing(p);
-    return undefined;
   } catch (err) {
     const index = duplicateKeyOf(err);
-    if (index === 'uq_payments_live_order') throw new OrderNotPayable('The order is already paid.');
-    if (index !== 'uq_payments_user_key') throw err;
-    // The same key raced in from another instance while Redis had no record of it.
-    const first = await repo.findByKey(a.caller.userId, a.caller.key);
-    if (first) {
-      if (!first.requestHash.equals(a.hash)) throw new KeyReused();
-      if (first.status !== 'PROCESSING') return { value: answerOf(first), replayed: true };
-    }
-    throw new KeyInProgress();
+    if (index !== 'uq_payments_live_order' && index !== 'uq_payments_user_key') throw err;
+    // Both may hold (the key's own payment is the live one): MySQL names one, so both are read.
+    const { byKey, live } = await repo.findForCharge(a.caller.userId, a.caller.key, a.order.id);
+    if (byKey) return again(deps, byKey, a.hash, a.token, a.caller);
+    if (index === 'uq_payments_user_key') throw new KeyInProgress(); // its payment went away just now (discarded)
+    const now = live?.status === 'PROCESSING' && !settledStale ? await deps.settlement.resolveStale(live, a.caller.requestId) : live;
+    if (now?.status === 'PROCESSING') throw inProgress();
+    if (now && now.status !== 'FAILED') throw new OrderNotPayable('The order is already paid.');
+    // Failed (or settled as failed just now): the order is free again.
+    if (settledStale) throw inProgress();
+    return attempt(deps, a, true);
   }
+  return { value: await send(deps, p, a.token, a.caller.requestId, check), replayed: false };
 }
 
-/** A request whose key MySQL already knows: the first answer again, or the first attempt finished. */
+/**
+ * A request whose key MySQL already knows: the first answer again, or the first attempt
+ * finished. The key's record in Redis answers a retry while the first attempt runs (409), so an
+ * attempt still PROCESSING here has no request answering for it (it ended unsettled, its
+ * instance died, or Redis lost the record): the retry takes it over from the fence it read and
+ * sends the same provider key again. Of retries racing for it, one takes it over; the others
+ * are told it is in progress.
+ */
 async function again(deps: ChargeDeps, p: Payment, hash: Buffer, token: string, caller: Caller): Promise<Answered<PaymentView>> {
   const { repository: repo } = deps;
   if (!p.requestHash.equals(hash)) throw new KeyReused();
   if (p.status !== 'PROCESSING') return { value: answerOf(p), replayed: true };
-  const value = await deps.locks.hold(p.orderId, async (fence, stillLocked) => {
-    const check = mayAct(caller, stillLocked);
-    const now = await repo.findById(p.id);
-    if (!now) throw new GatewayUnavailable('The earlier attempt with this key did not complete; retry with the same Idempotency-Key.');
-    if (now.status !== 'PROCESSING') return answerOf(now);
-    // Ours to finish: claim it, so a former holder still running cannot overwrite the result.
-    check();
-    if (!(await repo.takeOver(now.id, fence))) {
-      const latest = await repo.findById(p.id);
-      if (latest && latest.status !== 'PROCESSING') return answerOf(latest);
-    }
-    return send(deps, { ...now, fence }, fence, token, caller.requestId, check);
-  });
+  stillHeld(caller);
+  if (!(await repo.takeOver(p.id, p.fence, true))) {
+    const latest = await repo.findById(p.id);
+    if (latest && latest.status !== 'PROCESSING') return { value: answerOf(latest), replayed: true };
+    if (!latest) throw new GatewayUnavailable('The earlier attempt with this key did not complete; retry with the same Idempotency-Key.');
+    throw new KeyInProgress();
+  }
+  const fence = p.fence + 1;
+  const value = await send(deps, { ...p, fence, version: p.version + 1 }, token, caller.requestId, () => stillHeld(caller));
   return { value, replayed: true };
 }
 
 /**
- * Sends the charge for a PROCESSING payment held with `fence` (again, for a retry: same provider
- * key). A request that may no longer act leaves the payment PROCESSING: its retry or the recovery
- * sweep settles it from the provider's records.
+ * Sends the charge for a PROCESSING payment held with its fence (again, for a retry: same
+ * provider key). A request that may no longer act leaves the payment PROCESSING: its retry or
+ * the recovery sweep settles it from the provider's records.
  */
-async function send(deps: ChargeDeps, p: Payment, fence: number, token: string, requestId: string, check: () => void): Promise<PaymentView> {
+async function send(deps: ChargeDeps, p: Payment, token: string, requestId: string, check: () => void): Promise<PaymentView> {
   check();
   const outcome = await deps.gateway.charge({
     key: p.id,
@@ -141,10 +147,10 @@ async function send(deps: ChargeDeps, p: Payment, fence: number, token: string, 
     requestId,
   });
   check();
-  return deps.settlement.apply(p, fence, outcome);
+  return deps.settlement.apply(p, p.fence, outcome);
 }
 
-function newPayment({ order, caller, hash }: Attempt, fence: number): Payment {
+function newPayment({ order, caller, hash }: Attempt): Payment {
   const createdAt = new Date();
   return {
     id: newId(),
@@ -159,7 +165,7 @@ function newPayment({ order, caller, hash }: Attempt, fence: number): Payment {
     refundedAmount: 0,
     refundPendingAmount: 0,
     providerChargeId: null,
-    fence,
+    fence: FIRST_FENCE,
     // The column's default: insertProcessing leaves it to MySQL.
     version: 1,
     createdAt,

@@ -20,7 +20,8 @@ export function orderClient(baseUrl: string, peers: Dispatcher) {
       let body: unknown;
       try {
         const res = await peerRequest(request, peers, new URL(`/v1/orders/${encodeURIComponent(orderId)}`, baseUrl), {
-          headers: { authorization: request.headers.authorization ?? '', accept: 'application/json' },
+          // no-store: the payment's event changes the order moments later, so a cached copy would go unread.
+          headers: { authorization: request.headers.authorization ?? '', accept: 'application/json', 'cache-control': 'no-store' },
         });
         status = res.statusCode;
         // Read or dropped in full: either frees the connection for the next call.

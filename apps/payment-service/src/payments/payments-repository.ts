@@ -127,6 +127,9 @@ export function duplicateKeyOf(err: unknown): string | undefined {
   return /for key '(?:[^.']+\.)?([^']+)'/.exec(message)?.[1] ?? '';
 }
 
+/** The fence of a payment as inserted: its inserting request holds it. Each takeover adds one (`takeOver`). */
+export const FIRST_FENCE = 1;
+
 export type PaymentOutcome =
   | { status: 'SUCCEEDED'; providerChargeId: string }
   | { status: 'FAILED'; failureCode: string; providerChargeId: string | null };
@@ -160,9 +163,27 @@ export function paymentsRepository(ds: () => DataSource) {
       return onePayment(db, 'user_id = ? AND idempotency_key = ?', [uuidToBinary(userId), key]);
     },
 
-    /** The order's payment that is not FAILED, if any (at most one: uq_payments_live_order). */
-    findLive(orderId: string, db: Db = ds()): Promise<Payment | undefined> {
-      return onePayment(db, 'live_order_id = ?', [uuidToBinary(orderId)]);
+    /**
+     * What a refused INSERT must know, in one statement: the user's payment under this key, if
+     * any, and the order's live payment (not FAILED: uq_payments_live_order), if any (the same row
+     * may come twice). Each half reads one row
+     * by its unique index, on MySQL and MariaDB alike, whatever the optimizer makes of an OR.
+     */
+    async findForCharge(userId: string, key: string, orderId: string, db: Db = ds()): Promise<{ byKey?: Payment; live?: Payment }> {
+      const user = uuidToBinary(userId);
+      const order = uuidToBinary(orderId);
+      const rows = (await db.query(
+        `SELECT ${PAYMENT_COLUMNS} FROM payments WHERE user_id = ? AND idempotency_key = ?
+         UNION ALL SELECT ${PAYMENT_COLUMNS} FROM payments WHERE live_order_id = ?`,
+        [user, key, order],
+      )) as PaymentRow[];
+      const found: { byKey?: Payment; live?: Payment } = {};
+      for (const row of rows) {
+        const p = toPayment(row);
+        if (row.user_id.equals(user) && row.idempotency_key === key) found.byKey = p;
+        if (row.order_id.equals(order) && p.status !== 'FAILED') found.live = p;
+      }
+      return found;
     },
 
     async listForOrder(userId: string, orderId: string, db: Db = ds()): Promise<Payment[]> {
@@ -183,27 +204,30 @@ export function paymentsRepository(ds: () => DataSource) {
     },
 
     /**
-     * Makes `fence` the row's owner, if it is still PROCESSING and owned by an older fence.
-     * The former owner's finishing write (which names its own fence) then changes nothing.
+     * Takes over a PROCESSING payment from the holder of `fence` (the fence the caller read): the
+     * row then carries `fence + 1`, the caller's from now on. Of several takeovers from one fence
+     * exactly one succeeds (the UPDATE compares and sets in one step); the former holder's
+     * finishing write, which names its own fence, then changes nothing. `touch`: the row counts as
+     * touched now (a request answers for it again), so it is not stale for a while.
      */
-    async takeOver(id: string, fence: number, db: Db = ds()): Promise<boolean> {
+    async takeOver(id: string, fence: number, touch: boolean, db: Db = ds()): Promise<boolean> {
       const { affectedRows } = (await db.query(
-        "UPDATE payments SET fence = ?, version = version + 1, updated_at = ? WHERE id = ? AND status = 'PROCESSING' AND fence < ?",
-        [fence, new Date(), uuidToBinary(id), fence],
+        `UPDATE payments SET fence = fence + 1, version = version + 1${touch ? ', updated_at = ?' : ''} WHERE id = ? AND status = 'PROCESSING' AND fence = ?`,
+        touch ? [new Date(), uuidToBinary(id), fence] : [uuidToBinary(id), fence],
       )) as ResultHeader;
       return affectedRows === 1;
     },
 
     /**
-     * Records the provider's final answer, if the row is still PROCESSING and no newer
+     * Records the provider's final answer at `at`, if the row is still PROCESSING and no newer
      * fence took it over; the row then carries this fence.
      */
-    async finish(id: string, fence: number, outcome: PaymentOutcome, db: Db): Promise<boolean> {
+    async finish(id: string, fence: number, outcome: PaymentOutcome, at: Date, db: Db): Promise<boolean> {
       const failureCode = outcome.status === 'FAILED' ? outcome.failureCode : null;
       const { affectedRows } = (await db.query(
         `UPDATE payments SET status = ?, failure_code = ?, provider_charge_id = ?, fence = ?, version = version + 1, updated_at = ?
          WHERE id = ? AND status = 'PROCESSING' AND fence <= ?`,
-        [outcome.status, failureCode, outcome.providerChargeId, fence, new Date(), uuidToBinary(id), fence],
+        [outcome.status, failureCode, outcome.providerChargeId, fence, at, uuidToBinary(id), fence],
       )) as ResultHeader;
       return affectedRows === 1;
     },

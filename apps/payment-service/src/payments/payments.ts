@@ -1,11 +1,9 @@
 import type { Reads } from '@platform/db';
-import type { LockManager } from '@platform/redis';
 import type { FastifyBaseLogger } from 'fastify';
 import type { DataSource } from 'typeorm';
 import type { PaymentGateway } from '../gateway/gateway';
 import { chargeOrders } from './charge';
 import type { OrderClient } from './order-client';
-import { orderLocks } from './order-lock';
 import type { PaymentsRepository } from './payments-repository';
 import { recoverySweep } from './recovery';
 import { refundPayments } from './refund';
@@ -19,12 +17,8 @@ export interface PaymentsOptions {
   repository: PaymentsRepository;
   gateway: PaymentGateway;
   orders: OrderClient;
-  locks: LockManager;
   nudgeOutbox: () => void;
   log: FastifyBaseLogger;
-  /** The per-order lock: how long it lives unextended, and how long a request waits for it. */
-  lockTtlMs: number;
-  lockWaitMs: number;
   /**
    * A PROCESSING payment untouched for this long has no request answering for it any more
    * (longer than a request's whole provider budget); the recovery sweep settles it.
@@ -35,16 +29,15 @@ export interface PaymentsOptions {
 /**
  * payment-service's use cases over one set of dependencies: charge (charge.ts), refund
  * (refund.ts), the reads (views.ts) and the recovery sweep (recovery.ts), which share the
- * per-order lock (order-lock.ts) and the settling of a charge's outcome (settlement.ts).
+ * settling of a charge's outcome under the payment row's fence (settlement.ts).
  */
 export function createPayments(opts: PaymentsOptions) {
   const { ds, repository, gateway, nudgeOutbox, log, staleAfterMs } = opts;
-  const locks = orderLocks(opts.locks, { ttlMs: opts.lockTtlMs, waitMs: opts.lockWaitMs });
   const settlement = chargeSettlement({ ds, repository, gateway, nudgeOutbox, log, staleAfterMs });
   const refunds = refundPayments({ ds, repository, gateway, nudgeOutbox, log });
-  const charges = chargeOrders({ repository, gateway, orders: opts.orders, locks, settlement });
+  const charges = chargeOrders({ repository, gateway, orders: opts.orders, settlement });
   const reads = paymentReads(repository, opts.reads);
-  const recovery = recoverySweep({ repository, locks, settlement, refunds, log, staleAfterMs });
+  const recovery = recoverySweep({ repository, settlement, refunds, log, staleAfterMs });
 
   return Object.freeze({
     pay: charges.pay,

@@ -1,12 +1,10 @@
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
-import type { OrderLocks } from './order-lock';
 import type { PaymentsRepository } from './payments-repository';
 import type { RefundPayments } from './refund';
 import type { ChargeSettlement } from './settlement';
 
 export interface RecoveryDeps {
   repository: PaymentsRepository;
-  locks: OrderLocks;
   settlement: ChargeSettlement;
   refunds: RefundPayments;
   log: FastifyBaseLogger;
@@ -16,20 +14,18 @@ export interface RecoveryDeps {
 
 /**
  * Settles what no request answers for any more: PROCESSING payments (from the provider's
- * records, under their order's lock, skipped while another holds it) and PENDING refunds
- * (sent again with their own key). Run by every instance now and then; safe concurrently.
+ * records, each taken over from its fence first, skipped when another took it over) and PENDING
+ * refunds (sent again with their own key). Run by every instance now and then; safe concurrently.
  */
 export function recoverySweep(deps: RecoveryDeps) {
-  const { repository: repo, locks, settlement, refunds, log } = deps;
+  const { repository: repo, settlement, refunds, log } = deps;
 
   async function settlePayments(before: Date, limit: number): Promise<number> {
     let settled = 0;
     for (const p of await repo.stale(before, limit)) {
       try {
-        await locks.tryHold(p.orderId, async (fence) => {
-          const now = await repo.findById(p.id);
-          if (now?.status === 'PROCESSING' && (await settlement.resolveStale(now, fence))?.status !== 'PROCESSING') settled++;
-        });
+        // Taken over from the fence it was listed with: another sweep (or request) that got there first wins.
+        if ((await settlement.resolveStale(p))?.status !== 'PROCESSING') settled++;
       } catch (err) {
         log.warn({ err, paymentId: p.id }, 'recovery: payment not settled');
       }
@@ -63,7 +59,7 @@ export type RecoverySweep = ReturnType<typeof recoverySweep>;
 
 /**
  * Runs the recovery sweep every `intervalMs` (0: never) from ready to close, one run at a
- * time per instance. Every instance runs it; the order locks and the conditional writes
+ * time per instance. Every instance runs it; the fenced takeovers and the conditional writes
  * make concurrent runs harmless.
  */
 export function startRecovery(app: FastifyInstance, sweep: Pick<RecoverySweep, 'recover'>, intervalMs: number): void {

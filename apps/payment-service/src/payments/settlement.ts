@@ -20,7 +20,7 @@ export interface SettlementDeps {
 /**
  * Settling a PROCESSING payment from what the provider says, for the charge and the recovery
  * sweep alike: the outcome, its outbox event and the fence are written in one transaction, and
- * only by the holder of the order's lock whose fence the row carries.
+ * only by the holder of the fence the row carries (its inserter, or the last to take it over).
  */
 export function chargeSettlement(deps: SettlementDeps) {
   return Object.freeze({
@@ -30,12 +30,13 @@ export function chargeSettlement(deps: SettlementDeps) {
      */
     apply: (p: Payment, fence: number, outcome: ChargeOutcome) => apply(deps, p, fence, outcome),
     /**
-     * A PROCESSING payment found while holding its order's lock belongs to no running request
-     * unless it is recent. It is settled from the provider's records when they have the charge;
-     * absent there and stale, the attempt is taken over and failed, which frees the order.
-     * Answers the payment as it stands afterwards.
+     * A PROCESSING payment untouched for `staleAfterMs` belongs to no running request. It is taken
+     * over from the fence it was read with (of the sweeps and requests that find it at once, one
+     * goes on), then settled from the provider's records when they have the charge; absent
+     * there, the charge is cancelled by its key and the payment failed, which frees the order.
+     * Answers the payment as it stands afterwards; a recent one, or one another took over, unchanged.
      */
-    resolveStale: (p: Payment, fence: number, requestId?: string) => resolveStale(deps, p, fence, requestId),
+    resolveStale: (p: Payment, requestId?: string) => resolveStale(deps, p, requestId),
   });
 }
 
@@ -58,9 +59,9 @@ async function apply(deps: SettlementDeps, p: Payment, fence: number, outcome: C
         outcome.kind === 'succeeded'
           ? { status: 'SUCCEEDED', providerChargeId: outcome.chargeId }
           : { status: 'FAILED', failureCode: outcome.failureCode, providerChargeId: outcome.chargeId };
-      await settle(deps, p, fence, result);
-      const now = await repo.findById(p.id);
-      if (!now || now.status === 'PROCESSING') throw new GatewayUnavailable('The payment’s outcome is not settled yet; retry with the same Idempotency-Key.');
+      // Settled here: the answer is what was written. Settled by a newer holder: what it wrote.
+      const now = (await settle(deps, p, fence, result)) ?? (await repo.findById(p.id));
+      if (!now || now.status === 'PROCESSING') throw new GatewayUnavailable('The payment’s outcome is not settled yet; retry with the same Idempotency-Key.', p.id);
       return answerOf(now);
     }
     case 'rejected': {
@@ -78,29 +79,38 @@ async function apply(deps: SettlementDeps, p: Payment, fence: number, outcome: C
   }
 }
 
-async function resolveStale(deps: SettlementDeps, p: Payment, fence: number, requestId?: string): Promise<Payment | undefined> {
+async function resolveStale(deps: SettlementDeps, p: Payment, requestId?: string): Promise<Payment | undefined> {
   const { repository: repo } = deps;
+  if (p.status !== 'PROCESSING' || Date.now() - p.updatedAt.getTime() <= deps.staleAfterMs) return p;
+  // Not touched: a claim that ends unsettled (the provider unreachable) leaves the row stale, for the next sweep.
+  if (!(await repo.takeOver(p.id, p.fence, false))) return repo.findById(p.id);
+  const fence = p.fence + 1;
+  const held: Payment = { ...p, fence, version: p.version + 1 };
   const found = await deps.gateway.findCharge(p.orderId, p.id, requestId);
   if (found.kind === 'succeeded' || found.kind === 'declined') {
-    await apply(deps, p, fence, found).catch(() => undefined);
-  } else if (found.kind === 'absent' && Date.now() - p.updatedAt.getTime() > deps.staleAfterMs) {
+    await apply(deps, held, fence, found).catch(() => undefined);
+  } else if (found.kind === 'absent') {
     // Absent is not final: a charge the provider received but has not run yet (slow, frozen) can
     // still land. Cancelling it by its key makes the outcome final either way.
     const closed = await deps.gateway.cancelCharge(p.id, requestId);
     if (closed.kind === 'succeeded' || closed.kind === 'declined') {
-      await apply(deps, p, fence, closed).catch(() => undefined);
-    } else if (closed.kind === 'cancelled' && (await repo.takeOver(p.id, fence))) {
-      await settle(deps, { ...p, fence }, fence, { status: 'FAILED', failureCode: 'GATEWAY_ERROR', providerChargeId: null });
+      await apply(deps, held, fence, closed).catch(() => undefined);
+    } else if (closed.kind === 'cancelled' && (await settle(deps, held, fence, { status: 'FAILED', failureCode: 'GATEWAY_ERROR', providerChargeId: null }))) {
       deps.log.warn({ paymentId: p.id }, 'stale PROCESSING payment never charged; cancelled at the provider and marked FAILED');
     }
   }
   return repo.findById(p.id);
 }
 
-/** The outcome, its outbox event and the fence in one transaction; false when the row was no longer ours to settle. */
-async function settle(deps: SettlementDeps, p: Payment, fence: number, outcome: PaymentOutcome): Promise<boolean> {
+/**
+ * The outcome, its outbox event and the fence in one transaction. Answers the row as written (the
+ * conditional UPDATE changed exactly these columns of the PROCESSING row `p`, so no read follows),
+ * or undefined when the row was no longer ours to settle.
+ */
+async function settle(deps: SettlementDeps, p: Payment, fence: number, outcome: PaymentOutcome): Promise<Payment | undefined> {
+  const at = new Date();
   const settled = await deps.ds().transaction(async (tx) => {
-    if (!(await deps.repository.finish(p.id, fence, outcome, tx))) return false;
+    if (!(await deps.repository.finish(p.id, fence, outcome, at, tx))) return false;
     const base = { paymentId: p.id, orderId: p.orderId, userId: p.userId };
     const event =
       outcome.status === 'SUCCEEDED'
@@ -109,6 +119,15 @@ async function settle(deps: SettlementDeps, p: Payment, fence: number, outcome: 
     await enqueue(tx, { stream: STREAMS.payments, payload: event, dedupeKey: `${event.type}:${p.id}` });
     return true;
   });
-  if (settled) deps.nudgeOutbox();
-  return settled;
+  if (!settled) return undefined;
+  deps.nudgeOutbox();
+  return {
+    ...p,
+    status: outcome.status,
+    failureCode: outcome.status === 'FAILED' ? outcome.failureCode : null,
+    providerChargeId: outcome.providerChargeId,
+    fence,
+    version: p.version + 1,
+    updatedAt: at,
+  };
 }

@@ -126,6 +126,8 @@ export interface components {
     };
     responses: never;
     parameters: {
+        /** @description `no-store`: the answer is read as usual (from the cache when it holds it) but, when read from the database, not stored in the cache, for a caller that will not read it again soon. */
+        CacheControlNoStore: string;
         /** @description Optional: 1 to 255 visible ASCII characters, scoped to the caller and the route (a structured-field string in quotes is taken as its content). */
         IdempotencyKey: string;
         /** @description Entity tags the change is meant for, or `*`: 412 PRECONDITION_FAILED, and nothing changes, unless one is the current ETag. */
@@ -673,6 +675,8 @@ export interface operations {
             header?: {
                 /** @description Entity tags of the copies the caller holds, or `*`: 304 with no body when one is the current ETag. */
                 "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+                /** @description `no-store`: the answer is read as usual (from the cache when it holds it) but, when read from the database, not stored in the cache, for a caller that will not read it again soon. */
+                "Cache-Control"?: components["parameters"]["CacheControlNoStore"];
                 /** @description The caller’s request id, echoed in the answer and every log line of the request when it matches `[A-Za-z0-9._:-]{1,128}`. */
                 "x-request-id"?: components["parameters"]["XRequestId"];
             };
