@@ -25,6 +25,11 @@ export interface Target {
    * and answers how many SQL statements the waiting itself sent (taken out of the figures).
    */
   settle?(answers: number): Promise<number>;
+  /**
+   * Requests served so far by the platform's processes other than the ones wrk sends (calls
+   * between services and to the sandbox provider), read from the services' own metrics.
+   */
+  internalCalls?(): Promise<number>;
 }
 
 export interface Context {
