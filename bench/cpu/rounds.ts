@@ -40,7 +40,14 @@ export interface Entry {
 
 export interface Round {
   label: string;
+  /**
+   * The requests the figures are divided by: those the loaded processes say they answered where
+   * they count them (the platform's own metrics: wrk leaves out the requests still in flight when
+   * it stops, whose work is in the round), else wrk's count.
+   */
   answers: number;
+  /** wrk's count of 2xx answers. */
+  wrkAnswers: number;
   perSecond: number;
   /** CPU microseconds by process name: the entry's processes, `redis-server` and `mariadbd`. */
   cpu: Map<string, number>;
@@ -115,16 +122,18 @@ export class Rounds {
     const work = lessIdle(between(counters, await this.probe.read()), this.idle);
     work.questions = Math.max(0, work.questions - polls);
     const callsAfter = await e.target.internalCalls?.();
-    const perRequest = (group: string) => fmt(watched.filter((p) => p.group === group).reduce((s, p) => s + (used.get(p.name) ?? 0), 0) / r.requests);
-    const total = fmt([...used.values()].reduce((s, us) => s + us, 0) / r.requests);
+    const answers = callsBefore?.served !== undefined && callsAfter?.served !== undefined ? callsAfter.served - callsBefore.served : r.requests;
+    const perRequest = (group: string) => fmt(watched.filter((p) => p.group === group).reduce((s, p) => s + (used.get(p.name) ?? 0), 0) / answers);
+    const total = fmt([...used.values()].reduce((s, us) => s + us, 0) / answers);
     const load = loadavg()[0] ?? NaN;
     console.log(
       `  round ${n} ${e.label}: ${fmt(r.perSecond)} req/s, ${total} CPU-µs/req ` +
         `(services ${perRequest('services')}, Redis ${perRequest('redis')}, MariaDB ${perRequest('mysql')}), ` +
-        `${fmt(work.questions / r.requests, 2)} SQL/req, ${fmt(work.commands / r.requests, 2)} Redis commands/req, load ${fmt(load, 1)}`,
+        `${fmt(work.questions / answers, 2)} SQL/req, ${fmt(work.commands / answers, 2)} Redis commands/req` +
+        `${callsAfter && callsBefore ? `, ${fmt((callsAfter.calls - callsBefore.calls) / answers, 2)} internal HTTP/req` : ''}, load ${fmt(load, 1)}`,
     );
-    const internalCalls = callsBefore === undefined || callsAfter === undefined ? undefined : callsAfter - callsBefore;
-    return { label: e.label, answers: r.requests, perSecond: r.perSecond, cpu: used, work, internalCalls, load };
+    const internalCalls = callsBefore && callsAfter ? callsAfter.calls - callsBefore.calls : undefined;
+    return { label: e.label, answers, wrkAnswers: r.requests, perSecond: r.perSecond, cpu: used, work, internalCalls, load };
   }
 
   /** One wrk run; any non-2xx answer or socket error stops the bench, with the processes' last lines. */

@@ -26,10 +26,11 @@ export interface Target {
    */
   settle?(answers: number): Promise<number>;
   /**
-   * Requests served so far by the platform's processes other than the ones wrk sends (calls
-   * between services and to the sandbox provider), read from the services' own metrics.
+   * From the platform's own metrics, so far: `calls`, requests its processes answered other than
+   * the load's (calls between services and to the sandbox provider); `served`, when known, the
+   * load's own requests answered 2xx, those still in flight when wrk stopped included.
    */
-  internalCalls?(): Promise<number>;
+  internalCalls?(): Promise<{ calls: number; served?: number }>;
 }
 
 export interface Context {
