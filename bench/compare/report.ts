@@ -153,7 +153,7 @@ export function reportMarkdown(r: CompareInfo, scenarios: Scenario[]): string {
       'redis-server and mariadbd, from just before wrk starts until the answers\' work is done, divided by the answers: for the platform, the 2xx answers of the ' +
       "load's route its own metrics counted (wrk's count leaves out the requests still in flight when it stops, whose work is in the round); " +
       "for a reference, wrk's count, so its figures may be high by at most wrk's connections over the round's answers (under 1% here). Any " +
-      'answer other than a 2xx stops the bench. The platform's processes: user-service, order-service, payment-service and the sandbox provider; a reference's: its " +
+      "answer other than a 2xx stops the bench. The platform's processes: user-service, order-service, payment-service and the sandbox provider; a reference's: its " +
       'own process (and the sandbox for the essential payment, which charges there). wrk and the bench are not counted.',
     "- **End of a payment round**: when every answered payment's order reads PAID (the platform: at order-service, after its outbox relay and event " +
       "handling; the essential reference: after its consumer's UPDATE), polled every 50 ms; the polls' statements are taken out.",
