@@ -65,6 +65,12 @@ describe('bench:compare goals', () => {
     expect(byWhat["the platform's Redis commands (inside scripts included)/req"]).toBe(true);
   });
 
+  it('when a count is judged, then it is judged as printed, to two decimals', () => {
+    const at = (sql: number) => evaluate([pay('pay8', [[1_000, 1_000]], [[1_000, 1_000]], [[500, 1_000]], { sql, redis: 1, calls: 1 })]).find((v) => v.goal.what.includes('SQL'));
+    expect(at(8.004)?.pass).toBe(true);
+    expect(at(8.006)?.pass).toBe(false);
+  });
+
   it('when a count was not measured, then its goal is a miss, never a pass', () => {
     const s = pay('pay8', [[1_000, 1_000]], [[1_000, 1_000]], [[500, 1_000]], { sql: 1, redis: 1, calls: undefined as unknown as number });
     const calls = evaluate([s]).find((v) => v.goal.what.includes('HTTP'));
