@@ -1,3 +1,4 @@
+/* eslint-disable @nx/enforce-module-boundaries -- a workspace test of the benches' own arithmetic (bench/ is no project of its own). */
 import {
   ESSENTIAL,
   ESSENTIAL_PLUS_READ,
