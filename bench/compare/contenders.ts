@@ -95,12 +95,14 @@ const label = (labels: string, name: string) => new RegExp(`${name}="([^"]*)"`).
  * Requests the platform's four processes have answered so far, from each one's own
  * `http_request_duration_seconds_count` (every answered request, by method, route and status):
  * `calls`, all but the load's own (`load`, at its app), `/metrics` and `/health*`, i.e. what the
- * services asked of each other and of the sandbox provider; `served`, the load's own 2xx answers.
+ * services asked of each other and of the sandbox provider (`byRoute`: by app, method, route and
+ * status); `served`, the load's own 2xx answers.
  * Read between rounds, never during one.
  */
-export async function internalCalls(platform: Contender, load?: Public): Promise<{ calls: number; served?: number }> {
+export async function internalCalls(platform: Contender, load?: Public): Promise<{ calls: number; served?: number; byRoute: Map<string, number> }> {
   let calls = 0;
   let served = 0;
+  const byRoute = new Map<string, number>();
   for (const p of platform.platform.all) {
     const text = await (await fetch(`${p.url}/metrics`)).text();
     for (const [, labels = '', n] of text.matchAll(COUNT_LINE)) {
@@ -108,8 +110,12 @@ export async function internalCalls(platform: Contender, load?: Public): Promise
       if (route === '/metrics' || route.startsWith('/health')) continue;
       if (load && p.app === load.app && label(labels, 'method') === load.method && route === load.route) {
         if (label(labels, 'status_code').startsWith('2')) served += Number(n);
-      } else calls += Number(n);
+      } else {
+        calls += Number(n);
+        const key = `${p.app} ${label(labels, 'method')} ${route} ${label(labels, 'status_code')}`;
+        byRoute.set(key, (byRoute.get(key) ?? 0) + Number(n));
+      }
     }
   }
-  return load ? { calls, served } : { calls };
+  return load ? { calls, served, byRoute } : { calls, byRoute };
 }

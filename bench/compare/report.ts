@@ -106,6 +106,19 @@ function ratioTable(scenarios: Scenario[]): string {
   return lines.join('\n');
 }
 
+/** The platform's internal calls per request, by the app that answered them, method, route and status. */
+function callsTable(scenarios: Scenario[]): string {
+  const lines = ['| scenario | answered by, method, route, status | calls / req |', '| --- | --- | ---: |'];
+  for (const s of scenarios) {
+    const rounds = s.outcome.rounds.filter((r) => r.label === PLATFORM && r.callsByRoute);
+    const answers = rounds.reduce((t, r) => t + r.answers, 0);
+    const total = new Map<string, number>();
+    for (const r of rounds) for (const [route, n] of r.callsByRoute ?? []) total.set(route, (total.get(route) ?? 0) + n);
+    [...total].sort(([a], [b]) => a.localeCompare(b)).forEach(([route, n], i) => lines.push(row([i === 0 ? s.outcome.name : '', `\`${route}\``, fmt(n / answers, 3)])));
+  }
+  return lines.length > 2 ? lines.join('\n') : 'None in any scenario.';
+}
+
 export function goalLines(verdicts: Verdict[]): string[] {
   return verdicts.map((v) => {
     const value = /µs|÷/.test(v.goal.what) ? x(v.value) : fmt(v.value, 2);
@@ -147,15 +160,21 @@ export function reportMarkdown(r: CompareInfo, scenarios: Scenario[]): string {
     '',
     ratioTable(scenarios),
     '',
+    "### The platform's internal HTTP calls, by route (all its rounds)",
+    '',
+    callsTable(scenarios),
+    '',
     '### How to read it',
     '',
     `- **CPU-µs / req**: \`utime + stime\` from \`/proc/<pid>/stat\` (${CLK_TCK} ticks a second, every thread) of the loaded contender's processes, ` +
-      'redis-server and mariadbd, from just before wrk starts until the answers\' work is done, divided by the answers: for the platform, the 2xx answers of the ' +
-      "load's route its own metrics counted (wrk's count leaves out the requests still in flight when it stops, whose work is in the round); " +
-      "for a reference, wrk's count, so its figures may be high by at most wrk's connections over the round's answers (under 1% here). Any " +
+      'redis-server and mariadbd, from just before wrk starts until the answers\' work is done, divided by the requests done. wrk\'s count leaves out the requests ' +
+      "still in flight when it stops, whose work is in the round, so the payments are counted as the orders that turned PAID during the round " +
+      "(platform and essential reference alike); the platform's reads and creates as the 2xx answers of the load's route its own metrics counted; " +
+      "a reference's reads and creates as wrk counted them, which can make its figures high by at most wrk's connections over the round's answers " +
+      '(under 0.5% here). Any ' +
       "answer other than a 2xx stops the bench. The platform's processes: user-service, order-service, payment-service and the sandbox provider; a reference's: its " +
       'own process (and the sandbox for the essential payment, which charges there). wrk and the bench are not counted.',
-    "- **End of a payment round**: when every answered payment's order reads PAID (the platform: at order-service, after its outbox relay and event " +
+    "- **End of a payment round**: when every answered payment's order reads PAID and the count has held still for 200 ms (the platform: at order-service, after its outbox relay and event " +
       "handling; the essential reference: after its consumer's UPDATE), polled every 50 ms; the polls' statements are taken out.",
     `- **SQL / Redis commands**: MariaDB's global \`Questions\` and the sum of Redis's \`INFO commandstats\` (commands inside scripts included), over all ` +
       `of a contender's rounds divided by its answers, less what everything does left alone (${fmt(r.idle.commands)} commands/s, ${fmt(r.idle.questions)} statements/s).`,

@@ -3,14 +3,13 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { createConnection, type Connection } from 'mysql2/promise';
 import type { Account } from '../../e2e/src/client';
-import { sleep } from '../../e2e/src/processes';
 import { pooledScript, staticScript } from '../http/lua';
 import type { Pool } from '../http/pools';
 import { POOL_ITEM } from '../http/pools';
 import { cachedOrder, orderBody } from '../http/scenarios';
 import { ordersUrl, type Contender } from '../cpu/contenders';
 import type { Entry, Runner } from '../cpu/rounds';
-import { SCENARIOS, type Context, type Target } from '../cpu/scenarios';
+import { paidSettler, SCENARIOS, type Context, type Target } from '../cpu/scenarios';
 import { internalCalls, startBare, type Public, type Reference } from './contenders';
 import { BARE, ESSENTIAL, ORDER_READ, PLATFORM, TUNED, USUAL } from './goals';
 
@@ -74,7 +73,6 @@ export function create(c: Contenders, ctx: Context, items: number): Entry[] {
 const ESSENTIAL_CEILING = 4_000;
 const READ_CEILING = 10_000;
 const ROWS_PER_STATEMENT = 2_000;
-const PAID_WAIT_MS = 60_000;
 
 /** The `sub` of an access token: the user id the references store as the owner. */
 const subOf = (token: string) => (JSON.parse(Buffer.from(token.split('.')[1] as string, 'base64url').toString()) as { sub: string }).sub;
@@ -132,22 +130,12 @@ export async function payments(c: Contenders, ctx: Context): Promise<(connection
   const payable = await essentialPool(c, ctx, 'essential-pay', ESSENTIAL_CEILING);
   const db: Connection = await createConnection({ uri: c.essential.databaseUrl });
   ctx.cleanup(() => db.end());
-  let paid = 0;
   const paidNow = async () => Number(((await db.query("SELECT COUNT(*) AS n FROM orders WHERE status = 'PAID'"))[0] as { n: number }[])[0]?.n);
   const essential = onReference(c, ESSENTIAL, c.essential, {
     url: c.essential.url,
     script: pooledScript(ctx.dir, 'essential-pay', { kind: 'pay', poolFile: payable.pool.file, tokensFile, keyPrefix: `bench-compare-${Date.now().toString(36)}-` }),
     ...payable,
-    async settle(answers) {
-      paid += answers;
-      const deadline = performance.now() + PAID_WAIT_MS;
-      for (let polls = 1; ; polls++) {
-        const now = await paidNow();
-        if (now >= paid) return polls;
-        if (performance.now() > deadline) throw new Error(`${ESSENTIAL}: ${now} orders read PAID ${PAID_WAIT_MS / 1000} s after ${paid} payments were answered`);
-        await sleep(50);
-      }
-    },
+    settle: paidSettler(paidNow, ESSENTIAL),
   });
   const readable = await essentialPool(c, ctx, 'essential-read', READ_CEILING);
   const read = onReference(c, ORDER_READ, c.essential.alone(ORDER_READ), {

@@ -41,9 +41,10 @@ export interface Entry {
 export interface Round {
   label: string;
   /**
-   * The requests the figures are divided by: those the loaded processes say they answered where
-   * they count them (the platform's own metrics: wrk leaves out the requests still in flight when
-   * it stops, whose work is in the round), else wrk's count.
+   * The requests the figures are divided by. wrk's count leaves out the requests still in flight
+   * when it stops, whose work is in the round, so where there is an exact count it is used: the
+   * payments whose orders turned PAID during the round, else the load's 2xx answers counted by
+   * the platform's own metrics, else wrk's count.
    */
   answers: number;
   /** wrk's count of 2xx answers. */
@@ -55,6 +56,8 @@ export interface Round {
   work: Work;
   /** Requests the platform's processes served to each other and to the sandbox provider (see Target.internalCalls). */
   internalCalls?: number;
+  /** The same by `<app> <method> <route> <status>`, those that moved. */
+  callsByRoute?: Map<string, number>;
   /** The 1-minute load average at the round's end. */
   load: number;
 }
@@ -117,12 +120,14 @@ export class Rounds {
     const counters = await this.probe.read();
     const cpu = cpuNow(watched);
     const r = await this.wrk(e, this.s.wrk.seconds, `round ${n}`);
-    const polls = (await e.target.settle?.(r.requests)) ?? 0;
+    const settled = await e.target.settle?.(r.requests);
+    const polls = settled?.polls ?? 0;
     const used = cpuBetween(cpu, cpuNow(watched));
     const work = lessIdle(between(counters, await this.probe.read()), this.idle);
     work.questions = Math.max(0, work.questions - polls);
     const callsAfter = await e.target.internalCalls?.();
-    const answers = callsBefore?.served !== undefined && callsAfter?.served !== undefined ? callsAfter.served - callsBefore.served : r.requests;
+    const served = callsBefore?.served !== undefined && callsAfter?.served !== undefined ? callsAfter.served - callsBefore.served : undefined;
+    const answers = settled?.completed ?? served ?? r.requests;
     const perRequest = (group: string) => fmt(watched.filter((p) => p.group === group).reduce((s, p) => s + (used.get(p.name) ?? 0), 0) / answers);
     const total = fmt([...used.values()].reduce((s, us) => s + us, 0) / answers);
     const load = loadavg()[0] ?? NaN;
@@ -133,7 +138,8 @@ export class Rounds {
         `${callsAfter && callsBefore ? `, ${fmt((callsAfter.calls - callsBefore.calls) / answers, 2)} internal HTTP/req` : ''}, load ${fmt(load, 1)}`,
     );
     const internalCalls = callsBefore && callsAfter ? callsAfter.calls - callsBefore.calls : undefined;
-    return { label: e.label, answers, wrkAnswers: r.requests, perSecond: r.perSecond, cpu: used, work, internalCalls, load };
+    const callsByRoute = callsBefore && callsAfter ? routeDeltas(callsBefore.byRoute, callsAfter.byRoute) : undefined;
+    return { label: e.label, answers, wrkAnswers: r.requests, perSecond: r.perSecond, cpu: used, work, internalCalls, callsByRoute, load };
   }
 
   /** One wrk run; any non-2xx answer or socket error stops the bench, with the processes' last lines. */
@@ -147,4 +153,8 @@ export class Rounds {
     if (bad) throw new Error(`${what} of ${e.label}: wrk counted ${bad} (of ${r.requests} answers), so the figures would measure failures.\n${e.runner.lastLines(15)}`);
     return r;
   }
+}
+
+function routeDeltas(a: Map<string, number>, b: Map<string, number>): Map<string, number> {
+  return new Map([...b].map(([route, n]) => [route, n - (a.get(route) ?? 0)] as const).filter(([, d]) => d > 0));
 }
