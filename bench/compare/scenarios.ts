@@ -103,7 +103,7 @@ async function growEssential(databaseUrl: string, owners: string[], pool: Pool, 
   }
 }
 
-/** A pool of orders of the essential reference's, topped up after the warm-up from the rate it saw (2.5× room, as bench:cpu's). */
+/** A pool of orders of the essential reference's, topped up after each warm-up from the rate it saw (2.5× room, as bench:cpu's) and for the next warm-up. */
 async function essentialPool(c: Contenders, ctx: Context, name: string, ceiling: number): Promise<Required<Pick<Target, 'pool' | 'refill'>>> {
   const owners = c.platform.users.map((u) => subOf(u.accessToken));
   const pool: Pool = { file: join(ctx.dir, `${name}.txt`), size: 0, offset: 0 };
@@ -111,7 +111,8 @@ async function essentialPool(c: Contenders, ctx: Context, name: string, ceiling:
   return {
     pool,
     async refill(perSecond) {
-      const needed = pool.offset + Math.ceil(perSecond * ctx.rounds * ctx.roundSeconds * 2.5) + 2_000;
+      // The rounds at 2.5× the warm-up's rate, and the next scenario's warm-up (at another concurrency) at the ceiling.
+      const needed = pool.offset + Math.ceil(perSecond * ctx.rounds * ctx.roundSeconds * 2.5 + ceiling * ctx.warmupSeconds * 1.5) + 2_000;
       if (needed > pool.size) await growEssential(c.essential.databaseUrl, owners, pool, needed - pool.size);
     },
   };

@@ -96,7 +96,8 @@ const pay: Scenario = {
       script: pooledScript(ctx.dir, `pay-${label}`, { kind: 'pay', poolFile: pool.file, tokensFile: c.tokensFile, keyPrefix: `bench-cpu-${label}-${Date.now().toString(36)}-` }),
       pool,
       async refill(perSecond) {
-        const needed = pool.offset + Math.ceil(perSecond * ctx.rounds * ctx.roundSeconds * 2.5) + 2_000;
+        // The rounds at 2.5× the warm-up's rate, and another warm-up at the ceiling (bench:compare pays at two concurrencies from one pool).
+        const needed = pool.offset + Math.ceil(perSecond * ctx.rounds * ctx.roundSeconds * 2.5 + PAYMENTS_CEILING * ctx.warmupSeconds * 1.5) + 2_000;
         if (needed > pool.size) await growPool(c.databases['order-service'], owners, pool, needed - pool.size);
       },
       settle,
