@@ -8,6 +8,7 @@ import { adminQuery } from '@platform/testing';
 import { ROOMY, signUpUsers, urlOf, type Cleanup } from '../http/platform';
 import type { Build } from './builds';
 import type { Watched } from './proc';
+import type { Runner } from './rounds';
 
 /**
  * One build's platform: the four apps as processes of the e2e harness, on MySQL schemas of
@@ -20,7 +21,7 @@ import type { Watched } from './proc';
 const SERVICES = ['user-service', 'order-service', 'payment-service'] as const;
 type Service = (typeof SERVICES)[number];
 
-export interface Contender {
+export interface Contender extends Runner {
   build: Build;
   platform: Platform;
   users: Account[];
@@ -75,11 +76,23 @@ export async function startContender(build: Build, admin: URL, redisUrl: string,
   const accounts = await signUpUsers(platform, users);
   const tokensFile = join(dir, `tokens-${build.label}.txt`);
   writeFileSync(tokensFile, accounts.map((u) => `${u.accessToken}\n`).join(''));
-  return { build, platform, users: accounts, tokensFile, databases };
+  const c: Contender = {
+    label: build.label,
+    build,
+    platform,
+    users: accounts,
+    tokensFile,
+    databases,
+    processes: () => processesOf(c),
+    assertUp: () => assertUp(c),
+    restart: () => restart(c),
+    lastLines: (lines) => c.platform.all.map((p) => `${p.name}, its last lines:\n${p.output(lines)}`).join('\n'),
+  };
+  return c;
 }
 
 /** The four apps' processes as they are now (a restart gives them new pids). */
-export function processesOf(c: Contender): Watched[] {
+function processesOf(c: Contender): Watched[] {
   return c.platform.all.map((p) => ({ name: p.name, group: 'services', pid: p.pid as number }));
 }
 
@@ -88,7 +101,7 @@ export function processesOf(c: Contender): Watched[] {
  * (the users' tokens stay good, the cached order stays cached), started in the harness's
  * order: the sandbox and user-service, then order-service, then payment-service.
  */
-export async function restart(c: Contender): Promise<void> {
+async function restart(c: Contender): Promise<void> {
   const codes = await Promise.all(c.platform.all.map(async (p) => [p.name, await p.stop()] as const));
   const failed = codes.filter(([, code]) => code !== 0);
   if (failed.length > 0) throw new Error(`build ${c.build.label}: ${failed.map(([name, code]) => `${name} exited with ${code}`).join(', ')} on SIGTERM`);
@@ -106,7 +119,7 @@ function lastLinesOfCrashed(platform: Platform): string {
 }
 
 /** Stops the bench when a process of the build has exited by itself: its port may since be another's. */
-export function assertUp(c: Contender): void {
+function assertUp(c: Contender): void {
   const crashes = c.platform.crashes();
   if (crashes.length > 0) throw new Error(`build ${c.build.label}: ${crashes.join(', ')}${lastLinesOfCrashed(c.platform)}`);
 }

@@ -23,10 +23,10 @@ import { adminUrl } from '../orders/schema';
 import { benchRedis } from '../redis/server';
 import { runBench, writeResults } from '../run';
 import { buildBase, buildThis } from './builds';
-import { processesOf, startContender, type Contender } from './contenders';
+import { startContender, type Contender } from './contenders';
 import { cpuBetween, cpuNow, serverProcesses, type Watched } from './proc';
 import { load, reportMarkdown, type RunInfo } from './report';
-import { Rounds, type Outcome, type RoundSettings } from './rounds';
+import { Rounds, type Entry, type Outcome, type RoundSettings } from './rounds';
 import { SCENARIOS } from './scenarios';
 
 const int = (name: string, fallback: number) => {
@@ -68,7 +68,7 @@ async function release(): Promise<void> {
 
 /** CPU milliseconds per second of each build's four processes and of each server, all left alone. */
 async function idleCpu(contenders: Contender[], servers: Watched[], ms: number): Promise<Record<string, number>> {
-  const groups: [string, Watched[]][] = [...contenders.map((c) => [`build ${c.build.label}'s processes`, processesOf(c)] as [string, Watched[]]), ...servers.map((s) => [s.name, [s]] as [string, Watched[]])];
+  const groups: [string, Watched[]][] = [...contenders.map((c) => [`build ${c.build.label}'s processes`, c.processes()] as [string, Watched[]]), ...servers.map((s) => [s.name, [s]] as [string, Watched[]])];
   const before = groups.map(([, ps]) => cpuNow(ps));
   await sleep(ms);
   return Object.fromEntries(groups.map(([name, ps], i) => [name, [...cpuBetween(before[i] as Map<string, number>, cpuNow(ps)).values()].reduce((s, us) => s + us, 0) / ms]));
@@ -93,10 +93,17 @@ async function measureAll(): Promise<{ info: Omit<RunInfo, 'runSeconds'>; outcom
   if (!(await settle(probe, QUIET, 60_000))) console.warn(`Redis stayed busier than ${QUIET} commands/s for a minute; measuring anyway`);
   const idle = await idleRate(probe, IDLE_MS);
 
-  const rounds = new Rounds(SETTINGS, contenders, servers, probe, idle);
+  const rounds = new Rounds(SETTINGS, servers, probe, idle);
   const ctx = { dir, rounds: SETTINGS.rounds, roundSeconds: SETTINGS.wrk.seconds, warmupSeconds: SETTINGS.warmupSeconds, cleanup };
   const outcomes: Outcome[] = [];
-  for (const scenario of chosen) outcomes.push(await rounds.run(scenario, ctx));
+  for (const scenario of chosen) {
+    const entries: Entry[] = [];
+    for (const c of contenders) {
+      c.assertUp();
+      entries.push({ label: c.label, runner: c, target: await scenario.target(c, ctx) });
+    }
+    outcomes.push(await rounds.run(scenario.name, entries));
+  }
   // Warm by now, as during the rounds (just after start-up, compiling and collecting still show),
   // and after a pause: the last round's own collecting is not idle work.
   await sleep(IDLE_MS);

@@ -126,10 +126,11 @@ function notes(r: RunInfo): string {
     '',
     `- **CPU-µs / req**: the round's \`utime + stime\` (from \`/proc/<pid>/stat\`, every thread, ${CLK_TCK} ticks a second) of the loaded ` +
       "build's four processes (user-service, order-service, payment-service, gateway-sandbox), redis-server and mariadbd, from just before wrk " +
-      'starts to the end of the round, divided by the answers wrk counted (all 2xx: any other answer or socket error stops the bench). wrk ' +
+      'starts to the end of the round, divided by the answers wrk counted (all 2xx: any other answer or socket error stops the bench; the payments: ' +
+      'by the orders that turned PAID during the round, those still in flight when wrk stopped included). wrk ' +
       'itself and the bench\'s own process are not counted. Each figure is the median over the rounds, each column its own median, so the ' +
       'split need not add up to the total exactly.',
-    '- **End of a round**: when wrk stops, for the reads and the creates; for the payments, when every answered payment\'s order reads PAID ' +
+    '- **End of a round**: when wrk stops, for the reads and the creates; for the payments, when every answered payment\'s order reads PAID (and the count has held still for 200 ms) ' +
       "at order-service (polled every 50 ms from the bench), so the outbox relay, the event and order-service's handling of it are counted " +
       'in the payment.',
     `- **Left alone** after the last scenario (5 s of rest, then 5 s measured), CPU milliseconds per second: ${idle}. The idle build and both servers keep that up during the other's rounds (outbox ` +

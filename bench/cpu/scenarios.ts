@@ -21,10 +21,19 @@ export interface Target {
   /** After the warm-up, with its rate: makes the pool big enough for the rounds. */
   refill?(perSecond: number): Promise<void>;
   /**
-   * After a wrk run of `answers` answers: waits until the work they set off has been done,
-   * and answers how many SQL statements the waiting itself sent (taken out of the figures).
+   * After a wrk run of `answers` answers: waits until the work they set off has been done, and
+   * answers how many SQL statements the waiting itself sent (`polls`, taken out of the figures)
+   * and, where it can count them, how many requests were done since the last settle
+   * (`completed`: those still in flight when wrk stopped included).
    */
-  settle?(answers: number): Promise<number>;
+  settle?(answers: number): Promise<{ polls: number; completed?: number }>;
+  /**
+   * From the platform's own metrics, so far: `calls`, requests its processes answered other than
+   * the load's (calls between services and to the sandbox provider); `served`, when known, the
+   * load's own requests answered 2xx, those still in flight when wrk stopped included; `byRoute`,
+   * the calls by `<app> <method> <route> <status>`.
+   */
+  internalCalls?(): Promise<{ calls: number; served?: number; byRoute: Map<string, number> }>;
 }
 
 export interface Context {
@@ -71,7 +80,7 @@ const create = (items: number): Scenario => ({
  * order-service marking the order PAID. A run is over when every answered payment's order
  * reads PAID.
  */
-const pay: Scenario = {
+export const pay: Scenario = {
   name: 'POST /v1/payments, end to end',
   async target(c, ctx) {
     const owners = c.users.map((u) => u.id);
@@ -82,27 +91,50 @@ const pay: Scenario = {
     const paidSql = `SELECT COUNT(*) AS n FROM orders WHERE user_id IN (${owners.map(() => 'UNHEX(?)').join(',')}) AND status = 'PAID'`;
     const hexOwners = owners.map((id) => id.replace(/-/g, ''));
     const paidNow = async () => Number(((await db.query(paidSql, hexOwners))[0] as { n: number }[])[0]?.n);
-    let paid = 0;
+    const settle = paidSettler(paidNow, `build ${label}`);
     return {
       url: paymentsUrl(c),
       script: pooledScript(ctx.dir, `pay-${label}`, { kind: 'pay', poolFile: pool.file, tokensFile: c.tokensFile, keyPrefix: `bench-cpu-${label}-${Date.now().toString(36)}-` }),
       pool,
       async refill(perSecond) {
-        const needed = pool.offset + Math.ceil(perSecond * ctx.rounds * ctx.roundSeconds * 2.5) + 2_000;
+        // The rounds at 2.5× the warm-up's rate, and another warm-up at the ceiling (bench:compare pays at two concurrencies from one pool).
+        const needed = pool.offset + Math.ceil(perSecond * ctx.rounds * ctx.roundSeconds * 2.5 + PAYMENTS_CEILING * ctx.warmupSeconds * 1.5) + 2_000;
         if (needed > pool.size) await growPool(c.databases['order-service'], owners, pool, needed - pool.size);
       },
-      async settle(answers) {
-        paid += answers;
-        const deadline = performance.now() + PAID_WAIT_MS;
-        for (let polls = 1; ; polls++) {
-          const now = await paidNow();
-          if (now >= paid) return polls;
-          if (performance.now() > deadline) throw new Error(`build ${label}: ${now} orders read PAID ${PAID_WAIT_MS / 1000} s after ${paid} payments were answered`);
-          await sleep(50);
-        }
-      },
+      settle,
     };
   },
 };
+
+/** Polls in a row the PAID count must hold still, once it has reached the answers, for the payments still in flight when wrk stopped to be done too. */
+const STILL_POLLS = 4;
+
+/**
+ * The settle of a payment scenario, from `paidNow` (the orders reading PAID, one statement):
+ * waits until every answered payment's order reads PAID and the count has held still for
+ * STILL_POLLS polls 50 ms apart; `completed` is how many more read PAID than at the last settle.
+ */
+export function paidSettler(paidNow: () => Promise<number>, who: string): (answers: number) => Promise<{ polls: number; completed: number }> {
+  let answered = 0;
+  let counted = 0;
+  return async (answers) => {
+    answered += answers;
+    const deadline = performance.now() + PAID_WAIT_MS;
+    let last = -1;
+    let still = 0;
+    for (let polls = 1; ; polls++) {
+      const now = await paidNow();
+      still = now === last ? still + 1 : 0;
+      last = now;
+      if (now >= answered && still >= STILL_POLLS) {
+        const completed = now - counted;
+        counted = now;
+        return { polls, completed };
+      }
+      if (performance.now() > deadline) throw new Error(`${who}: ${now} orders read PAID ${PAID_WAIT_MS / 1000} s after ${answered} payments were answered`);
+      await sleep(50);
+    }
+  };
+}
 
 export const SCENARIOS: readonly Scenario[] = [hit, create(1), create(20), pay];

@@ -1,0 +1,94 @@
+/* eslint-disable @nx/enforce-module-boundaries -- a workspace test of the benches' own arithmetic (bench/ is no project of its own). */
+import {
+  ESSENTIAL,
+  ESSENTIAL_PLUS_READ,
+  evaluate,
+  GOALS,
+  median,
+  ORDER_READ,
+  PLATFORM,
+  ratio,
+  TUNED,
+  USUAL,
+  type RoundFigures,
+  type ScenarioFigures,
+} from '../bench/compare/goals';
+
+/** The arithmetic bench:compare judges its goals with (bench/compare/goals.ts): no servers, no load. */
+
+const round = (label: string, cpuUs: number, perSecond: number): RoundFigures => ({ label, cpuUs, perSecond });
+
+function pay(key: string, platform: [number, number][], essential: [number, number][], read: [number, number][], counts = { sql: 8, redis: 20, calls: 2 }): ScenarioFigures {
+  const rounds: RoundFigures[] = [];
+  platform.forEach(([cpu, rate], i) => {
+    rounds.push(round(PLATFORM, cpu, rate));
+    rounds.push(round(ESSENTIAL, ...(essential[i] as [number, number])));
+    rounds.push(round(ORDER_READ, ...(read[i] as [number, number])));
+  });
+  return { key, name: key, rounds, counts: { [PLATFORM]: counts, [ESSENTIAL]: { sql: 4, redis: 5, calls: 1 } } };
+}
+
+describe('bench:compare goals', () => {
+  it('when the count is odd or even, then median is the middle value or the mean of the two middle ones', () => {
+    expect(median([3, 1, 2])).toBe(2);
+    expect(median([4, 1, 3, 2])).toBe(2.5);
+    expect(median([])).toBeNaN();
+  });
+
+  it('when a ratio is asked, then it is the median of round n over round n, not the ratio of the medians', () => {
+    const s: ScenarioFigures = {
+      key: 'hit',
+      name: 'hit',
+      rounds: [round(PLATFORM, 100, 1), round(USUAL, 200, 1), round(PLATFORM, 50, 1), round(USUAL, 400, 1), round(PLATFORM, 80, 1), round(USUAL, 240, 1)],
+      counts: {},
+    };
+    const r = ratio(s, USUAL, PLATFORM, 'cpuUs');
+    expect(r.rounds).toEqual([2, 8, 3]);
+    expect(r.median).toBe(3);
+  });
+
+  it('when the payment is judged, then the reference is the essential payment plus the order read of the same round', () => {
+    // Round 1: 1,000 + 500 µs; rates 1,000/s and 1,000/s make 500/s done one after the other.
+    const s = pay('pay8', [[2_250, 300]], [[1_000, 1_000]], [[500, 1_000]]);
+    expect(ratio(s, PLATFORM, ESSENTIAL_PLUS_READ, 'cpuUs').median).toBe(1.5);
+    expect(ratio(s, PLATFORM, ESSENTIAL_PLUS_READ, 'perSecond').median).toBeCloseTo(0.6, 10);
+    const verdicts = evaluate([s]);
+    expect(verdicts).toHaveLength(5);
+    expect(verdicts.every((v) => v.pass)).toBe(true);
+  });
+
+  it('when the payment costs more than 1.5× the reference or makes more statements, then those goals miss and the others pass', () => {
+    const s = pay('pay32', [[2_251, 301]], [[1_000, 1_000]], [[500, 1_000]], { sql: 8.2, redis: 19, calls: 2 });
+    const byWhat = Object.fromEntries(evaluate([s]).map((v) => [v.goal.what, v.pass]));
+    expect(byWhat[`the platform's CPU-µs/payment ÷ ${ESSENTIAL_PLUS_READ}'s`]).toBe(false);
+    expect(byWhat[`the platform's payments/s ÷ ${ESSENTIAL_PLUS_READ}'s`]).toBe(true);
+    expect(byWhat["the platform's SQL statements/req"]).toBe(false);
+    expect(byWhat["the platform's Redis commands (inside scripts included)/req"]).toBe(true);
+  });
+
+  it('when a count is judged, then it is judged as printed, to two decimals', () => {
+    const at = (sql: number) => evaluate([pay('pay8', [[1_000, 1_000]], [[1_000, 1_000]], [[500, 1_000]], { sql, redis: 1, calls: 1 })]).find((v) => v.goal.what.includes('SQL'));
+    expect(at(8.004)?.pass).toBe(true);
+    expect(at(8.006)?.pass).toBe(false);
+  });
+
+  it('when a count was not measured, then its goal is a miss, never a pass', () => {
+    const s = pay('pay8', [[1_000, 1_000]], [[1_000, 1_000]], [[500, 1_000]], { sql: 1, redis: 1, calls: undefined as unknown as number });
+    const calls = evaluate([s]).find((v) => v.goal.what.includes('HTTP'));
+    expect(calls?.pass).toBe(false);
+  });
+
+  it('when the cached read is judged, then usual ÷ platform must reach 5× and tuned ÷ platform 1.3×', () => {
+    const s: ScenarioFigures = { key: 'hit', name: 'hit', rounds: [round(PLATFORM, 60, 1), round(USUAL, 300, 1), round(TUNED, 75, 1)], counts: {} };
+    const verdicts = evaluate([s]);
+    expect(verdicts.map((v) => [v.goal.what, v.value, v.pass])).toEqual([
+      [`${USUAL}'s CPU-µs/req ÷ the platform's`, 5, true],
+      [`${TUNED}'s CPU-µs/req ÷ the platform's`, 1.25, false],
+    ]);
+  });
+
+  it('when scenarios did not run, then their goals are left out', () => {
+    expect(evaluate([])).toEqual([]);
+    expect(new Set(GOALS.map((g) => g.scenario))).toEqual(new Set(['pay8', 'pay32', 'hit', 'create1', 'create20']));
+  });
+});
