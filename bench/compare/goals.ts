@@ -129,7 +129,7 @@ function payGoals(scenario: string): Goal[] {
   ];
 }
 
-/** The goals of the project's issue, in the order printed. */
+/** The project's goals for these paths, in the order printed. */
 export const GOALS: readonly Goal[] = [
   ...payGoals('pay8'),
   ...payGoals('pay32'),
