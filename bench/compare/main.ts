@@ -31,17 +31,12 @@ import { startReference } from './contenders';
 import { BARE, ESSENTIAL, ESSENTIAL_PLUS_READ, evaluate, PLATFORM, TUNED, USUAL } from './goals';
 import { figuresOf, goalLines, reportMarkdown, type CompareInfo, type Scenario } from './report';
 import { create, hit, payments, type Contenders } from './scenarios';
-
-const int = (name: string, fallback: number) => {
-  const v = Number(process.env[name] ?? fallback);
-  if (!Number.isInteger(v) || v < 1) throw new Error(`${name} must be a positive integer`);
-  return v;
-};
+import { envInt } from '../env';
 
 const SETTINGS: RoundSettings = {
-  rounds: int('BENCH_ROUNDS', 3),
-  warmupSeconds: int('BENCH_WARMUP_SECONDS', 5),
-  wrk: { threads: int('BENCH_THREADS', 2), connections: int('BENCH_CONNECTIONS', 32), seconds: int('BENCH_ROUND_SECONDS', 10) },
+  rounds: envInt('BENCH_ROUNDS', 3),
+  warmupSeconds: envInt('BENCH_WARMUP_SECONDS', 5),
+  wrk: { threads: envInt('BENCH_THREADS', 2), connections: envInt('BENCH_CONNECTIONS', 32), seconds: envInt('BENCH_ROUND_SECONDS', 10) },
   restart: false,
 };
 const KNOWN = ['hit', 'create1', 'create20', 'pay'];

@@ -28,17 +28,12 @@ import { cpuBetween, cpuNow, serverProcesses, type Watched } from './proc';
 import { load, reportMarkdown, type RunInfo } from './report';
 import { Rounds, type Entry, type Outcome, type RoundSettings } from './rounds';
 import { SCENARIOS } from './scenarios';
-
-const int = (name: string, fallback: number) => {
-  const v = Number(process.env[name] ?? fallback);
-  if (!Number.isInteger(v) || v < 1) throw new Error(`${name} must be a positive integer`);
-  return v;
-};
+import { envInt } from '../env';
 
 const SETTINGS: RoundSettings = {
-  rounds: int('BENCH_ROUNDS', 5),
-  warmupSeconds: int('BENCH_WARMUP_SECONDS', 5),
-  wrk: { threads: int('BENCH_THREADS', 2), connections: int('BENCH_CONNECTIONS', 32), seconds: int('BENCH_ROUND_SECONDS', 10) },
+  rounds: envInt('BENCH_ROUNDS', 5),
+  warmupSeconds: envInt('BENCH_WARMUP_SECONDS', 5),
+  wrk: { threads: envInt('BENCH_THREADS', 2), connections: envInt('BENCH_CONNECTIONS', 32), seconds: envInt('BENCH_ROUND_SECONDS', 10) },
   restart: process.env['BENCH_RESTART'] === '1',
 };
 const BASE_REF = process.env['BENCH_BASE_REF'] || 'HEAD';

@@ -29,21 +29,16 @@ import { summary, type Outcome, type Settings } from './measure';
 import { load, reportMarkdown, type RunInfo } from './report';
 import { scenarios } from './scenarios';
 import { ensureWrk } from './wrk';
-
-const int = (name: string, fallback: number, min = 1) => {
-  const v = Number(process.env[name] ?? fallback);
-  if (!Number.isInteger(v) || v < min) throw new Error(`${name} must be an integer of at least ${min}`);
-  return v;
-};
+import { envInt } from '../env';
 
 const SETTINGS: Settings = {
-  rounds: int('BENCH_ROUNDS', 3),
-  hitRounds: int('BENCH_HIT_ROUNDS', 7),
-  warmupSeconds: int('BENCH_WARMUP_SECONDS', 5),
+  rounds: envInt('BENCH_ROUNDS', 3),
+  hitRounds: envInt('BENCH_HIT_ROUNDS', 7),
+  warmupSeconds: envInt('BENCH_WARMUP_SECONDS', 5),
   idleMs: 2_000,
-  wrk: { threads: int('BENCH_THREADS', 2), connections: int('BENCH_CONNECTIONS', 32), seconds: int('BENCH_ROUND_SECONDS', 10) },
+  wrk: { threads: envInt('BENCH_THREADS', 2), connections: envInt('BENCH_CONNECTIONS', 32), seconds: envInt('BENCH_ROUND_SECONDS', 10) },
 };
-const LARGE = int('BENCH_ORDERS', 1_000_000, SMALL + 1);
+const LARGE = envInt('BENCH_ORDERS', 1_000_000, SMALL + 1);
 const USERS = 8;
 /** Eight scenarios (seven and the floor, two of them of hitRounds) of rounds twice as long as their wrk runs (with the baseline's), plus ten minutes for the rest. */
 const ROUNDS = 6 * SETTINGS.rounds + 2 * SETTINGS.hitRounds;

@@ -19,18 +19,14 @@ import { closedLoop, inBatches, timed, type Outcome, type Run } from './load';
 import { startPlatform, type Platform } from './platform';
 import { checkMarkdown, goalsMarkdown, header, load, throughputMarkdown, type Check, type Level } from './report';
 import { runBench, writeResults } from '../run';
+import { envInt } from '../env';
 
 const DEADLINE_MS = 10 * 60_000;
 /** How long a level's orders may take to all read PAID before the bench stops waiting. */
 const PAID_WAIT_MS = 15_000;
 
-const int = (name: string, fallback: number) => {
-  const v = Number(process.env[name] ?? fallback);
-  if (!Number.isInteger(v) || v < 1) throw new Error(`${name} must be a positive integer`);
-  return v;
-};
-const COUNT = int('BENCH_PAYMENTS', 2_000);
-const USERS = int('BENCH_USERS', 20);
+const COUNT = envInt('BENCH_PAYMENTS', 2_000);
+const USERS = envInt('BENCH_USERS', 20);
 const LEVELS = (process.env['BENCH_CONCURRENCY'] ?? '1,8,32').split(',').map((s) => {
   const v = Number(s);
   if (!Number.isInteger(v) || v < 1) throw new Error('BENCH_CONCURRENCY must be positive integers separated by commas');

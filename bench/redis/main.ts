@@ -17,16 +17,11 @@ import { createRedisClient } from '../../libs/redis/src/client';
 import type { CacheResults } from './cache';
 import type { LimiterResults } from './limiter';
 import { benchRedis } from './server';
+import { envInt } from '../env';
 
 const ROOT = join(__dirname, '../..');
 const RESULTS = join(ROOT, 'bench/results/redis.md');
 const DEADLINE_MS = 110_000;
-
-const int = (name: string, fallback: number) => {
-  const v = Number(process.env[name] ?? fallback);
-  if (!Number.isInteger(v) || v < 1) throw new Error(`${name} must be a positive integer`);
-  return v;
-};
 
 /**
  * The modules under test are separate files; say plainly which is missing rather than fail
@@ -51,8 +46,8 @@ async function main(): Promise<void> {
   requireModules();
   const { benchLimiter, limiterMarkdown } = await import('./limiter.js');
   const { benchCache, cacheMarkdown } = await import('./cache.js');
-  const rounds = int('BENCH_ROUNDS', 7);
-  const roundMs = int('BENCH_ROUND_MS', 1_000);
+  const rounds = envInt('BENCH_ROUNDS', 7);
+  const roundMs = envInt('BENCH_ROUND_MS', 1_000);
   const limiterSettings = { rounds, roundMs, concurrency: 32, sequentialChecks: 2_000 };
   const cacheSettings = { rounds, roundMs: Math.ceil(roundMs / 2), sequentialChecks: 2_000 };
 

@@ -27,18 +27,13 @@ import { Load } from './load';
 import { Mix } from './mix';
 import { reportMarkdown, unexpected, type SoakInfo } from './report';
 import { Sampler, type Observed } from './sampler';
+import { envInt } from '../env';
 
-const int = (name: string, fallback: number) => {
-  const v = Number(process.env[name] ?? fallback);
-  if (!Number.isInteger(v) || v < 1) throw new Error(`${name} must be a positive integer`);
-  return v;
-};
-
-const RATE = int('SOAK_RATE', 150);
-const MINUTES = int('SOAK_MINUTES', 30);
-const INSTANCES = int('SOAK_INSTANCES', 1);
-const SAMPLE_S = int('SOAK_SAMPLE_SECONDS', 10);
-const USERS = int('SOAK_USERS', 50);
+const RATE = envInt('SOAK_RATE', 150);
+const MINUTES = envInt('SOAK_MINUTES', 30);
+const INSTANCES = envInt('SOAK_INSTANCES', 1);
+const SAMPLE_S = envInt('SOAK_SAMPLE_SECONDS', 10);
+const USERS = envInt('SOAK_USERS', 50);
 /** Requests open at once beyond which the harness skips (and counts) the next ones rather than piling them up. */
 const MAX_IN_FLIGHT = Math.max(200, RATE * 5);
 

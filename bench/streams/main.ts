@@ -34,21 +34,17 @@ import { runBench, writeResults } from '../run';
 import { RemoteGc } from './gc';
 import { reportMarkdown, type CpuWindow, type Delivery, type Memory, type MemoryPair, type RunInfo } from './report';
 import { OrderStream } from './stream';
+import { envInt } from '../env';
 
 const DEADLINE_MS = 15 * 60_000;
 /** The contract's limit of open streams per user. */
 const PER_USER_LIMIT = 10;
 
-const int = (name: string, fallback: number) => {
-  const v = Number(process.env[name] ?? fallback);
-  if (!Number.isInteger(v) || v < 1) throw new Error(`${name} must be a positive integer`);
-  return v;
-};
-const STREAMS = int('BENCH_STREAMS', 1_000);
-const USERS = int('BENCH_USERS', 100);
-const WINDOW_S = int('BENCH_WINDOW_SECONDS', 60);
-const ROUNDS = int('BENCH_ROUNDS', 2);
-const CHANGES = Math.min(int('BENCH_CHANGES', 50), STREAMS);
+const STREAMS = envInt('BENCH_STREAMS', 1_000);
+const USERS = envInt('BENCH_USERS', 100);
+const WINDOW_S = envInt('BENCH_WINDOW_SECONDS', 60);
+const ROUNDS = envInt('BENCH_ROUNDS', 2);
+const CHANGES = Math.min(envInt('BENCH_CHANGES', 50), STREAMS);
 if (Math.ceil(STREAMS / USERS) > PER_USER_LIMIT) throw new Error(`BENCH_STREAMS / BENCH_USERS must be at most ${PER_USER_LIMIT} (the streams a user may hold)`);
 
 const closers: (() => Promise<unknown>)[] = [];
