@@ -1,9 +1,8 @@
 import { join } from 'node:path';
-import { adminQuery } from '@platform/testing';
 import { startNodeApp, type Baseline } from '../http/baseline';
 import type { Cleanup } from '../http/platform';
 import { urlOf } from '../http/platform';
-import type { Contender } from '../cpu/contenders';
+import { emptySchema, type Contender } from '../cpu/contenders';
 import type { Watched } from '../cpu/proc';
 import type { Runner } from '../cpu/rounds';
 
@@ -23,15 +22,6 @@ export interface Reference extends Runner {
 }
 
 const REFERENCES = join(__dirname, '../references');
-
-async function emptySchema(admin: URL, name: string, cleanup: Cleanup): Promise<string> {
-  await adminQuery(`DROP DATABASE IF EXISTS \`${name}\``, admin);
-  await adminQuery(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`, admin);
-  cleanup(() => adminQuery(`DROP DATABASE IF EXISTS \`${name}\``, admin));
-  const url = new URL(admin);
-  url.pathname = `/${name}`;
-  return url.toString();
-}
 
 function runnerOf(label: string, app: Baseline, extra: () => Watched[]): Runner {
   return {

@@ -31,8 +31,8 @@ export interface Contender extends Runner {
   databases: Record<Service, string>;
 }
 
-async function schema(admin: URL, name: string, cleanup: Cleanup): Promise<string> {
-  // A run stopped hard leaves its schemas: start from empty ones.
+/** A schema of this name, emptied first (a run stopped hard leaves its schemas) and dropped at cleanup; its URL. */
+export async function emptySchema(admin: URL, name: string, cleanup: Cleanup): Promise<string> {
   await adminQuery(`DROP DATABASE IF EXISTS \`${name}\``, admin);
   await adminQuery(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`, admin);
   cleanup(() => adminQuery(`DROP DATABASE IF EXISTS \`${name}\``, admin));
@@ -53,7 +53,7 @@ function migrate(build: Build, app: Service, databaseUrl: string): void {
 export async function startContender(build: Build, admin: URL, redisUrl: string, users: number, dir: string, cleanup: Cleanup): Promise<Contender> {
   const databases = {} as Record<Service, string>;
   for (const app of SERVICES) {
-    databases[app] = await schema(admin, `bench_${build.label.toLowerCase()}_${app.replace('-', '_')}`, cleanup);
+    databases[app] = await emptySchema(admin, `bench_${build.label.toLowerCase()}_${app.replace('-', '_')}`, cleanup);
     migrate(build, app, databases[app]);
   }
   const appEnv: Partial<Record<AppName, Record<string, string>>> = { 'gateway-sandbox': { GATEWAY_LATENCY_MS: '0', GATEWAY_FAILURE_RATE: '0' } };
