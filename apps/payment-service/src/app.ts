@@ -46,7 +46,7 @@ export default async function paymentService(app: FastifyInstance, { config, def
     : undefined;
   markWriters(app, marks);
 
-  const repository = paymentsRepository(() => app.db);
+  const repository = paymentsRepository(() => app.db, app.oneTrip);
   const payments = createPayments({
     ds: () => app.db,
     reads: readRouter(() => app.db, app.replicas, marks, app.metrics),

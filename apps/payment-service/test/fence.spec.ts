@@ -33,7 +33,7 @@ afterAll(async () => {
 });
 
 const code = (res: { json(): unknown }) => (res.json() as { code?: string }).code;
-const repo = () => paymentsRepository(() => w.db);
+const repo = () => paymentsRepository(() => w.db, w.oneTrip);
 
 /** A PROCESSING payment written as an attempt would, `ageMs` old. */
 async function processing(ageMs = 0): Promise<Payment> {
@@ -64,13 +64,16 @@ it('when two takeovers start from the same fence, then exactly one wins, and the
   const p = await processing();
   const taken = await Promise.all([repo().takeOver(p.id, p.fence, true), repo().takeOver(p.id, p.fence, true)]);
   expect(taken.filter(Boolean)).toHaveLength(1);
-  // The inserter (fence 1) comes back late with the provider's answer: refused.
-  expect(await repo().finish(p.id, p.fence, { status: 'SUCCEEDED', providerChargeId: 'ch_late' }, new Date(), w.db)).toBe(false);
+  // The inserter (fence 1) comes back late with the provider's answer: refused, and its event with it.
+  const event = (name: string) => ({ stream: 'payments', payload: { name }, dedupeKey: `${name}:${p.id}` });
+  expect(await repo().finish(p.id, p.fence, { status: 'SUCCEEDED', providerChargeId: 'ch_late' }, new Date(), event('late'))).toBe(false);
   expect(await repo().findById(p.id)).toMatchObject({ status: 'PROCESSING', fence: p.fence + 1, providerChargeId: null });
-  // The new holder settles; after that nothing takes the row over or settles it again.
-  expect(await repo().finish(p.id, p.fence + 1, { status: 'FAILED', failureCode: 'CARD_DECLINED', providerChargeId: 'ch_new' }, new Date(), w.db)).toBe(true);
+  // The new holder settles, with its event; after that nothing takes the row over or settles it again.
+  expect(await repo().finish(p.id, p.fence + 1, { status: 'FAILED', failureCode: 'CARD_DECLINED', providerChargeId: 'ch_new' }, new Date(), event('new'))).toBe(true);
+  const events = (await w.db.query('SELECT dedupe_key FROM outbox WHERE dedupe_key IN (?, ?)', [`late:${p.id}`, `new:${p.id}`])) as { dedupe_key: string }[];
+  expect(events.map((e) => e.dedupe_key)).toEqual([`new:${p.id}`]);
   expect(await repo().takeOver(p.id, p.fence + 1, true)).toBe(false);
-  expect(await repo().finish(p.id, p.fence + 2, { status: 'SUCCEEDED', providerChargeId: 'ch_later' }, new Date(), w.db)).toBe(false);
+  expect(await repo().finish(p.id, p.fence + 2, { status: 'SUCCEEDED', providerChargeId: 'ch_later' }, new Date())).toBe(false);
   expect(await repo().findById(p.id)).toMatchObject({ status: 'FAILED', failureCode: 'CARD_DECLINED', providerChargeId: 'ch_new', fence: p.fence + 1 });
 });
 
@@ -85,7 +88,7 @@ it('when two recovery sweeps find the same stale payment at once, then one takes
     cancelCharge: (...args) => (asked.push('cancel'), real.cancelCharge(...args)),
   };
   const log = pino({ level: 'silent' });
-  const sweep = () => chargeSettlement({ ds: () => w.db, repository: repo(), gateway, nudgeOutbox: () => undefined, log, staleAfterMs: 1_000 }).resolveStale(p);
+  const sweep = () => chargeSettlement({ repository: repo(), gateway, nudgeOutbox: () => undefined, log, staleAfterMs: 1_000 }).resolveStale(p);
   const [a, b] = await Promise.all([sweep(), sweep()]);
   await real.close();
   // Never charged: cancelled by its key and failed, once, by one of the two.
@@ -143,7 +146,7 @@ it('when a charge looks up its key and its order in one statement, then it finds
   // Another key for the same order: only the live payment.
   expect(await repo().findForCharge(live.userId, other, live.orderId)).toEqual({ live });
   // Failed: it no longer holds the order, and its key still finds it.
-  expect(await repo().finish(live.id, live.fence, { status: 'FAILED', failureCode: 'CARD_DECLINED', providerChargeId: null }, new Date(), w.db)).toBe(true);
+  expect(await repo().finish(live.id, live.fence, { status: 'FAILED', failureCode: 'CARD_DECLINED', providerChargeId: null }, new Date())).toBe(true);
   const found = await repo().findForCharge(live.userId, live.idempotencyKey, live.orderId);
   expect(found.live).toBeUndefined();
   expect(found.byKey).toMatchObject({ id: live.id, status: 'FAILED' });

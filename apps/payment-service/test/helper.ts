@@ -1,5 +1,5 @@
 import { generateSigningKey, signAccessToken, startJwksServer, type TestJwksServer } from '@platform/auth/testing';
-import { createDataSource, initializeDataSource, migrateUrl } from '@platform/db';
+import { createDataSource, createOneTripTransactions, initializeDataSource, migrateUrl, type OneTripTransactions } from '@platform/db';
 import { migrations } from '@platform/migrations/payment-service';
 import type { App } from '@platform/service-kit';
 import { bearer, buildApp, createTestDatabase, startServiceProcess, testKeyPrefix, type ServiceProcess, type TestDatabase } from '@platform/testing';
@@ -31,6 +31,8 @@ export interface World {
   tokenFor(userId?: string): { userId: string; token: string };
   /** payment-service's schema, over a connection of the test's own. */
   db: DataSource;
+  /** One-trip transactions on that schema, the test's own (as `app.oneTrip` sends them). */
+  oneTrip: OneTripTransactions;
   eventsPrefix: string;
   close(): Promise<void>;
 }
@@ -71,15 +73,17 @@ export async function buildWorld(opts: { env?: Record<string, string>; sandboxEn
   };
   const app = await buildApp(definition, env);
   const db = await initializeDataSource(createDataSource({ url: paymentDb.url, poolSize: 4, connectTimeoutMs: 5_000 }), {});
+  const oneTrip = createOneTripTransactions({ url: paymentDb.url, poolSize: 2, connectTimeoutMs: 5_000 });
   const tokenFor = (userId: string = randomUUID()) => ({ userId, token: signAccessToken(key, { claims: { sub: userId } }) });
   const close = async () => {
     await app.close();
     await Promise.all([orders.stop(), sandbox.stop()]);
     await db.destroy();
+    await oneTrip.close();
     await jwks.close();
     await Promise.all([orderDb.drop(), paymentDb.drop()]);
   };
-  return { app, env, orders, sandbox, jwks, tokenFor, db, eventsPrefix: shared.EVENTS_REDIS_KEY_PREFIX, close };
+  return { app, env, orders, sandbox, jwks, tokenFor, db, oneTrip, eventsPrefix: shared.EVENTS_REDIS_KEY_PREFIX, close };
 }
 
 

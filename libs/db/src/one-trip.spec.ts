@@ -53,6 +53,12 @@ describe('createOneTripTransactions', () => {
     expect([await count('parents', id), await count('children', id)]).toEqual([1, 3]);
   });
 
+  it('when a transaction runs, then it answers the rows each statement changed, in order: an UPDATE that matched nothing counts 0', async () => {
+    const id = nextId++;
+    const relabel = (label: string, at: number) => ({ sql: 'UPDATE parents SET label = ? WHERE id = ?', values: [label, at] });
+    expect(await oneTrip.run([parent(id), children(id, [1, 2, 3]), relabel('renamed', id), relabel('nobody', -1)])).toEqual([1, 3, 1, 0]);
+  });
+
   it('when the second statement fails, then the first is rolled back, and the next transaction on that connection does not commit it', async () => {
     const failed = nextId++;
     await expect(oneTrip.run([parent(failed), children(failed, [1, 0])])).rejects.toThrow();

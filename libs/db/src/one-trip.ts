@@ -17,8 +17,10 @@ export interface OneTripTransactions {
    * (`START TRANSACTION; …; COMMIT`): one round trip. All or nothing: when one fails, the
    * server runs none after it, the transaction is rolled back before the connection is used
    * again (or the connection is destroyed, which rolls it back too), and the error is thrown.
+   * Resolves to the rows each statement changed, in order (for an UPDATE: the rows its WHERE
+   * matched, as mysql2 connects with CLIENT_FOUND_ROWS).
    */
-  run(statements: readonly Statement[]): Promise<void>;
+  run(statements: readonly Statement[]): Promise<number[]>;
   /** Closes the pool, if it was ever opened. */
   close(): Promise<void>;
 }
@@ -76,7 +78,7 @@ export function createOneTripTransactions(config: DataSourceConfig, onError: (er
   };
 
   return Object.freeze({
-    async run(statements: readonly Statement[]): Promise<void> {
+    async run(statements: readonly Statement[]): Promise<number[]> {
       const batch = batchOf(statements);
       const runner = (await ready()).createQueryRunner('master');
       try {
@@ -85,11 +87,13 @@ export function createOneTripTransactions(config: DataSourceConfig, onError: (er
           await runner.query(BACKSLASH_ESCAPES);
           sessionsReady.add(connection);
         }
-        await runner.query(batch.sql, batch.values).catch(async (err: unknown) => {
+        const results = (await runner.query(batch.sql, batch.values).catch(async (err: unknown) => {
           // The statements before the failing one ran inside a transaction the server left open.
           await runner.query('ROLLBACK').catch(() => (runner as unknown as { databaseConnection?: RawConnection }).databaseConnection?.destroy());
           throw err;
-        });
+        })) as { affectedRows: number }[];
+        // One result per statement of the query: START TRANSACTION's first, COMMIT's last.
+        return results.slice(1, -1).map((r) => r.affectedRows);
       } finally {
         await runner.release();
       }

@@ -4,7 +4,7 @@ import { Registry } from 'prom-client';
 import type { DataSource } from 'typeorm';
 import { dataSource, outboxDatabase, published, readyRedis, sleep, unsentCount } from '../test/helpers';
 import { eventStreams } from './config';
-import { enqueue } from './outbox';
+import { enqueue, enqueueAfterOneRowChanged } from './outbox';
 import { startOutboxRelay, type OutboxRelay, type OutboxRelayOptions } from './outbox-relay';
 import { keySpace, type RedisClient } from '@platform/redis';
 
@@ -86,6 +86,39 @@ describe('enqueue', () => {
 
   it('when the insert fails for another reason, then it throws rather than answering false', async () => {
     await expect(enqueue(ds, { stream: 'x'.repeat(65), payload: {} })).rejects.toMatchObject({ code: 'ER_DATA_TOO_LONG' });
+  });
+});
+
+describe('enqueueAfterOneRowChanged', () => {
+  beforeAll(async () => {
+    await ds.query('CREATE TABLE IF NOT EXISTS settled_things (id INT NOT NULL PRIMARY KEY, state VARCHAR(16) NOT NULL) ENGINE=InnoDB');
+  });
+  beforeEach(async () => {
+    await ds.query('DELETE FROM settled_things');
+    await ds.query("INSERT INTO settled_things (id, state) VALUES (1, 'open'), (2, 'open'), (3, 'open')");
+  });
+
+  /** A conditional UPDATE, then the event, as a one-trip transaction sends them: one after the other on one connection. */
+  const settle = (where: string, n: number) =>
+    ds.transaction(async (tx) => {
+      await tx.query(`UPDATE settled_things SET state = 'done' WHERE ${where}`);
+      const { sql, values } = enqueueAfterOneRowChanged({ stream: 'orders', payload: { n }, dedupeKey: `settled:${n}` });
+      await tx.query(sql, values);
+    });
+  const stored = async () => ((await ds.query('SELECT payload FROM outbox ORDER BY id')) as { payload: string }[]).map((r) => JSON.parse(r.payload).n);
+
+  it('when the statement before it changed one row, then the event is stored; when it changed none or two, then it is not', async () => {
+    await settle("id = 1 AND state = 'open'", 1);
+    await settle("id = 1 AND state = 'open'", 2); // already done: matched nothing
+    await settle("id IN (2, 3) AND state = 'open'", 3); // two rows: not the one change the event reports
+    expect(await stored()).toEqual([1]);
+  });
+
+  it('when its dedupe key is there already, then nothing is added and the transaction still commits', async () => {
+    await enqueue(ds, { stream: 'orders', payload: { n: 9 }, dedupeKey: 'settled:9' });
+    await settle("id = 1 AND state = 'open'", 9);
+    expect(await stored()).toEqual([9]);
+    expect(await ds.query("SELECT state FROM settled_things WHERE id = 1")).toEqual([{ state: 'done' }]);
   });
 });
 

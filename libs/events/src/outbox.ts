@@ -54,3 +54,18 @@ export async function enqueue(db: EntityManager | DataSource, entry: OutboxEntry
   const result = (await db.query(INSERT, [entry.stream, entry.dedupeKey ?? null, JSON.stringify(entry.payload)])) as InsertResult;
   return result.affectedRows > 0 && String(result.insertId) !== '0';
 }
+
+/**
+ * The same row as one statement of a one-trip transaction (libs/db's `oneTrip.run`), added only
+ * when the statement just before it in that transaction changed exactly one row (`ROW_COUNT()`,
+ * which that statement set): a conditional UPDATE and the event reporting it then go to the
+ * server together, and the event is stored only if the update happened. Whether the row was
+ * added is not answered; the UPDATE's own count says whether the change (and so its event) took place.
+ */
+export function enqueueAfterOneRowChanged(entry: OutboxEntry): { sql: string; values: (string | null)[] } {
+  return {
+    sql: `INSERT INTO outbox (stream, dedupe_key, payload, created_at) SELECT ?, ?, ?, UTC_TIMESTAMP(3) FROM DUAL WHERE ROW_COUNT() = 1
+  ON DUPLICATE KEY UPDATE id = id + LAST_INSERT_ID(0)`,
+    values: [entry.stream, entry.dedupeKey ?? null, JSON.stringify(entry.payload)],
+  };
+}

@@ -1,4 +1,5 @@
-import { binaryToUuid, moneyOf, uuidToBinary } from '@platform/db';
+import { binaryToUuid, moneyOf, uuidToBinary, type OneTripTransactions } from '@platform/db';
+import { enqueueAfterOneRowChanged, type OutboxEntry } from '@platform/events';
 import type { DataSource, EntityManager } from 'typeorm';
 
 export type StoredPaymentStatus = 'PROCESSING' | 'SUCCEEDED' | 'FAILED' | 'PARTIALLY_REFUNDED' | 'REFUNDED';
@@ -134,8 +135,11 @@ export type PaymentOutcome =
   | { status: 'SUCCEEDED'; providerChargeId: string }
   | { status: 'FAILED'; failureCode: string; providerChargeId: string | null };
 
-/** Payments and refunds in MySQL. `ds` is read per query: the pool may connect after start. */
-export function paymentsRepository(ds: () => DataSource) {
+/**
+ * Payments and refunds in MySQL. `ds` is read per query: the pool may connect after start.
+ * `oneTrip` sends a settling transaction in one round trip (ADR 0022).
+ */
+export function paymentsRepository(ds: () => DataSource, oneTrip: OneTripTransactions) {
   async function onePayment(db: Db, where: string, params: unknown[], lock = false): Promise<Payment | undefined> {
     const rows = (await db.query(`SELECT ${PAYMENT_COLUMNS} FROM payments WHERE ${where}${lock ? ' FOR UPDATE' : ''}`, params)) as PaymentRow[];
     return rows[0] ? toPayment(rows[0]) : undefined;
@@ -220,16 +224,21 @@ export function paymentsRepository(ds: () => DataSource) {
 
     /**
      * Records the provider's final answer at `at`, if the row is still PROCESSING and no newer
-     * fence took it over; the row then carries this fence.
+     * fence took it over; the row then carries this fence. `event` goes to the outbox in the same
+     * transaction, only when the answer was recorded: one round trip for both (the event's
+     * insert is conditional on the UPDATE's count, so no read comes between them).
      */
-    async finish(id: string, fence: number, outcome: PaymentOutcome, at: Date, db: Db): Promise<boolean> {
+    async finish(id: string, fence: number, outcome: PaymentOutcome, at: Date, event?: OutboxEntry): Promise<boolean> {
       const failureCode = outcome.status === 'FAILED' ? outcome.failureCode : null;
-      const { affectedRows } = (await db.query(
-        `UPDATE payments SET status = ?, failure_code = ?, provider_charge_id = ?, fence = ?, version = version + 1, updated_at = ?
+      const [recorded] = await oneTrip.run([
+        {
+          sql: `UPDATE payments SET status = ?, failure_code = ?, provider_charge_id = ?, fence = ?, version = version + 1, updated_at = ?
          WHERE id = ? AND status = 'PROCESSING' AND fence <= ?`,
-        [outcome.status, failureCode, outcome.providerChargeId, fence, at, uuidToBinary(id), fence],
-      )) as ResultHeader;
-      return affectedRows === 1;
+          values: [outcome.status, failureCode, outcome.providerChargeId, fence, at, uuidToBinary(id), fence],
+        },
+        ...(event ? [enqueueAfterOneRowChanged(event)] : []),
+      ]);
+      return recorded === 1;
     },
 
     /** The provider said it did nothing: the attempt leaves no trace, so a retry with its key runs afresh. */

@@ -33,7 +33,7 @@ export interface PaymentsOptions {
  */
 export function createPayments(opts: PaymentsOptions) {
   const { ds, repository, gateway, nudgeOutbox, log, staleAfterMs } = opts;
-  const settlement = chargeSettlement({ ds, repository, gateway, nudgeOutbox, log, staleAfterMs });
+  const settlement = chargeSettlement({ repository, gateway, nudgeOutbox, log, staleAfterMs });
   const refunds = refundPayments({ ds, repository, gateway, nudgeOutbox, log });
   const charges = chargeOrders({ repository, gateway, orders: opts.orders, settlement });
   const reads = paymentReads(repository, opts.reads);

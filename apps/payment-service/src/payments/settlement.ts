@@ -1,6 +1,5 @@
-import { enqueue, newEvent, STREAMS, type PaymentFailed, type PaymentSucceeded } from '@platform/events';
+import { newEvent, STREAMS, type PaymentFailed, type PaymentSucceeded } from '@platform/events';
 import type { FastifyBaseLogger } from 'fastify';
-import type { DataSource } from 'typeorm';
 import type { ChargeOutcome, PaymentGateway } from '../gateway/gateway';
 import type { PaymentView } from '../schemas';
 import { DECLINE_CODES, GatewayUnavailable, PaymentDeclined, UnknownCardToken } from './errors';
@@ -8,7 +7,6 @@ import type { Payment, PaymentOutcome, PaymentsRepository } from './payments-rep
 import { paymentView } from './views';
 
 export interface SettlementDeps {
-  ds: () => DataSource;
   repository: PaymentsRepository;
   gateway: PaymentGateway;
   nudgeOutbox: () => void;
@@ -103,22 +101,18 @@ async function resolveStale(deps: SettlementDeps, p: Payment, requestId?: string
 }
 
 /**
- * The outcome, its outbox event and the fence in one transaction. Answers the row as written (the
- * conditional UPDATE changed exactly these columns of the PROCESSING row `p`, so no read follows),
- * or undefined when the row was no longer ours to settle.
+ * The outcome, its outbox event and the fence in one transaction, one round trip. Answers the row
+ * as written (the conditional UPDATE changed exactly these columns of the PROCESSING row `p`, so
+ * no read follows), or undefined when the row was no longer ours to settle (then no event either).
  */
 async function settle(deps: SettlementDeps, p: Payment, fence: number, outcome: PaymentOutcome): Promise<Payment | undefined> {
   const at = new Date();
-  const settled = await deps.ds().transaction(async (tx) => {
-    if (!(await deps.repository.finish(p.id, fence, outcome, at, tx))) return false;
-    const base = { paymentId: p.id, orderId: p.orderId, userId: p.userId };
-    const event =
-      outcome.status === 'SUCCEEDED'
-        ? newEvent<PaymentSucceeded>({ type: 'payment.succeeded', ...base, amount: p.amount, currency: p.currency })
-        : newEvent<PaymentFailed>({ type: 'payment.failed', ...base, failureCode: outcome.failureCode });
-    await enqueue(tx, { stream: STREAMS.payments, payload: event, dedupeKey: `${event.type}:${p.id}` });
-    return true;
-  });
+  const base = { paymentId: p.id, orderId: p.orderId, userId: p.userId };
+  const event =
+    outcome.status === 'SUCCEEDED'
+      ? newEvent<PaymentSucceeded>({ type: 'payment.succeeded', ...base, amount: p.amount, currency: p.currency })
+      : newEvent<PaymentFailed>({ type: 'payment.failed', ...base, failureCode: outcome.failureCode });
+  const settled = await deps.repository.finish(p.id, fence, outcome, at, { stream: STREAMS.payments, payload: event, dedupeKey: `${event.type}:${p.id}` });
   if (!settled) return undefined;
   deps.nudgeOutbox();
   return {
