@@ -4,6 +4,7 @@
 // they shut down gracefully; if one exits on its own, the others are stopped too and the exit
 // code is 1.
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { terminalLines } from './log-lines.mjs';
 import { serviceEnv, warnIgnored } from './service-env.mjs';
@@ -21,6 +22,10 @@ const show = process.stdout.isTTY ? terminalLines({ colorize: colors }) : (line)
 
 warnIgnored('npm start', ['PORT', 'DATABASE_URL']);
 
+// The services vouch for the calls they make for a user's request with a secret they share
+// (PEER_SECRET); unless one is set, this run makes one for its four processes.
+const peerSecret = { PEER_SECRET: process.env.PEER_SECRET || randomBytes(32).toString('base64url') };
+
 let stopping = false;
 let failed = false;
 
@@ -29,7 +34,7 @@ const children = APPS.map(([name, app, code]) => {
   // A process group of its own: the terminal's Ctrl-C reaches only this script, which then
   // signals each process once (a second signal would cut a graceful shutdown short).
   const child = spawn(process.execPath, ['--enable-source-maps', `dist/apps/${app}/main.js`], {
-    env: serviceEnv(app),
+    env: { ...peerSecret, ...serviceEnv(app) },
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -502,7 +502,7 @@ describe('deploy/k8s', () => {
 
   it('when the base is committed, then every Secret value in it is a marked placeholder', () => {
     const secrets = all<ISecret>(base, 'Secret');
-    expect(secrets.map((s) => s.metadata?.name).sort()).toEqual(['order-service-db', 'payment-service-db', 'user-service-db', 'user-service-jwt']);
+    expect(secrets.map((s) => s.metadata?.name).sort()).toEqual(['order-service-db', 'payment-service-db', 'platform-peer', 'user-service-db', 'user-service-jwt']);
     expect(secrets.flatMap((s) => Object.entries(secretData(s))).filter(([, v]) => !v.includes('PLACEHOLDER'))).toEqual([]);
   });
 

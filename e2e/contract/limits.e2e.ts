@@ -236,6 +236,26 @@ describe('one budget across the platform', () => {
   });
 });
 
+describe('a payment is one request', () => {
+  it('when a user pays for an order, then the payment takes one step of the budget: the read of the order payment-service makes for it takes none', async () => {
+    const client = new Client(topology);
+    const { accessToken: token } = await client.signUp();
+    const order = await client.createOrder(token);
+    expect(order.status).toBe(201);
+    const id = (order.body as { id: string }).id;
+    const startedAt = Date.now();
+    const before = await client.request('order', 'GET', `/v1/orders/${id}`, { token });
+    const paid = await client.pay(token, id);
+    const after = await client.request('order', 'GET', `/v1/orders/${id}`, { token });
+    expect([before.status, paid.status, after.status]).toEqual([200, 201, 200]);
+    // Two requests after `before`: two steps, each at most given back meanwhile.
+    const back = givenBack(startedAt, DEFAULT);
+    expect(fields(paid).r).toBeGreaterThanOrEqual(fields(before).r - 1);
+    expect(fields(after).r).toBeGreaterThanOrEqual(fields(before).r - 2);
+    expect(fields(after).r).toBeLessThanOrEqual(fields(before).r - 2 + back);
+  });
+});
+
 describe('refused tokens', () => {
   it("when a revoked token keeps coming, then each 401 carries the address's fields and counts against the address, not against the user", async () => {
     const thief = new Client(topology);

@@ -168,6 +168,8 @@ export class Platform {
       EVENTS_REDIS_KEY_PREFIX: this.prefixes.events,
       // The test client stands in for a load balancer that names each simulated client.
       TRUST_PROXY: '127.0.0.1',
+      // As a deployment sets it: the services vouch for the calls they make for a user's request.
+      PEER_SECRET: randomBytes(32).toString('base64url'),
       ...peers,
       ...opts.env,
     };

@@ -2,7 +2,7 @@ import { userServiceKeys } from '@platform/auth';
 import { markWriters, mysql, mysqlOptions, readRouter, writeMarkTtlMs } from '@platform/db';
 import { RefundRequested, registerServiceEvents, STREAMS } from '@platform/events';
 import { createWriteMarks, keySpace } from '@platform/redis';
-import { pipeline, pipelineOptions } from '@platform/request-pipeline';
+import { peerSecrets, pipeline, pipelineOptions, vouching } from '@platform/request-pipeline';
 import { peerOptions, peers, redis, redisOptions, serviceDefaults, type AppOptions } from '@platform/service-kit';
 import type { FastifyInstance } from 'fastify';
 import { ConfigSchema, type Config } from './config';
@@ -52,7 +52,7 @@ export default async function paymentService(app: FastifyInstance, { config, def
     reads: readRouter(() => app.db, app.replicas, marks, app.metrics),
     repository,
     gateway,
-    orders: orderClient(config.ORDER_SERVICE_URL, app.peers),
+    orders: orderClient(config.ORDER_SERVICE_URL, app.peers, vouching(peerSecrets(config.PEER_SECRET))),
     nudgeOutbox: () => app.outbox.nudge(),
     log: app.log,
     staleAfterMs: config.PAYMENT_STALE_AFTER_MS,

@@ -3,7 +3,7 @@ import { createDataSource, createOneTripTransactions, initializeDataSource, migr
 import { migrations } from '@platform/migrations/payment-service';
 import type { App } from '@platform/service-kit';
 import { bearer, buildApp, createTestDatabase, startServiceProcess, testKeyPrefix, type ServiceProcess, type TestDatabase } from '@platform/testing';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import { definition } from '../src/app';
 import type { OrderView } from '@platform/contracts';
@@ -50,6 +50,8 @@ export async function buildWorld(opts: { env?: Record<string, string>; sandboxEn
     USER_SERVICE_URL: userServiceUrl,
     AUTH_REDIS_KEY_PREFIX: testKeyPrefix('auth'),
     EVENTS_REDIS_KEY_PREFIX: testKeyPrefix('events'),
+    // As a deployment sets it: payment-service vouches for its reads of orders.
+    PEER_SECRET: randomBytes(32).toString('base64url'),
     ...ROOMY_LIMITS,
   };
   const orderDb = await createTestDatabase('order');

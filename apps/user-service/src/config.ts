@@ -1,5 +1,5 @@
 import { authEnv } from '@platform/auth';
-import { corsEnv, mysqlEnv, rateLimitEnv, redisEnv, revocationEnv, serverEnv } from '@platform/service-kit';
+import { corsEnv, mysqlEnv, peerSecretEnv, rateLimitEnv, redisEnv, revocationEnv, serverEnv } from '@platform/service-kit';
 import { Type, type Static } from '@sinclair/typebox';
 
 export const ConfigSchema = Type.Object({
@@ -7,6 +7,7 @@ export const ConfigSchema = Type.Object({
   ...mysqlEnv('user_service'),
   ...redisEnv('user:'),
   ...rateLimitEnv(),
+  ...peerSecretEnv(),
   ...corsEnv(),
   ...revocationEnv(),
   ...authEnv(),

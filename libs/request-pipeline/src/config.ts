@@ -1,8 +1,9 @@
 import type { KeySource } from '@platform/auth';
 import type { RateLimitPolicy } from '@platform/redis';
+import { peerSecrets } from './peer';
 import type { RequestPipelineOptions } from './pipeline';
 
-/** What every service's configuration has for tokens and limits (authEnv, revocationEnv, rateLimitEnv). */
+/** What every service's configuration has for tokens and limits (authEnv, revocationEnv, rateLimitEnv, peerSecretEnv). */
 export interface PipelineConfig {
   JWT_ISSUER: string;
   JWT_AUDIENCE: string;
@@ -10,6 +11,7 @@ export interface PipelineConfig {
   REVOCATION_FAIL_MODE: 'open' | 'closed';
   RATE_LIMIT_MAX: number;
   RATE_LIMIT_WINDOW_SECONDS: number;
+  PEER_SECRET?: string;
 }
 
 /**
@@ -25,5 +27,6 @@ export function pipelineOptions(config: PipelineConfig, keys: KeySource, policie
     sharedKeyPrefix: config.AUTH_REDIS_KEY_PREFIX,
     failMode: config.REVOCATION_FAIL_MODE,
     policies: { default: { limit: config.RATE_LIMIT_MAX, windowSeconds: config.RATE_LIMIT_WINDOW_SECONDS, failMode: 'open' }, ...policies },
+    peerSecrets: peerSecrets(config.PEER_SECRET),
   };
 }

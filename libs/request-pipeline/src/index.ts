@@ -3,3 +3,4 @@ export * from './idempotency';
 export * from './pipeline';
 export * from './problems';
 export * from './rate-limit';
+export * from './peer';

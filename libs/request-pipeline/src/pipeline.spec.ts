@@ -5,6 +5,7 @@ import { badTokens, generateSigningKey, signAccessToken, startJwksServer, type T
 import { keySpace } from '@platform/redis';
 import { httpAgent, type App } from '@platform/service-kit';
 import { testKeyPrefix } from '@platform/testing';
+import { PEER_HEADER, peerSecrets, vouching } from './peer';
 import { pipelineApp, type PipelineAppOptions } from '../test/pipeline-app';
 
 const key = generateSigningKey('k1');
@@ -237,6 +238,64 @@ describe('request pipeline: the token', () => {
       expect(res.statusCode).toBe(200);
       expect(res.json().auth).not.toBeNull();
       expect(res.headers['ratelimit']).toBeUndefined();
+    });
+  });
+
+  describe('a call another service vouches for (PEER_SECRET)', () => {
+    // A budget that refills once in 36 s: the counts below do not move while a test runs.
+    const policies = { default: { limit: 100, windowSeconds: 3_600, failMode: 'open' as const }, login: { limit: 5, windowSeconds: 30, failMode: 'closed' as const } };
+    const secret = 'a'.repeat(40);
+    const previous = 'b'.repeat(40);
+    const as = (app: App, token: string, headers: Record<string, string>) =>
+      app.inject({ method: 'GET', url: '/v1/echo', headers: { authorization: `Bearer ${token}`, ...headers } });
+    /** The user's remaining budget, as a request that is not vouched for sees it (and takes one step). */
+    const remaining = async (app: App, token: string) => Number(/;r=(\d+);/.exec(String((await get(app, token)).headers['ratelimit']))?.[1]);
+
+    it('when a call names the secret, then the token is still verified and the user signed in, but no step is taken and no revocation mark read', async () => {
+      const app = await appWith({ peerSecrets: [secret, previous], policies });
+      const userId = user();
+      const token = signAccessToken(key, { claims: { sub: userId, jti: 'j-vouched' } });
+      const before = await remaining(app, token);
+      // Both secrets of a rotation are accepted; the first is the one sent.
+      for (const headers of [vouching([secret, previous]), { [PEER_HEADER]: previous }]) {
+        const res = await as(app, token, headers);
+        expect(res.statusCode).toBe(200);
+        expect(res.json().auth).toMatchObject({ userId, tokenId: 'j-vouched' });
+        expect(res.headers['ratelimit']).toBeUndefined();
+      }
+      expect(await remaining(app, token)).toBe(before - 1);
+      // The vouching service checked revocation for this request; the call does not again.
+      await app.revocation.revokeToken(userId, 'j-vouched', nowS() + 900);
+      expect((await as(app, token, vouching([secret]))).statusCode).toBe(200);
+      expect((await get(app, token)).statusCode).toBe(401);
+    });
+
+    it('when the token is missing or bad, then the secret changes nothing: 401', async () => {
+      const app = await appWith({ peerSecrets: [secret] });
+      expect((await app.inject({ method: 'GET', url: '/v1/echo', headers: vouching([secret]) })).statusCode).toBe(401);
+      expect((await as(app, signAccessToken(stranger), vouching([secret]))).statusCode).toBe(401);
+    });
+
+    it('when the header names another value, or the service has no secret, then the call is admitted as any request: one step of the budget', async () => {
+      const token = signAccessToken(key, { claims: { sub: user() } });
+      for (const [app, headers] of [
+        [await appWith({ peerSecrets: [secret], policies }), { [PEER_HEADER]: 'c'.repeat(40) }],
+        [await appWith({ peerSecrets: [secret], policies }), { [PEER_HEADER]: secret.slice(1) }],
+        [await appWith({ policies }), vouching([secret])],
+      ] as const) {
+        const before = await remaining(app, token);
+        const res = await as(app, token, headers);
+        expect(res.statusCode).toBe(200);
+        expect(res.headers['ratelimit']).toBeDefined();
+        expect(await remaining(app, token)).toBe(before - 2);
+      }
+    });
+
+    it('when PEER_SECRET is the deployment files’ placeholder, then it is refused; unset, nothing is vouched for', () => {
+      expect(() => peerSecrets('PLACEHOLDER-replace-me-with-a-random-secret-of-32-characters')).toThrow(/placeholder/);
+      expect(peerSecrets(undefined)).toEqual([]);
+      expect(vouching([])).toEqual({});
+      expect(peerSecrets(`${secret}, ${previous}`)).toEqual([secret, previous]);
     });
   });
 

@@ -5,6 +5,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { pipelineAnswers } from './answers';
 import { idempotency, type IdempotencyOptions } from './idempotency';
+import { peerChecker } from './peer';
 import { unauthorized, type TokenRefusal } from './problems';
 import { rateLimits, RATE_LIMIT_DEFAULTS } from './rate-limit';
 import { watchRevocationMarker } from './revocation-marker';
@@ -49,6 +50,8 @@ export interface RequestPipelineOptions {
   prefix?: string;
   /** How often the revocation marker is looked at (see revocation-marker.ts). */
   markerCheckMs?: number;
+  /** PEER_SECRET's secrets (peer.ts `peerSecrets`): a request naming one was admitted by the service making it. */
+  peerSecrets?: readonly string[];
   idempotency?: IdempotencyOptions;
 }
 
@@ -66,7 +69,8 @@ export const PIPELINE_DEFAULTS = Object.freeze({ prefix: RATE_LIMIT_DEFAULTS.pre
  *   5. idempotency, for routes that opt in (a preHandler: after validation, with the body).
  * Steps 2 and 3 go to Redis as one command for a verified token (libs/redis admission.ts), with
  * the reads a route declares (`config.readAhead`), whose values its handler then takes.
- * ADR 0007 has the figures that keep them one command.
+ * ADR 0007 has the figures that keep them one command. A verified token on a call another
+ * service vouches for (peer.ts) skips steps 2 to 4: that service took them for this request.
  */
 async function requestPipeline(app: FastifyInstance, opts: RequestPipelineOptions): Promise<void> {
   const prefix = opts.prefix ?? PIPELINE_DEFAULTS.prefix;
@@ -76,6 +80,7 @@ async function requestPipeline(app: FastifyInstance, opts: RequestPipelineOption
   const admission = createAdmission({ client: app.redis, revocation, limiter });
   const limits = rateLimits(limiter, prefix);
   const readToken = tokenReader(createTokenVerifier(opts));
+  const vouched = peerChecker(opts.peerSecrets ?? []);
   app.decorate('revocation', revocation);
   app.decorateRequest('auth', undefined);
   app.decorateRequest('readAhead', undefined);
@@ -98,6 +103,10 @@ async function requestPipeline(app: FastifyInstance, opts: RequestPipelineOption
     throw unauthorized(refusal, policy === undefined ? {} : await limits.take(policy, `ip:${request.ip}`));
   }
 
+  function signIn(request: FastifyRequest, token: VerifiedToken): void {
+    request.auth = { userId: token.userId, sessionId: token.sessionId, tokenId: token.tokenId, expiresAt: token.expiresAt, issuedAtMs: token.issuedAtMs } satisfies AuthContext;
+  }
+
   /** Steps 2 to 4 for a verified token; a route without a policy checks revocation alone. */
   async function admit(request: FastifyRequest, reply: FastifyReply, route: Route, policy: string | undefined, token: VerifiedToken): Promise<void> {
     const query = { userId: token.userId, sessionId: token.sessionId, jti: token.tokenId, issuedAtMs: token.issuedAtMs };
@@ -105,7 +114,7 @@ async function requestPipeline(app: FastifyInstance, opts: RequestPipelineOption
     const { revoked, limit, reads: values } =
       policy === undefined ? { revoked: await revocation.isRevoked(query), limit: undefined, reads: undefined } : await admission.check(query, policy, reads);
     if (revoked) return refuse(request, policy, 'revoked');
-    request.auth = { userId: token.userId, sessionId: token.sessionId, tokenId: token.tokenId, expiresAt: token.expiresAt, issuedAtMs: token.issuedAtMs } satisfies AuthContext;
+    signIn(request, token);
     request.readAhead = values;
     if (policy !== undefined && limit) reply.headers(limits.answer(policy, limit));
   }
@@ -120,6 +129,7 @@ async function requestPipeline(app: FastifyInstance, opts: RequestPipelineOption
     }
     const reading = await readToken(request);
     if ('refusal' in reading) return refuse(request, policy, reading.refusal);
+    if (vouched(request.headers)) return signIn(request, reading.token);
     await admit(request, reply, route, policy, reading.token);
   });
 

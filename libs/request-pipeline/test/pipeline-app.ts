@@ -24,6 +24,8 @@ export interface PipelineAppOptions {
   logStream?: DestinationStream;
   /** CORS_ALLOWED_ORIGINS; unset, no CORS. */
   corsAllowedOrigins?: string;
+  /** PEER_SECRET's secrets; unset, nothing is vouched for. */
+  peerSecrets?: readonly string[];
 }
 
 /**
@@ -48,6 +50,7 @@ export async function pipelineApp(opts: PipelineAppOptions): Promise<App> {
     sharedKeyPrefix: opts.sharedKeyPrefix,
     failMode: opts.failMode ?? 'closed',
     markerCheckMs: opts.markerCheckMs,
+    peerSecrets: opts.peerSecrets,
     policies: opts.policies ?? {
       default: { limit: 100, windowSeconds: 60, failMode: 'open' },
       login: { limit: 5, windowSeconds: 30, failMode: 'closed' },

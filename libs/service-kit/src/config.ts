@@ -110,6 +110,16 @@ export const revocationEnv = () => ({
   REVOCATION_FAIL_MODE: Type.Union([Type.Literal('open'), Type.Literal('closed')], { default: 'closed' }),
 });
 
+/** PEER_SECRET: what the services share to vouch for the calls they make for a user's request (libs/request-pipeline peer.ts). */
+export const peerSecretEnv = () => ({
+  PEER_SECRET: Type.Optional(
+    Type.String({
+      pattern: '^[A-Za-z0-9._~+/=-]{32,}(,[A-Za-z0-9._~+/=-]{32,})*$',
+      description: 'a secret of 32 or more characters (letters, digits and ._~+/=-), or several comma-separated during a rotation, the first sent',
+    }),
+  ),
+});
+
 export const peerEnv = {
   USER_SERVICE_URL: () => ({ USER_SERVICE_URL: Url(['http', 'https'], 'http://127.0.0.1:3001') }),
   ORDER_SERVICE_URL: () => ({ ORDER_SERVICE_URL: Url(['http', 'https'], 'http://127.0.0.1:3002') }),
