@@ -123,3 +123,61 @@ describe('logging through the app', () => {
     expect(out).not.toMatch(/secret/);
   });
 });
+
+describe('request loggers at LOG_LEVEL=warn', () => {
+  const logs = captureLogs();
+  let app: App;
+
+  beforeAll(async () => {
+    app = await buildTestApp({
+      logStream: logs.stream,
+      logLevel: 'warn',
+      routes: (a) => {
+        a.get('/quiet', async (request) => {
+          request.log.info('below the level');
+          return { ok: true };
+        });
+        a.post('/suspicious', async (request) => {
+          request.log.warn({ body: request.body, headers: request.headers }, 'suspicious login');
+          request.log.child({ step: 'inner' }).error('inner failure');
+          return { ok: true };
+        });
+        a.get('/verbose', async (request) => {
+          request.log.level = 'debug';
+          request.log.debug('detail');
+          return { level: request.log.level };
+        });
+      },
+    });
+  });
+  afterAll(() => app.close());
+  beforeEach(() => {
+    logs.lines.length = 0;
+  });
+
+  it('when a request writes a warning and an error through a child, then each line carries its requestId and no secret', async () => {
+    const res = await app.inject({
+      method: 'POST',
+      url: '/suspicious',
+      payload: { email: 'a@example.com', password: 'hunter2-secret', paymentMethod: { token: 'tok_secret' } },
+      headers: { authorization: 'Bearer jwt-secret', 'x-request-id': 'trace-warn' },
+    });
+    expect(res.statusCode).toBe(200);
+    expect(logs.lines.map((l) => [l.msg, l.level, l.requestId])).toEqual([
+      ['suspicious login', 'warn', 'trace-warn'],
+      ['inner failure', 'error', 'trace-warn'],
+    ]);
+    expect(logs.lines[1]).toMatchObject({ step: 'inner', service: 'kit-test' });
+    expect(logs.lines[0]?.['body']).toEqual({ email: 'a@example.com', password: '[REDACTED]', paymentMethod: '[REDACTED]' });
+    expect(logs.raw.join('')).not.toMatch(/secret/);
+  });
+
+  it("when a request lowers its logger's level, then its debug line is written with its requestId and other requests stay at warn", async () => {
+    const res = await app.inject({ method: 'GET', url: '/verbose', headers: { 'x-request-id': 'trace-debug' } });
+    expect(res.json()).toEqual({ level: 'debug' });
+    expect(logs.lines).toContainEqual(expect.objectContaining({ msg: 'detail', level: 'debug', requestId: 'trace-debug' }));
+    logs.lines.length = 0;
+    await app.inject({ method: 'GET', url: '/quiet' });
+    expect(logs.lines).toEqual([]);
+  });
+});

@@ -1,5 +1,6 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { Agent, get as httpGet } from 'node:http';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { Type } from '@sinclair/typebox';
@@ -74,6 +75,47 @@ describe('createApp', () => {
       const requestId = /x-request-id: (\S+)/i.exec(head)?.[1];
       expect(JSON.parse(body)).toEqual({ type: expect.any(String), title: expect.any(String), status, detail: expect.any(String), code, requestId });
     } finally {
+      await app.close();
+    }
+  });
+
+  it('when the app closes while a keep-alive request is in flight, then that answer says connection: close', async () => {
+    let began!: () => void;
+    let release!: () => void;
+    const started = new Promise<void>((resolve) => (began = resolve));
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const configSchema = Type.Object(serverEnv(3000));
+    const plugin = async (app: FastifyInstance) => {
+      app.get('/fast', async () => ({ done: true }));
+      app.get('/slow', async () => {
+        began();
+        await gate;
+        return { done: true };
+      });
+    };
+    const app = await createApp({ service: 'kit-closing', configSchema, plugin }, loadConfig(configSchema, { LOG_LEVEL: 'silent' }), { defaultMetrics: false });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const { port } = app.server.address() as { port: number };
+    const agent = new Agent({ keepAlive: true });
+    const get = (path: string) =>
+      new Promise<{ status?: number; connection?: string }>((resolve, reject) => {
+        httpGet({ host: '127.0.0.1', port, path, agent }, (res) => {
+          res.resume();
+          res.on('end', () => resolve({ status: res.statusCode, connection: res.headers.connection }));
+        }).on('error', reject);
+      });
+    try {
+      expect(await get('/fast')).toEqual({ status: 200, connection: 'keep-alive' });
+      const answer = get('/slow');
+      await started;
+      const closed = app.close();
+      await sleep(20);
+      release();
+      expect(await answer).toEqual({ status: 200, connection: 'close' });
+      await closed;
+    } finally {
+      agent.destroy();
+      release();
       await app.close();
     }
   });

@@ -14,6 +14,8 @@ export interface TestAppOptions {
   service?: string;
   /** Where log lines go; without it the app logs nothing. */
   logStream?: DestinationStream;
+  /** LOG_LEVEL when there is a logStream; `info` unless given. */
+  logLevel?: string;
   defaultMetrics?: boolean;
   /** CORS_ALLOWED_ORIGINS; unset, no CORS. */
   corsAllowedOrigins?: string;
@@ -29,7 +31,7 @@ export async function buildTestApp(opts: TestAppOptions = {}): Promise<App> {
   const service = opts.service ?? TEST_SERVICE;
   const app = createServer({
     service,
-    logLevel: opts.logStream ? 'info' : 'silent',
+    logLevel: opts.logStream ? (opts.logLevel ?? 'info') : 'silent',
     requestTimeoutMs: 5_000,
     logStream: opts.logStream,
   });
