@@ -21,7 +21,7 @@ export const METRICS: Metric[] = [
   { title: 'Resident memory (VmRSS)', unit: 'MB', figure: 'rssMb', at: 'point', digits: 0 },
   { title: 'V8 heap used, lowest in the 5 minutes up to each mark (what survives collection)', unit: 'MB', figure: 'heapUsedMb', at: 'lowest', digits: 1 },
   { title: 'V8 heap used, every sample', unit: 'MB', figure: 'heapUsedMb', at: 'point', digits: 1 },
-  { title: 'Event-loop lag p99, median of the samples in the 5 minutes up to each mark (prom-client times its ticks, 100 ms apart as service-kit metrics.ts sets them, so an idle loop reads about 100)', unit: 'ms', figure: 'lagP99Ms', at: 'median', digits: 1 },
+  { title: 'Event-loop lag p99, median of the samples in the 5 minutes up to each mark (prom-client times its 10 ms ticks, so an idle loop reads 10–11)', unit: 'ms', figure: 'lagP99Ms', at: 'median', digits: 1 },
   { title: 'CPU, share of one core, median of the samples in the 5 minutes up to each mark', unit: '%', figure: 'cpuPct', at: 'median', digits: 0 },
 ];
 
