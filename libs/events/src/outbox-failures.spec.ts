@@ -40,15 +40,15 @@ function relay(opts: Partial<OutboxRelayOptions>): OutboxRelay {
   return started;
 }
 
-/** `streams` with `before` run ahead of every publish and `after` once it has succeeded. */
+/** `streams` with `before` run ahead of every publish (the relay's are `publishAll`s) and `after` for each event once it has succeeded. */
 function watched(base: Streams, hooks: { before?: () => Promise<void>; after?: (event: object) => Promise<void> }): Streams {
   return {
     ...base,
-    async publish(stream, event, opts) {
+    async publishAll(stream, events, opts) {
       await hooks.before?.();
-      const id = await base.publish(stream, event, opts);
-      await hooks.after?.(event);
-      return id;
+      const ids = await base.publishAll(stream, events, opts);
+      for (const event of events) await hooks.after?.(event);
+      return ids;
     },
   };
 }

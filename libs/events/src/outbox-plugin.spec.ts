@@ -37,11 +37,11 @@ describe('registerOutboxRelay', () => {
     const stateAtPublish: string[] = [];
     const slow: Streams = {
       ...streams,
-      async publish(stream, event, opts) {
+      async publishAll(stream, events, opts) {
         publishing();
         await sleep(300);
         stateAtPublish.push(`redis ${app.redis.status}, mysql ${app.db.isInitialized ? 'open' : 'closed'}`);
-        return streams.publish(stream, event, opts);
+        return streams.publishAll(stream, events, opts);
       },
     };
     await registerOutboxRelay(app, { streams: slow, pollMs: 3_600_000 });

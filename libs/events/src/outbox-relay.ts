@@ -66,9 +66,9 @@ const REPLAY = 'UPDATE outbox SET sent_at = NULL WHERE sent_at >= UTC_TIMESTAMP(
 
 /**
  * Publishes what services wrote to their outbox table, in id order, and marks it sent.
- * Each pass locks a batch of unsent rows, publishes them one by one (so a failure leaves
- * the rest of the batch unpublished, and a stream gets its events in id order), marks them
- * sent and commits. A failed publish rolls the batch back: its rows stay unsent for a later pass.
+ * Each pass locks a batch of unsent rows, publishes them in id order, each run of rows for one
+ * stream in one command (so a failure leaves the rest of the batch unpublished, and a stream gets
+ * its events in id order), marks them sent and commits. A failed publish rolls the batch back: its rows stay unsent for a later pass.
  * A stream full of events its consumers have not handled takes nothing more; the rows from there
  * on stay unsent in the outbox table until they catch up (streams.ts): Redis stays bounded.
  * Delivery is at least once: a crash (or a lost connection) between publishing and the
@@ -145,15 +145,19 @@ export function startOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
     if (batch[0]) oldestUnsentAt = Date.now() - Number(batch[0].age_ms);
     const rows: Row[] = [];
     let full: StreamFullError | undefined;
-    for (const row of batch) {
+    // Each run of consecutive rows for one stream goes out in one command, in id order.
+    for (let start = 0, end = 0; start < batch.length && !full; start = end) {
+      const stream = (batch[start] as Row).stream;
+      while (end < batch.length && (batch[end] as Row).stream === stream) end++;
+      const run = batch.slice(start, end);
       try {
-        await s.streams.publish(row.stream, JSON.parse(row.payload) as object);
+        await s.streams.publishAll(stream, run.map((row) => JSON.parse(row.payload) as object));
+        rows.push(...run);
       } catch (err) {
         if (!(err instanceof StreamFullError)) throw err;
+        rows.push(...run.slice(0, err.appended.length));
         full = err;
-        break;
       }
-      rows.push(row);
     }
     if (rows.length > 0) await em.query(markSent(rows.length), rows.map((r) => r.id));
     if (full) oldestUnsentAt = Date.now() - Number((batch[rows.length] as Row).age_ms);

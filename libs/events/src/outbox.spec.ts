@@ -123,6 +123,17 @@ describe('enqueueAfterOneRowChanged', () => {
 });
 
 describe('startOutboxRelay', () => {
+  it('when a batch holds runs of rows for several streams, then each run goes out as one publish, and every stream gets its events in id order', async () => {
+    const order = ['orders', 'orders', 'orders', 'other', 'other', 'orders'];
+    for (const [n, stream] of order.entries()) await enqueue(ds, { stream, payload: { n } });
+    const base = eventStreams({ client: redis, prefix });
+    const calls: string[] = [];
+    await relay({ streams: { ...base, publishAll: (stream, events, opts) => (calls.push(`${stream} ${events.length}`), base.publishAll(stream, events, opts)) } });
+    expect(calls).toEqual(['orders 3', 'other 2', 'orders 1']);
+    expect(await events()).toEqual([{ n: 0 }, { n: 1 }, { n: 2 }, { n: 5 }]);
+    expect(await published(redis, prefix, 'other')).toEqual([{ n: 3 }, { n: 4 }]);
+  });
+
   it('when rows are unsent, then the relay publishes them batch after batch, in id order, each to its own stream', async () => {
     for (let n = 1; n <= 5; n++) await enqueue(ds, { stream: n % 2 ? 'orders' : 'other', payload: { n } });
     const r = await relay({ batchSize: 2 });

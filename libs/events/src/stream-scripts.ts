@@ -51,18 +51,26 @@ end
 `;
 
 /**
- * KEYS[1] stream. ARGV[1] the most entries it may hold, ARGV[2] the event (JSON).
- * Returns the new entry's id, or nil when the stream is full of entries some group still needs.
+ * KEYS[1] stream. ARGV[1] the most entries it may hold, ARGV[2..] the events (JSON), in order.
+ * Returns the new entries' ids, in order: all of them, or those added before the stream was full of
+ * entries some group still needs (the rest are not added, so the stream keeps the events' order).
  */
 const PUBLISH_LUA = `${FIRST_NEEDED_LUA}
 local cap = tonumber(ARGV[1])
-if redis.call('XLEN', KEYS[1]) >= cap then
-  -- At the cap, entries every group is done with give way, however recent.
-  redis.call('XTRIM', KEYS[1], 'MINID', first_needed(KEYS[1]))
-  -- Still full: the caller keeps the event (the outbox row stays unsent) until consumers catch up.
-  if redis.call('XLEN', KEYS[1]) >= cap then return false end
+local length = redis.call('XLEN', KEYS[1])
+local ids = {}
+for i = 2, #ARGV do
+  if length >= cap then
+    -- At the cap, entries every group is done with give way, however recent.
+    redis.call('XTRIM', KEYS[1], 'MINID', first_needed(KEYS[1]))
+    length = redis.call('XLEN', KEYS[1])
+    -- Still full: the caller keeps the rest (their outbox rows stay unsent) until consumers catch up.
+    if length >= cap then return ids end
+  end
+  ids[#ids + 1] = redis.call('XADD', KEYS[1], '*', 'data', ARGV[i])
+  length = length + 1
 end
-return redis.call('XADD', KEYS[1], '*', 'data', ARGV[2])
+return ids
 `;
 
 /**
@@ -85,7 +93,7 @@ return trimmed
 `;
 
 interface StreamCommands {
-  platformStreamPublish(stream: string, maxLen: number, json: string): Promise<string | null>;
+  platformStreamPublish(stream: string, maxLen: number, ...jsons: string[]): Promise<string[]>;
   platformStreamTrim(stream: string, deadLetter: string, retentionMs: number, deadLetterRetentionMs: number): Promise<number>;
 }
 

@@ -94,6 +94,8 @@ export class StreamFullError extends Error {
   constructor(
     readonly stream: string,
     readonly maxLen: number,
+    /** Of several events published together, the ids of those added before the stream was full. */
+    readonly appended: readonly string[] = [],
   ) {
     super(`The stream ${stream} holds ${maxLen} entries its consumers have not handled yet; the event waits until they catch up`);
     this.name = 'StreamFullError';
@@ -106,6 +108,12 @@ export interface Streams {
    * `maxLen` entries that some group still needs. Streams are the only keys without a TTL.
    */
   publish(stream: string, event: object, opts?: { maxLen?: number }): Promise<string>;
+  /**
+   * Appends the events in order, in one command; returns their entry ids. When the stream fills up
+   * on the way, the events from there on are not appended: StreamFullError, whose `appended` holds
+   * the ids of those that were.
+   */
+  publishAll(stream: string, events: readonly object[], opts?: { maxLen?: number }): Promise<string[]>;
   consume<T = unknown>(opts: ConsumeOptions<T>): Consumer;
   /**
    * The stream's marker: `touch` extends it and answers whether it was there (false after a

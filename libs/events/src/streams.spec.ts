@@ -94,6 +94,21 @@ describe('createStreams', () => {
     expect(await pendingCount()).toBe(1);
   });
 
+  it('when several events are published together, then they are added in order; when the stream fills up on the way, the rest are not, and the error names those that were', async () => {
+    const ids = await streams.publishAll('batched', [{ i: 0 }, { i: 1 }], { maxLen: 3 });
+    expect(ids).toHaveLength(2);
+    const refused = await streams.publishAll('batched', [{ i: 2 }, { i: 3 }, { i: 4 }], { maxLen: 3 }).catch((err: unknown) => err);
+    expect(refused).toBeInstanceOf(StreamFullError);
+    expect((refused as StreamFullError).appended).toHaveLength(1);
+    const entries = await clients[0].xrange(keys.stream('batched').stream, '-', '+');
+    expect(entries.map(([id, fields]) => [id, JSON.parse(fields[1] as string).i])).toEqual([
+      [ids[0], 0],
+      [ids[1], 1],
+      [(refused as StreamFullError).appended[0], 2],
+    ]);
+    expect(await streams.publishAll('batched', [])).toEqual([]);
+  });
+
   it('when publish is given maxLen, then it caps the stream in place of the streams’ own (stream-bounds.spec.ts has the rest)', async () => {
     for (let i = 0; i < 3; i++) await streams.publish('capped', { i }, { maxLen: 3 });
     await expect(streams.publish('capped', { i: 3 }, { maxLen: 3 })).rejects.toBeInstanceOf(StreamFullError);

@@ -20,15 +20,21 @@ export function createStreams(opts: StreamsOptions): Streams {
     errors: counter(registry, 'redis_stream_consumer_errors_total', 'Redis errors in stream consumer loops', ['stream', 'group'] as const),
   };
 
-  async function publish(stream: string, event: object, { maxLen = defaults.maxLen }: { maxLen?: number } = {}): Promise<string> {
-    let id: string | null;
+  async function publishAll(stream: string, events: readonly object[], { maxLen = defaults.maxLen }: { maxLen?: number } = {}): Promise<string[]> {
+    if (events.length === 0) return [];
+    let ids: string[];
     try {
-      id = await scripts.platformStreamPublish(keys.stream(stream).stream, maxLen, JSON.stringify(event));
+      ids = await scripts.platformStreamPublish(keys.stream(stream).stream, maxLen, ...events.map((e) => JSON.stringify(e)));
     } catch (err) {
       throw new RedisUnavailableError('streams.publish', { cause: err });
     }
-    if (id === null) throw new StreamFullError(stream, maxLen);
-    return id;
+    if (ids.length < events.length) throw new StreamFullError(stream, maxLen, ids);
+    return ids;
+  }
+
+  async function publish(stream: string, event: object, opts: { maxLen?: number } = {}): Promise<string> {
+    const [id] = await publishAll(stream, [event], opts);
+    return id as string;
   }
 
   function consume<T>(opts: ConsumeOptions<T>): Consumer {
@@ -42,7 +48,7 @@ export function createStreams(opts: StreamsOptions): Streams {
     set: (stream: string, ttlSeconds: number) => lossMarker(client, keys.stream(stream).marker).set(ttlSeconds),
   });
 
-  return Object.freeze({ publish, consume, marker });
+  return Object.freeze({ publish, publishAll, consume, marker });
 }
 
 /** `{ blockMs: undefined }` must not override a default. */
