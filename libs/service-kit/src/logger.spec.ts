@@ -24,22 +24,22 @@ describe('loggerOptions', () => {
     expect(lines.map((l) => l.msg)).toEqual(['loud']);
   });
 
-  it('when request headers carry authorization, cookie and an API key, then none of them is written', () => {
+  it('when request headers carry authorization, cookie, an API key and the peer secret, then none of them is written', () => {
     const { log, lines, raw } = logger();
     log.info({
-      req: { method: 'GET', headers: { authorization: 'Bearer eyJ.secret-jwt', cookie: 'sid=secret-cookie', 'x-api-key': 'secret-key', accept: 'application/json' } },
+      req: { method: 'GET', headers: { authorization: 'Bearer eyJ.secret-jwt', cookie: 'sid=secret-cookie', 'x-api-key': 'secret-key', 'x-platform-peer': 'secret-peer', accept: 'application/json' } },
       res: { headers: { 'set-cookie': 'sid=secret-set-cookie' } },
     });
     expect(lines[0]).toMatchObject({
-      req: { headers: { authorization: '[REDACTED]', cookie: '[REDACTED]', 'x-api-key': '[REDACTED]', accept: 'application/json' } },
+      req: { headers: { authorization: '[REDACTED]', cookie: '[REDACTED]', 'x-api-key': '[REDACTED]', 'x-platform-peer': '[REDACTED]', accept: 'application/json' } },
       res: { headers: { 'set-cookie': '[REDACTED]' } },
     });
     expect(raw.join('')).not.toMatch(/secret/);
   });
 
-  it('when bare headers are logged, then authorization and cookie are redacted', () => {
+  it('when bare headers are logged, then authorization, cookie and the peer secret are redacted', () => {
     const { log, raw } = logger();
-    log.info({ headers: { authorization: 'Bearer secret-jwt', cookie: 'secret-cookie' } });
+    log.info({ headers: { authorization: 'Bearer secret-jwt', cookie: 'secret-cookie', 'x-platform-peer': 'secret-peer' } });
     expect(raw.join('')).not.toMatch(/secret/);
   });
 
