@@ -17,9 +17,14 @@ export interface LossMarker {
   touch(ttlSeconds: number): Promise<boolean>;
   /** Writes the marker for the current primary. */
   set(ttlSeconds: number): Promise<void>;
-  /** The marker's value when it is there and written on this primary, or null. */
-  current(): Promise<string | null>;
+  /**
+   * The marker as this primary holds it: its value when written on this primary; `elsewhere` when
+   * it is there but names another primary (a failover since it was written); `gone` otherwise.
+   */
+  current(): Promise<MarkerState>;
 }
+
+export type MarkerState = { state: 'current'; value: string } | { state: 'elsewhere' } | { state: 'gone' };
 
 const PRIMARY_ID = `
 local info = redis.call('INFO', 'replication')
@@ -41,13 +46,15 @@ return id
 const CURRENT_LUA = `${PRIMARY_ID}
 local value = redis.call('GET', KEYS[1])
 if value == id then return value end
+-- There, but written on another primary: 0, told apart from a marker that is gone (nil).
+if value then return 0 end
 return false
 `;
 
 type WithMarkerScripts = {
   platformMarkerTouch(key: string, ttlSeconds: number): Promise<number>;
   platformMarkerSet(key: string, ttlSeconds: number): Promise<string>;
-  platformMarkerCurrent(key: string): Promise<string | null>;
+  platformMarkerCurrent(key: string): Promise<string | 0 | null>;
 };
 
 export function lossMarker(client: RedisClient, key: string): LossMarker {
@@ -59,6 +66,9 @@ export function lossMarker(client: RedisClient, key: string): LossMarker {
   return Object.freeze({
     touch: async (ttlSeconds: number) => (await scripts.platformMarkerTouch(key, ttlSeconds)) === 1,
     set: async (ttlSeconds: number) => void (await scripts.platformMarkerSet(key, ttlSeconds)),
-    current: () => scripts.platformMarkerCurrent(key),
+    current: async (): Promise<MarkerState> => {
+      const value = await scripts.platformMarkerCurrent(key);
+      return typeof value === 'string' ? { state: 'current', value } : value === 0 ? { state: 'elsewhere' } : { state: 'gone' };
+    },
   });
 }

@@ -127,6 +127,31 @@ describe('token revocation', () => {
     }
   });
 
+  describe('the marker', () => {
+    const query = { userId: 'u1', sessionId: 's1', jti: 'j1', issuedAtMs: Date.now() };
+
+    it('when an instance first looks and the marker names another primary (a failover user-service has not repaired yet), then it trusts no check until the marker is written for this primary', async () => {
+      const keys = testKeys('rev');
+      // What a promoted replica holds: the old primary's marker, and maybe not the last marks.
+      await client.set(keys.revocationMarker(), 'f'.repeat(40), 'EX', 60);
+      const fresh = createRevocation({ client: other, keys });
+      expect(await fresh.checkMarker()).toBe(false);
+      expect(fresh.trusted).toBe(false);
+      await expect(fresh.isRevoked(query)).rejects.toBeInstanceOf(RedisUnavailableError);
+      // user-service writes the marks back, then the marker for this primary.
+      await fresh.marker.set(60);
+      expect(await fresh.checkMarker()).toBe(true);
+      expect(await fresh.isRevoked(query)).toBe(false);
+    });
+
+    it('when an instance first looks and there is no marker at all, then it trusts Redis (nothing says marks were ever kept there)', async () => {
+      const fresh = createRevocation({ client: other, keys: testKeys('rev') });
+      expect(await fresh.checkMarker()).toBe(false);
+      expect(fresh.trusted).toBe(true);
+      expect(await fresh.isRevoked(query)).toBe(false);
+    });
+  });
+
   describe('when Redis is down', () => {
     let dead: RedisClient;
     beforeAll(async () => {

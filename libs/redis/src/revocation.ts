@@ -127,7 +127,7 @@ export function createRevocation(opts: RevocationOptions): Revocation {
   ]);
   const throttle = logThrottle();
   let trusted = true;
-  /** Whether this instance has seen user-service's marker: only then does its absence mean a loss. */
+  /** Whether this instance has seen user-service's marker (its own primary's or another's): only then does its absence mean a loss. */
   let markerSeen = false;
   /** The marker's value checkMarker found written on the primary this client is connected to. */
   let accepted: string | undefined;
@@ -216,15 +216,18 @@ export function createRevocation(opts: RevocationOptions): Revocation {
       if (!listening) client.on('ready', onConnection);
       listening = true;
       const at = connections;
-      const value = await marker.current();
+      const found = await marker.current();
       if (at !== connections) return undefined;
-      if (value !== null) {
-        accepted = value;
+      if (found.state === 'current') {
+        accepted = found.value;
         markerSeen = true;
         trusted = true;
         return true;
       }
       accepted = undefined;
+      // A marker naming another primary says user-service keeps one on this Redis and has not
+      // written it since a failover: marks may be lost, also for an instance that never saw it before.
+      if (found.state === 'elsewhere') markerSeen = true;
       if (markerSeen) trusted = false;
       return false;
     },
