@@ -33,6 +33,25 @@ function loaderOf<T>(value?: T, delayMs = 0) {
   return { loader, started: started.promise, finish: gate.resolve, fail: gate.reject };
 }
 
+/**
+ * From now on, the client's plain SET and DEL after the first wait for `gate`: what other clients do
+ * meanwhile runs between a write's commands. Resolves once the first one has been answered.
+ */
+function holdAfterFirst(client: RedisClient, gate: Promise<void>): Promise<unknown> {
+  const answered = deferred<unknown>();
+  let calls = 0;
+  for (const name of ['set', 'del'] as const) {
+    const command = (client[name] as (...args: unknown[]) => Promise<unknown>).bind(client);
+    (client as unknown as Record<string, unknown>)[name] = (...args: unknown[]) => {
+      if (calls++ > 0) return gate.then(() => command(...args));
+      const reply = command(...args);
+      reply.then(answered.resolve, answered.reject);
+      return reply;
+    };
+  }
+  return answered.promise;
+}
+
 function cacheOn(client: RedisClient, keys: CacheOptions['keys'], extra: Partial<CacheOptions> = {}) {
   return createCache<string>({ client, keys, name: 'orders', defaultTtlSeconds: 60, ...extra });
 }
@@ -129,6 +148,30 @@ describe('cache getOrLoad', () => {
     await expect(loading).resolves.toBe('old');
     expect(await writer.get('o1')).toBeUndefined();
     expect(await reader.getOrLoad('o1', async () => 'fresh')).toBe('fresh');
+  });
+
+  it('when a fill that began before a delete stores between the delete’s commands, then nothing it read stays', async () => {
+    const keys = testKeys('cache');
+    const writerClient = await testRedis();
+    try {
+      const [reader, writer] = [cacheOn(a, keys), cacheOn(writerClient, keys)];
+      const old = loaderOf<string>();
+      const loading = reader.getOrLoad('o1', old.loader);
+      await old.started;
+      const gate = deferred<void>();
+      const first = holdAfterFirst(writerClient, gate.promise);
+      const deleting = writer.delete('o1');
+      // The delete's first command has landed, its others wait: the fill's STORE runs in between.
+      await Promise.race([first, deleting]);
+      old.finish('old');
+      await expect(loading).resolves.toBe('old');
+      gate.resolve();
+      await deleting;
+      expect(await writer.get('o1')).toBeUndefined();
+      expect(await reader.getOrLoad('o1', async () => 'fresh')).toBe('fresh');
+    } finally {
+      await closeAll(writerClient);
+    }
   });
 
   it('when a read starts after a delete on the same instance, then it does not join the older load', async () => {
@@ -233,6 +276,22 @@ describe('cache metrics and keys', () => {
     expect(ttls.every((ttl) => ttl > 0)).toBe(true);
     pending.finish('z');
     await loading;
+  });
+});
+
+describe('cache generations', () => {
+  it('when a key is written, then its generation is new each time and an integer, which a version that bumps it with INCR can still write', async () => {
+    const keys = testKeys('cache');
+    const cache = cacheOn(a, keys);
+    const generation = keys.cache('orders:o1').generation;
+    await cache.delete('o1');
+    const first = await a.get(generation);
+    await cache.set('o1', 'x');
+    const second = await a.get(generation);
+    expect(first).toMatch(/^\d+$/);
+    expect(second).toMatch(/^\d+$/);
+    expect(second).not.toBe(first);
+    await expect(a.incr(generation)).resolves.toEqual(expect.any(Number));
   });
 });
 

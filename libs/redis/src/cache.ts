@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { Registry } from 'prom-client';
 import type { RedisClient } from './client';
 import { RedisUnavailableError } from './errors';
@@ -8,12 +8,33 @@ import { defineScripts, logThrottle } from './scripts';
 
 /*
  * Cache-aside over Redis with three guarantees:
- * - read-your-writes: every write (set, delete) bumps a per-key generation, and a loader's result is
- *   stored only if the generation is the one read before the loader ran;
+ * - read-your-writes: every write (set, delete) gives the key a new generation, and a loader's
+ *   result is stored only if the generation is the one read before the loader ran;
  * - single flight: one load per key per instance (a shared promise) and across instances (a short
  *   `fill` lock; the others poll briefly for the value, then load themselves rather than hang);
  * - fail open: a Redis error sends the read to the loader, is logged and counted, and nothing is written.
  * A hit is one plain GET. The value, generation and fill keys share a hash tag (keys.ts) and all expire.
+ *
+ * A write is plain commands sent together, no script (`write` below): `SET generation <fresh> PX`
+ * first, then `DEL` of the fill lock and the value (a set: `DEL` fill, `SET` value). The commands go
+ * over one connection (one node: the keys share a hash tag), so Redis runs them in that order, but
+ * other clients' commands may run between them. What a fill can do in that gap:
+ * - a fill that read the generation before the write: its STORE compares that generation with the
+ *   current one. Before the `SET` it may store, and the `DEL` then drops what it stored; after the
+ *   `SET` it does not store. Either way nothing it read stays (cache.spec.ts holds a STORE in the gap).
+ *   Hence the order: `DEL` first would leave a gap in which such a STORE lands after the drop.
+ * - a fill that starts in the gap reads the new generation, so it began after the change the write
+ *   reports was committed (callers write after their commit) and may store what it loads. Its fill
+ *   lock may be dropped by the `DEL`, so a second instance may load the key too: single flight
+ *   weakens for that moment, read-your-writes does not.
+ * - a read in the gap may still get the old value: it is concurrent with the write, which has not
+ *   answered yet.
+ * If the write fails part way (Redis down), the caller is told (RedisUnavailableError) and tries again
+ * (order-service: every second until the entry would have expired).
+ * A generation is a random integer below 2^62, never '' (which reads as "never written"): a value
+ * that repeats within its TTL is what would let an older fill's STORE match again, and one in 2^62 is
+ * no chance worth counting. It is an integer so that an instance of a version that still bumps the
+ * generation with INCR (a rolling deploy) can write the same key.
  */
 
 /** On a miss: the value if it appeared meanwhile, else the generation, and whether we now fill it. */
@@ -21,7 +42,7 @@ const CLAIM_LUA = `
 -- KEYS: value, generation, fill. ARGV: fill token, fill lock ms.
 local value = redis.call('GET', KEYS[1])
 if value then return {'hit', value} end
--- '' stands for "never written"; a write turns it into a counter.
+-- '' stands for "never written"; every write sets a fresh value.
 local generation = redis.call('GET', KEYS[2]) or ''
 -- Only one instance fills; the lock expires by itself if that instance dies.
 if redis.call('SET', KEYS[3], ARGV[1], 'NX', 'PX', ARGV[2]) then return {'fill', generation} end
@@ -45,30 +66,16 @@ const RELEASE_LUA = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`;
 
-/** set / delete: a new generation first, so loads that began earlier cannot store what they read. */
-const WRITE_LUA = `
--- KEYS: value, generation, fill. ARGV: generation ttl ms, JSON ('' deletes), ttl ms.
-redis.call('INCR', KEYS[2])
-redis.call('PEXPIRE', KEYS[2], ARGV[1])
--- A filler that began before this write will not store; new readers must not wait for it.
--- A delete drops the value with the fill lock in one DEL (the keys share a hash tag).
-if ARGV[2] == '' then redis.call('DEL', KEYS[3], KEYS[1]) return 1 end
-redis.call('DEL', KEYS[3])
-redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
-return 1`;
-
 const SCRIPTS = Object.freeze({
   cacheClaim: { numberOfKeys: 3, lua: CLAIM_LUA },
   cacheStore: { numberOfKeys: 3, lua: STORE_LUA },
   cacheRelease: { numberOfKeys: 1, lua: RELEASE_LUA },
-  cacheWrite: { numberOfKeys: 3, lua: WRITE_LUA },
 });
 
 interface CacheCommands {
   cacheClaim(value: string, gen: string, fill: string, token: string, fillMs: number): Promise<[string, string]>;
   cacheStore(value: string, gen: string, fill: string, readGen: string, json: string, ttlMs: number, token: string): Promise<number>;
   cacheRelease(fill: string, token: string): Promise<number>;
-  cacheWrite(value: string, gen: string, fill: string, genTtlMs: number, json: string, ttlMs: number): Promise<number>;
 }
 
 
@@ -133,6 +140,9 @@ interface Outcome<V> {
   invalidated?: boolean;
 }
 type CacheKeys = ReturnType<KeySpace['cache']>;
+
+/** A generation no write of the key's TTL will repeat (see the top of this file). */
+const newGeneration = () => (randomBytes(8).readBigUInt64BE() >> 2n).toString();
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -254,11 +264,18 @@ export function createCache<V = unknown>(options: CacheOptions): Cache<V> {
     if (token) commands.cacheRelease(k.fill, token).catch(() => undefined);
   }
 
-  async function write(key: string, json: string, ttlMs: number, operation: string): Promise<void> {
+  /**
+   * A new generation first, so loads that began earlier cannot store what they read; then the fill
+   * lock goes (new readers must not wait for a filler that will not store) with the value, or the
+   * value is replaced. Sent together, in this order, on one connection (see the top of this file).
+   */
+  async function write(key: string, json: string | undefined, ttlMs: number, operation: string): Promise<void> {
     flights.delete(key);
     const k = keysOf(key);
     try {
-      await commands.cacheWrite(k.value, k.generation, k.fill, generationTtlMs, json, ttlMs);
+      const generation = client.set(k.generation, newGeneration(), 'PX', generationTtlMs);
+      const rest = json === undefined ? [client.del(k.fill, k.value)] : [client.del(k.fill), client.set(k.value, json, 'PX', ttlMs)];
+      await Promise.all([generation, ...rest]);
     } catch (err) {
       warn(err, operation);
       throw new RedisUnavailableError(`cache.${operation}`, { cause: err });
@@ -286,7 +303,7 @@ export function createCache<V = unknown>(options: CacheOptions): Cache<V> {
     },
 
     async delete(key: string): Promise<void> {
-      await write(key, '', defaultTtlMs, 'delete');
+      await write(key, undefined, defaultTtlMs, 'delete');
     },
 
     /** A hit is one GET and nothing else; misses (and fail-open loads) share one flight per key. */
