@@ -1,4 +1,5 @@
 import { closeRedisClient, RedisUnavailableError, type KeySpace, type RedisClient } from '@platform/redis';
+import type { ChainableCommander } from 'ioredis';
 import { streamScripts } from './stream-scripts';
 import type { ConsumeOptions, Consumer, ConsumerStats, StreamLogger, StreamMetrics, STREAM_DEFAULTS } from './stream-types';
 
@@ -18,6 +19,12 @@ const field = (fields: string[], name: string) => fields[fields.indexOf(name) + 
  * One consumer loop: claim entries idle too long (work of crashed consumers and failed handlers),
  * then block for new ones. Entries are acked only after the handler succeeds; every Redis call of
  * the loop goes over `conn`, the dedicated connection, which stop() closes.
+ *
+ * A batch costs the loop one write and one round trip, its read: the XACK of the entries handled
+ * goes in one pipeline with the loop's next command (the next read, or a claim), not on its own. It
+ * is sent after the handlers, so an entry is still acked only once handled, and Redis runs it before
+ * that command. The claim runs at the start and then every `min(blockMs, claimIdleMs)`, not before
+ * every read (see `claimDue`).
  */
 export function startConsumer<T>(s: Settings<T>, { client, conn, metrics, logger }: Deps): Consumer {
   const stats: ConsumerStats = { handled: 0, failed: 0, deadLettered: 0, errors: 0 };
@@ -29,6 +36,9 @@ export function startConsumer<T>(s: Settings<T>, { client, conn, metrics, logger
   let needGroup = true;
   let lastSeen: string | undefined;
   let cursor = '0-0';
+  let nextClaimAt = 0;
+  /** Entries handled and not yet acked: their XACK goes with the loop's next command (`withAcks`). */
+  let acks: string[] = [];
   let nextTrimAt = 0;
   let wake = () => undefined as void;
   let markReady = () => undefined as void;
@@ -51,8 +61,18 @@ export function startConsumer<T>(s: Settings<T>, { client, conn, metrics, logger
     markReady();
   }
 
+  /**
+   * A stale entry waits claimIdleMs, then at most one claim interval, `min(blockMs, claimIdleMs)`,
+   * plus the batch in hand: an idle loop never looked more often than once per block anyway, and a
+   * short claimIdleMs is kept. A scan that stopped part way (COUNT) goes on at once.
+   */
+  function claimDue(): boolean {
+    return cursor !== '0-0' || Date.now() >= nextClaimAt;
+  }
+
   async function claimStale(): Promise<void> {
-    const [next, entries] = (await conn.xautoclaim(s.keys.stream, s.group, s.consumer, s.claimIdleMs, cursor, 'COUNT', s.batchSize)) as [string, Entry[]];
+    nextClaimAt = Date.now() + Math.min(s.blockMs, s.claimIdleMs);
+    const [next, entries] = await withAcks<[string, Entry[]]>((p) => p.xautoclaim(s.keys.stream, s.group, s.consumer, s.claimIdleMs, cursor, 'COUNT', s.batchSize));
     cursor = next;
     // Entries trimmed from the stream come back empty (6.2) or not at all (7.0).
     const live = entries.filter((e): e is [string, string[]] => Array.isArray(e?.[1]));
@@ -75,7 +95,7 @@ export function startConsumer<T>(s: Settings<T>, { client, conn, metrics, logger
 
   async function readNew(): Promise<void> {
     const args = ['GROUP', s.group, s.consumer, 'COUNT', s.batchSize, 'BLOCK', s.blockMs, 'STREAMS', s.keys.stream, '>'] as const;
-    const reply = (await conn.xreadgroup(...args)) as [string, Entry[]][] | null;
+    const reply = await withAcks<[string, Entry[]][] | null>((p) => p.xreadgroup(...args));
     const entries = (reply?.[0]?.[1] ?? []) as [string, string[]][];
     lastSeen = entries.at(-1)?.[0] ?? lastSeen;
     await handleBatch(entries, undefined);
@@ -97,6 +117,44 @@ export function startConsumer<T>(s: Settings<T>, { client, conn, metrics, logger
     }
   }
 
+  /**
+   * `command` in one pipeline after the XACK of the entries handled since the last: one write, and
+   * Redis acks them before it runs the command (a read may then block). An entry counts as handled
+   * once its ack is answered, which comes before the command's answer; a failed ack keeps its
+   * entries for the next command (an XACK again is harmless), and if it never lands they stay
+   * pending and are claimed after claimIdleMs, as after a crash.
+   */
+  async function withAcks<R>(command: (pipeline: ChainableCommander) => void): Promise<R> {
+    const pipeline = conn.pipeline();
+    const ids = acks;
+    acks = [];
+    if (ids.length > 0) pipeline.xack(s.keys.stream, s.group, ...ids, (err) => (err ? acks.unshift(...ids) : acked(ids)));
+    command(pipeline);
+    const replies = (await pipeline.exec()) ?? [];
+    const [err, reply] = replies.at(-1) ?? [new Error('stream consumer pipeline aborted')];
+    if (err) throw err;
+    return reply as R;
+  }
+
+  /** Entries left unacked when the loop ends (stop() came in between): their XACK goes alone. */
+  async function flushAcks(): Promise<void> {
+    if (acks.length === 0) return;
+    const ids = acks;
+    acks = [];
+    try {
+      await conn.xack(s.keys.stream, s.group, ...ids);
+      acked(ids);
+    } catch (err) {
+      logger.warn({ err, entries: ids.length, ...labels }, 'stream entries handled but not acked; they will be delivered again');
+    }
+  }
+
+  function acked(ids: string[]): void {
+    for (const id of ids) lastErrors.delete(id);
+    stats.handled += ids.length;
+    metrics.events.inc({ ...labels, result: 'handled' }, ids.length);
+  }
+
   async function handleOne(id: string, fields: string[], deliveries: number): Promise<void> {
     try {
       await s.handler({ id, stream: s.stream, data: JSON.parse(field(fields, 'data') ?? '') as T, deliveries });
@@ -108,10 +166,7 @@ export function startConsumer<T>(s: Settings<T>, { client, conn, metrics, logger
       logger.warn({ err, id, deliveries, ...labels }, 'stream handler failed; the entry stays pending for a retry');
       return;
     }
-    await conn.xack(s.keys.stream, s.group, id);
-    lastErrors.delete(id);
-    stats.handled++;
-    metrics.events.inc({ ...labels, result: 'handled' });
+    acks.push(id);
   }
 
   /** Copy and ack in one MULTI (both keys share the stream's hash tag), so the entry is never in both or neither. */
@@ -162,7 +217,7 @@ export function startConsumer<T>(s: Settings<T>, { client, conn, metrics, logger
   async function step(): Promise<void> {
     if (needGroup) await ensureGroup();
     needGroup = false;
-    await claimStale();
+    if (claimDue()) await claimStale();
     await trimIfDue();
     if (!stopping) await readNew();
   }
@@ -186,13 +241,15 @@ export function startConsumer<T>(s: Settings<T>, { client, conn, metrics, logger
         await pause(Math.min(s.backoffMs * 2 ** failures++, s.maxBackoffMs), true);
       }
     }
+    await flushAcks();
   }
 
   function stop(): Promise<void> {
     stopping = true;
     wake();
-    // A blocked read or a back-off ends at once; a running handler is let finish and ack first.
-    if (!handling) close();
+    // A blocked read or a back-off ends at once; a running handler is let finish and ack first, and
+    // so are entries handled whose ack has not gone out yet.
+    if (!handling && acks.length === 0) close();
     return done;
   }
 

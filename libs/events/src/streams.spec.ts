@@ -1,3 +1,4 @@
+import { Cluster, type Redis } from 'ioredis';
 import { Registry } from 'prom-client';
 import { RedisUnavailableError, type KeySpace, type RedisClient } from '@platform/redis';
 import { closeAll, deadRedis, testKeys, testRedis } from '@platform/redis/testing';
@@ -15,6 +16,30 @@ async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs = 
     if (Date.now() - started > timeoutMs) throw new Error('condition not met in time');
     await sleep(20);
   }
+}
+
+/**
+ * The commands that name `key`, in the order Redis ran them, with the connection that sent each
+ * (MONITOR on every master, for a cluster run).
+ */
+async function monitorKey(client: RedisClient, key: string): Promise<{ stop: () => Promise<{ command: string; source: string }[]> }> {
+  const nodes: Redis[] = client instanceof Cluster ? client.nodes('master') : [client];
+  const seen: { command: string; source: string }[] = [];
+  const monitors = await Promise.all(nodes.map((node) => node.monitor()));
+  for (const monitor of monitors) {
+    monitor.on('monitor', (_time: string, args: string[], source: string) => {
+      if (args.includes(key)) seen.push({ command: String(args[0]).toLowerCase(), source });
+    });
+  }
+  return {
+    /** Once a marker command sent now has been seen: everything sent before it has. */
+    async stop() {
+      await client.exists(key);
+      await waitFor(() => seen.some((c) => c.command === 'exists'));
+      for (const monitor of monitors) monitor.disconnect();
+      return seen.filter((c) => c.command !== 'exists');
+    },
+  };
 }
 
 describe('createStreams', () => {
@@ -56,6 +81,45 @@ describe('createStreams', () => {
     expect(consumer.stats()).toMatchObject({ handled: 1, failed: 0, deadLettered: 0 });
     expect(await consumer.lag()).toEqual({ pending: 0, lag: 0 });
     expect(await clients[0].pttl(keys.stream('orders').stream)).toBe(-1);
+  });
+
+  it('when entries come one at a time, then each is acked in one pipeline with the next read, and the claim runs at the start, not per read', async () => {
+    const key = keys.stream('orders').stream;
+    const monitor = await monitorKey(clients[0], key);
+    // One claim interval, min(blockMs, claimIdleMs), is longer than the test.
+    const consumer = consume(async () => undefined, { blockMs: 5_000, claimIdleMs: 60_000 });
+    await consumer.ready;
+    for (let n = 1; n <= 6; n++) {
+      await streams.publish('orders', { n });
+      await waitFor(() => consumer.stats().handled === n);
+    }
+    await consumer.stop();
+    const seen = await monitor.stop();
+    const source = seen.find((c) => c.command === 'xreadgroup')?.source;
+    const loop = seen.filter((c) => c.source === source).map((c) => c.command);
+    expect(loop.filter((c) => c === 'xautoclaim')).toHaveLength(1);
+    expect(loop.filter((c) => c === 'xack')).toHaveLength(6);
+    // Every XACK is followed by the read it went with.
+    expect(loop.flatMap((c, i) => (c === 'xack' ? [loop[i + 1]] : []))).toEqual(Array(6).fill('xreadgroup'));
+  });
+
+  it('when new entries keep coming, then an entry a crashed consumer left is still claimed, within claimIdleMs and one interval', async () => {
+    const key = keys.stream('orders').stream;
+    await clients[0].xgroup('CREATE', key, 'payments', '$', 'MKSTREAM');
+    const stale = await streams.publish('orders', { n: 0 });
+    await clients[0].xreadgroup('GROUP', 'payments', 'crashed', 'COUNT', 10, 'STREAMS', key, '>');
+    const crashedAt = Date.now();
+    let claimedAt = 0;
+    const consumer = consume(async (e) => void (e.id === stale && (claimedAt = Date.now())), { consumer: 'busy', blockMs: 100, claimIdleMs: 300 });
+    await consumer.ready;
+    for (let n = 1; !claimedAt && n <= 100; n++) {
+      await streams.publish('orders', { n });
+      await sleep(10);
+    }
+    expect(claimedAt).toBeGreaterThan(0);
+    // 300 ms idle, then at most one interval (100 ms); the rest is this machine's slack.
+    expect(claimedAt - crashedAt).toBeLessThan(1_000);
+    await consumer.stop();
   });
 
   it('when events are published before the group exists, then its first consumer still gets them', async () => {
