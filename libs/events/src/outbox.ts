@@ -39,8 +39,13 @@ export interface OutboxEntry {
  * LAST_INSERT_ID() at 0 after a duplicate.) Times are the database's UTC clock throughout
  * the outbox, so no two instances' clocks are compared.
  */
-const INSERT = `INSERT INTO outbox (stream, dedupe_key, payload, created_at) VALUES (?, ?, ?, UTC_TIMESTAMP(3))
+const insertRow = (row: string) => `INSERT INTO outbox (stream, dedupe_key, payload, created_at) ${row}
   ON DUPLICATE KEY UPDATE id = id + LAST_INSERT_ID(0)`;
+const INSERT = insertRow('VALUES (?, ?, ?, UTC_TIMESTAMP(3))');
+const INSERT_AFTER_ONE_ROW_CHANGED = insertRow('SELECT ?, ?, ?, UTC_TIMESTAMP(3) FROM DUAL WHERE ROW_COUNT() = 1');
+
+/** The values of INSERT's placeholders, in order. */
+const valuesOf = (entry: OutboxEntry): (string | null)[] => [entry.stream, entry.dedupeKey ?? null, JSON.stringify(entry.payload)];
 
 /** What TypeORM's query() answers for an INSERT over mysql2. */
 type InsertResult = { affectedRows: number; insertId: number | string };
@@ -51,7 +56,7 @@ type InsertResult = { affectedRows: number; insertId: number | string };
  * Resolves to false when `dedupeKey` was already there (nothing was added).
  */
 export async function enqueue(db: EntityManager | DataSource, entry: OutboxEntry): Promise<boolean> {
-  const result = (await db.query(INSERT, [entry.stream, entry.dedupeKey ?? null, JSON.stringify(entry.payload)])) as InsertResult;
+  const result = (await db.query(INSERT, valuesOf(entry))) as InsertResult;
   return result.affectedRows > 0 && String(result.insertId) !== '0';
 }
 
@@ -63,9 +68,5 @@ export async function enqueue(db: EntityManager | DataSource, entry: OutboxEntry
  * added is not answered; the UPDATE's own count says whether the change (and so its event) took place.
  */
 export function enqueueAfterOneRowChanged(entry: OutboxEntry): { sql: string; values: (string | null)[] } {
-  return {
-    sql: `INSERT INTO outbox (stream, dedupe_key, payload, created_at) SELECT ?, ?, ?, UTC_TIMESTAMP(3) FROM DUAL WHERE ROW_COUNT() = 1
-  ON DUPLICATE KEY UPDATE id = id + LAST_INSERT_ID(0)`,
-    values: [entry.stream, entry.dedupeKey ?? null, JSON.stringify(entry.payload)],
-  };
+  return { sql: INSERT_AFTER_ONE_ROW_CHANGED, values: valuesOf(entry) };
 }
