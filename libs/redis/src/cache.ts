@@ -282,19 +282,21 @@ export function createCache<V = unknown>(options: CacheOptions): Cache<V> {
     }
   }
 
+  async function get(key: string): Promise<V | undefined> {
+    try {
+      const raw = await client.get(keysOf(key).value);
+      if (raw !== null) return hit(raw);
+      requests.miss.inc();
+      return undefined;
+    } catch (err) {
+      warn(err, 'get');
+      requests.error.inc();
+      return undefined;
+    }
+  }
+
   return Object.freeze({
-    async get(key: string): Promise<V | undefined> {
-      try {
-        const raw = await client.get(keysOf(key).value);
-        if (raw !== null) return hit(raw);
-        requests.miss.inc();
-        return undefined;
-      } catch (err) {
-        warn(err, 'get');
-        requests.error.inc();
-        return undefined;
-      }
-    },
+    get,
 
     async set(key: string, value: V, ttlSeconds?: number): Promise<void> {
       const json = JSON.stringify(value);
@@ -322,19 +324,15 @@ export function createCache<V = unknown>(options: CacheOptions): Cache<V> {
     },
 
     async getOrRead(key: string, loader: () => Promise<V>, opts: { prefetched?: string | null } = {}): Promise<V> {
-      let raw = opts.prefetched;
-      if (raw === undefined) {
-        try {
-          raw = await client.get(keysOf(key).value);
-        } catch (err) {
-          warn(err, 'get');
-          requests.error.inc();
-          loads.inc({ cache: name, outcome: 'uncached' });
-          return loader();
-        }
+      const { prefetched } = opts;
+      if (prefetched === undefined) {
+        const cached = await get(key);
+        if (cached !== undefined) return cached;
+      } else if (prefetched !== null) {
+        return hit(prefetched);
+      } else {
+        requests.miss.inc();
       }
-      if (raw !== null) return hit(raw);
-      requests.miss.inc();
       loads.inc({ cache: name, outcome: 'uncached' });
       return loader();
     },
