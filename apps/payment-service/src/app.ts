@@ -2,7 +2,7 @@ import { userServiceKeys } from '@platform/auth';
 import { markWriters, mysql, mysqlOptions, readRouter, writeMarkTtlMs } from '@platform/db';
 import { RefundRequested, registerServiceEvents, STREAMS } from '@platform/events';
 import { createWriteMarks, keySpace } from '@platform/redis';
-import { peerSecrets, pipeline, pipelineOptions, vouching } from '@platform/request-pipeline';
+import { pipeline, pipelineOptions, vouching } from '@platform/request-pipeline';
 import { peerOptions, peers, redis, redisOptions, serviceDefaults, type AppOptions } from '@platform/service-kit';
 import type { FastifyInstance } from 'fastify';
 import { ConfigSchema, type Config } from './config';
@@ -29,7 +29,8 @@ export default async function paymentService(app: FastifyInstance, { config, def
   await app.register(mysql, mysqlOptions(config));
   await app.register(redis, redisOptions(config, SERVICE));
   await app.register(peers, peerOptions(config));
-  await app.register(pipeline, pipelineOptions(config, userServiceKeys(config.USER_SERVICE_URL, app.peers, app.log)));
+  const admission = pipelineOptions(config, userServiceKeys(config.USER_SERVICE_URL, app.peers, app.log));
+  await app.register(pipeline, admission);
 
   const gateway = httpGateway({
     baseUrl: config.PAYMENT_GATEWAY_URL,
@@ -52,7 +53,7 @@ export default async function paymentService(app: FastifyInstance, { config, def
     reads: readRouter(() => app.db, app.replicas, marks, app.metrics),
     repository,
     gateway,
-    orders: orderClient(config.ORDER_SERVICE_URL, app.peers, vouching(peerSecrets(config.PEER_SECRET))),
+    orders: orderClient(config.ORDER_SERVICE_URL, app.peers, vouching(admission.peerSecrets ?? [])),
     nudgeOutbox: () => app.outbox.nudge(),
     log: app.log,
     staleAfterMs: config.PAYMENT_STALE_AFTER_MS,
