@@ -1,3 +1,4 @@
+import { connect, type Socket } from 'node:net';
 import { Cluster, type Redis } from 'ioredis';
 import { Registry } from 'prom-client';
 import { RedisUnavailableError, type KeySpace, type RedisClient } from '@platform/redis';
@@ -20,23 +21,41 @@ async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs = 
 
 /**
  * The commands that name `key`, in the order Redis ran them, with the connection that sent each
- * (MONITOR on every master, for a cluster run).
+ * (MONITOR on every master, for a cluster run). A plain socket reads the MONITOR stream: ioredis's
+ * monitor() can lose track of its replies when other clients' commands arrive with its OK (test
+ * files running beside this one on the same Redis), and fails with "Command queue state error".
  */
 async function monitorKey(client: RedisClient, key: string): Promise<{ stop: () => Promise<{ command: string; source: string }[]> }> {
   const nodes: Redis[] = client instanceof Cluster ? client.nodes('master') : [client];
   const seen: { command: string; source: string }[] = [];
-  const monitors = await Promise.all(nodes.map((node) => node.monitor()));
-  for (const monitor of monitors) {
-    monitor.on('monitor', (_time: string, args: string[], source: string) => {
-      if (args.includes(key)) seen.push({ command: String(args[0]).toLowerCase(), source });
-    });
-  }
+  const quotedKey = `"${key}"`;
+  const sockets = await Promise.all(
+    nodes.map(
+      ({ options }) =>
+        new Promise<Socket>((resolve, reject) => {
+          const socket = connect({ host: options.host, port: options.port ?? 6379 });
+          let buffered = '';
+          socket.setEncoding('utf8').on('data', (chunk: string) => {
+            const lines = (buffered + chunk).split('\r\n');
+            buffered = lines.pop() ?? '';
+            for (const line of lines) {
+              if (line === '+OK') resolve(socket);
+              // +<time> [<db> <address>|lua] "<command>" "<arg>" …
+              const m = /^\+\S+ \[(?:\d+ )?([^\]]+)\] "([^"]+)"/.exec(line);
+              if (m && line.includes(quotedKey)) seen.push({ command: (m[2] as string).toLowerCase(), source: m[1] as string });
+            }
+          });
+          socket.once('error', reject);
+          socket.write('MONITOR\r\n');
+        }),
+    ),
+  );
   return {
     /** Once a marker command sent now has been seen: everything sent before it has. */
     async stop() {
       await client.exists(key);
       await waitFor(() => seen.some((c) => c.command === 'exists'));
-      for (const monitor of monitors) monitor.disconnect();
+      for (const socket of sockets) socket.destroy();
       return seen.filter((c) => c.command !== 'exists');
     },
   };
