@@ -5,6 +5,12 @@ import type { DataSource, EntityManager } from 'typeorm';
 
 export const OUTBOX_RELAY_DEFAULTS = Object.freeze({
   pollMs: 200,
+  /**
+   * Passes start at least this far apart, nudged ones included: while commits keep coming, each
+   * pass takes what they enqueued meanwhile, instead of a transaction per commit or two. An event
+   * waits at most this much longer; a relay that has been idle this long starts at once.
+   */
+  minPassGapMs: 25,
   batchSize: 100,
   /** Sent rows are kept this long (for inspection), then deleted. */
   retentionHours: 168,
@@ -33,6 +39,7 @@ export interface OutboxRelayOptions {
   /** Counters of relayed rows and failed passes, and the oldest unsent row's age (of the first relay on the registry). */
   registry?: Registry;
   pollMs?: number;
+  minPassGapMs?: number;
   batchSize?: number;
   retentionHours?: number;
   replayWindowSeconds?: number;
@@ -198,7 +205,7 @@ export function startOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
    * failed while the service started, or while Redis was away, does not hold the next events for
    * up to maxBackoffMs, and a relay that keeps failing still tries at most once per step.
    */
-  function pause(ms: number, onNudge: 'wake' | 'shorten'): Promise<void> {
+  function pause(ms: number, onNudge: 'wake' | 'shorten' | 'ignore'): Promise<void> {
     return new Promise((resolve) => {
       const until = Date.now() + ms;
       let timer = setTimeout(wake, ms);
@@ -210,6 +217,7 @@ export function startOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
         resolve();
       }
       function nudge() {
+        if (onNudge === 'ignore') return;
         if (onNudge === 'wake') return wake();
         if (shortened || until - Date.now() <= s.backoffMs) return;
         shortened = true;
@@ -225,6 +233,7 @@ export function startOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
     let failures = 0;
     while (!stopping) {
       nudged = false;
+      const startedAt = Date.now();
       let full = false;
       try {
         full = (await exclusive()) >= s.batchSize;
@@ -237,7 +246,12 @@ export function startOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
       }
       if (stopping) break;
       if (failures > 0) await pause(Math.min(s.backoffMs * 2 ** (failures - 1), s.maxBackoffMs), 'shorten');
-      else if (!full && !nudged) await pause(s.pollMs, 'wake');
+      else if (!full) {
+        if (!nudged) await pause(s.pollMs, 'wake');
+        // Woken by a nudge (or nudged during the pass): the next pass keeps its distance.
+        const gap = startedAt + s.minPassGapMs - Date.now();
+        if (gap > 0 && !stopping) await pause(gap, 'ignore');
+      }
     }
   }
 

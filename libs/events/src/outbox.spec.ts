@@ -155,6 +155,31 @@ describe('startOutboxRelay', () => {
     expect(Date.now() - started).toBeLessThan(1_000);
   });
 
+  it('when commits keep nudging, then passes start at least minPassGapMs apart, each taking what was enqueued meanwhile, in order', async () => {
+    let passes = 0;
+    const r = await relay({
+      minPassGapMs: 100,
+      dataSource: () => {
+        passes++;
+        return ds;
+      },
+    });
+    await sleep(200);
+    passes = 0;
+    const started = Date.now();
+    // A commit and its nudge every 10 ms for a second: a pass per nudge would be about 100 passes.
+    for (let n = 1; n <= 100; n++) {
+      await enqueue(ds, { stream: 'orders', payload: { n } });
+      r.nudge();
+      await sleep(10);
+    }
+    expect(await eventually(async () => (await unsentCount(ds)) === 0, 2_000, 10)).toBe(true);
+    const elapsed = Date.now() - started;
+    expect(passes).toBeGreaterThanOrEqual(2);
+    expect(passes).toBeLessThanOrEqual(Math.ceil(elapsed / 100) + 1);
+    expect((await events()).map((e) => e['n'])).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
+  });
+
   it('when the pool is not connected at start, then the relay logs it (once), retries, and relays once it is', async () => {
     let connected = false;
     await enqueue(ds, { stream: 'orders', payload: { n: 1 } });
