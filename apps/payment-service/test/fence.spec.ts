@@ -62,8 +62,10 @@ async function processing(ageMs = 0): Promise<Payment> {
 
 it('when two takeovers start from the same fence, then exactly one wins, and the former holder’s late settling write changes nothing', async () => {
   const p = await processing();
-  const taken = await Promise.all([repo().takeOver(p.id, p.fence, true), repo().takeOver(p.id, p.fence, true)]);
+  const taken = await Promise.all([repo().takeOver(p, true), repo().takeOver(p, true)]);
   expect(taken.filter(Boolean)).toHaveLength(1);
+  // The winner holds the payment as the row now is.
+  expect(taken.find(Boolean)).toEqual(await repo().findById(p.id));
   // The inserter (fence 1) comes back late with the provider's answer: refused, and its event with it.
   const event = (name: string) => ({ stream: 'payments', payload: { name }, dedupeKey: `${name}:${p.id}` });
   expect(await repo().finish(p.id, p.fence, { status: 'SUCCEEDED', providerChargeId: 'ch_late' }, new Date(), event('late'))).toBe(false);
@@ -72,7 +74,7 @@ it('when two takeovers start from the same fence, then exactly one wins, and the
   expect(await repo().finish(p.id, p.fence + 1, { status: 'FAILED', failureCode: 'CARD_DECLINED', providerChargeId: 'ch_new' }, new Date(), event('new'))).toBe(true);
   const events = (await w.db.query('SELECT dedupe_key FROM outbox WHERE dedupe_key IN (?, ?)', [`late:${p.id}`, `new:${p.id}`])) as { dedupe_key: string }[];
   expect(events.map((e) => e.dedupe_key)).toEqual([`new:${p.id}`]);
-  expect(await repo().takeOver(p.id, p.fence + 1, true)).toBe(false);
+  expect(await repo().takeOver({ ...p, fence: p.fence + 1 }, true)).toBeUndefined();
   expect(await repo().finish(p.id, p.fence + 2, { status: 'SUCCEEDED', providerChargeId: 'ch_later' }, new Date())).toBe(false);
   expect(await repo().findById(p.id)).toMatchObject({ status: 'FAILED', failureCode: 'CARD_DECLINED', providerChargeId: 'ch_new', fence: p.fence + 1 });
 });

@@ -119,14 +119,14 @@ async function again(deps: ChargeDeps, p: Payment, hash: Buffer, token: string, 
   if (!p.requestHash.equals(hash)) throw new KeyReused();
   if (p.status !== 'PROCESSING') return { value: answerOf(p), replayed: true };
   stillHeld(caller);
-  if (!(await repo.takeOver(p.id, p.fence, true))) {
+  const held = await repo.takeOver(p, true);
+  if (!held) {
     const latest = await repo.findById(p.id);
     if (latest && latest.status !== 'PROCESSING') return { value: answerOf(latest), replayed: true };
     if (!latest) throw new GatewayUnavailable('The earlier attempt with this key did not complete; retry with the same Idempotency-Key.');
     throw new KeyInProgress();
   }
-  const fence = p.fence + 1;
-  const value = await send(deps, { ...p, fence, version: p.version + 1 }, token, caller.requestId, () => stillHeld(caller));
+  const value = await send(deps, held, token, caller.requestId, () => stillHeld(caller));
   return { value, replayed: true };
 }
 

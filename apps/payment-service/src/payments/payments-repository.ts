@@ -208,18 +208,22 @@ export function paymentsRepository(ds: () => DataSource, oneTrip: OneTripTransac
     },
 
     /**
-     * Takes over a PROCESSING payment from the holder of `fence` (the fence the caller read): the
-     * row then carries `fence + 1`, the caller's from now on. Of several takeovers from one fence
-     * exactly one succeeds (the UPDATE compares and sets in one step); the former holder's
-     * finishing write, which names its own fence, then changes nothing. `touch`: the row counts as
-     * touched now (a request answers for it again), so it is not stale for a while.
+     * Takes over PROCESSING payment `p` from the holder of the fence it was read with: the row then
+     * carries `p.fence + 1`, the caller's from now on, and the answer is the payment as held (that
+     * fence and version); undefined when another took it over first or it is no longer PROCESSING.
+     * Of several takeovers from one fence exactly one succeeds (the UPDATE compares and sets in one
+     * step); the former holder's finishing write, which names its own fence, then changes nothing.
+     * `touch`: the row counts as touched now (a request answers for it again), so it is not stale
+     * for a while.
      */
-    async takeOver(id: string, fence: number, touch: boolean, db: Db = ds()): Promise<boolean> {
+    async takeOver(p: Payment, touch: boolean, db: Db = ds()): Promise<Payment | undefined> {
+      const at = new Date();
       const { affectedRows } = (await db.query(
         `UPDATE payments SET fence = fence + 1, version = version + 1${touch ? ', updated_at = ?' : ''} WHERE id = ? AND status = 'PROCESSING' AND fence = ?`,
-        touch ? [new Date(), uuidToBinary(id), fence] : [uuidToBinary(id), fence],
+        touch ? [at, uuidToBinary(p.id), p.fence] : [uuidToBinary(p.id), p.fence],
       )) as ResultHeader;
-      return affectedRows === 1;
+      if (affectedRows !== 1) return undefined;
+      return { ...p, fence: p.fence + 1, version: p.version + 1, updatedAt: touch ? at : p.updatedAt };
     },
 
     /**

@@ -81,9 +81,9 @@ async function resolveStale(deps: SettlementDeps, p: Payment, requestId?: string
   const { repository: repo } = deps;
   if (p.status !== 'PROCESSING' || Date.now() - p.updatedAt.getTime() <= deps.staleAfterMs) return p;
   // Not touched: a claim that ends unsettled (the provider unreachable) leaves the row stale, for the next sweep.
-  if (!(await repo.takeOver(p.id, p.fence, false))) return repo.findById(p.id);
-  const fence = p.fence + 1;
-  const held: Payment = { ...p, fence, version: p.version + 1 };
+  const held = await repo.takeOver(p, false);
+  if (!held) return repo.findById(p.id);
+  const { fence } = held;
   const found = await deps.gateway.findCharge(p.orderId, p.id, requestId);
   if (found.kind === 'succeeded' || found.kind === 'declined') {
     await apply(deps, held, fence, found).catch(() => undefined);
