@@ -28,6 +28,8 @@ export function spawnFixture(fixture: string, env: Record<string, string>, cwd: 
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     proc.once('exit', (code, signal) => resolve({ code, signal })),
   );
+  let closed = false;
+  proc.once('close', () => (closed = true));
 
   const logLines = () =>
     out
@@ -42,17 +44,24 @@ export function spawnFixture(fixture: string, env: Record<string, string>, cwd: 
         const found = logLines().find(match);
         if (found) done(() => resolve(found));
       };
-      const onExit = () => done(() => reject(new Error(`exited before the log line came; stderr: ${err}`)));
+      // 'close', not 'exit': a child that logs and exits while this process is starved (a loaded
+      // machine) can have its 'exit' handled before the last of its output is read; 'close' comes
+      // after its output has all been read, so the line is looked for once more first.
+      const onClose = () => {
+        const found = logLines().find(match);
+        done(() => (found ? resolve(found) : reject(new Error(`exited before the log line came; stderr: ${err}`))));
+      };
       const timer = setTimeout(() => done(() => reject(new Error(`no such log line within ${timeoutMs} ms; stdout: ${out}`))), timeoutMs);
       const done = (settle: () => void) => {
         clearTimeout(timer);
         proc.stdout?.off('data', check);
-        proc.off('exit', onExit);
+        proc.off('close', onClose);
         settle();
       };
       proc.stdout?.on('data', check);
-      proc.once('exit', onExit);
-      check();
+      proc.once('close', onClose);
+      if (closed) onClose();
+      else check();
     });
   }
 
