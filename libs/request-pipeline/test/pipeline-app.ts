@@ -36,6 +36,17 @@ export interface PipelineAppOptions {
 export async function pipelineApp(opts: PipelineAppOptions): Promise<App> {
   const service = opts.service ?? 'pipeline-test';
   const app = createServer({ service, logLevel: opts.logStream ? 'info' : 'silent', requestTimeoutMs: 10_000, logStream: opts.logStream });
+  try {
+    await build(app, service, opts);
+  } catch (err) {
+    // A test expecting the build to fail never gets the app to close: its Redis client would keep the worker alive.
+    await app.close();
+    throw err;
+  }
+  return app;
+}
+
+async function build(app: App, service: string, opts: PipelineAppOptions): Promise<void> {
   await app.register(serviceDefaults, { service, description: service, defaultMetrics: false, corsAllowedOrigins: opts.corsAllowedOrigins });
   await app.register(redis, {
     url: opts.redisUrl ?? (process.env['REDIS_URL'] as string),
@@ -64,5 +75,4 @@ export async function pipelineApp(opts: PipelineAppOptions): Promise<App> {
   app.get('/internal/opt-in', { config: { rateLimit: 'login' } }, async () => ({ ok: true }));
   opts.routes?.(app);
   await app.ready();
-  return app;
 }
