@@ -147,7 +147,7 @@ async function send(deps: ChargeDeps, p: Payment, token: string, requestId: stri
     requestId,
   });
   check();
-  return deps.settlement.apply(p, p.fence, outcome);
+  return deps.settlement.apply(p, outcome);
 }
 
 function newPayment({ order, caller, hash }: Attempt): Payment {

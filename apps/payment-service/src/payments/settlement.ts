@@ -23,10 +23,10 @@ export interface SettlementDeps {
 export function chargeSettlement(deps: SettlementDeps) {
   return Object.freeze({
     /**
-     * Applies the provider's answer to a PROCESSING payment held with `fence`, and answers for it.
+     * Applies the provider's answer to a PROCESSING payment held with its fence, and answers for it.
      * When another holder settled it first, its result is the answer.
      */
-    apply: (p: Payment, fence: number, outcome: ChargeOutcome) => apply(deps, p, fence, outcome),
+    apply: (p: Payment, outcome: ChargeOutcome) => apply(deps, p, outcome),
     /**
      * A PROCESSING payment untouched for `staleAfterMs` belongs to no running request. It is taken
      * over from the fence it was read with (of the sweeps and requests that find it at once, one
@@ -48,7 +48,7 @@ export function answerOf(p: Payment): PaymentView {
   throw new PaymentDeclined(failureCode, p.id);
 }
 
-async function apply(deps: SettlementDeps, p: Payment, fence: number, outcome: ChargeOutcome): Promise<PaymentView> {
+async function apply(deps: SettlementDeps, p: Payment, outcome: ChargeOutcome): Promise<PaymentView> {
   const { repository: repo, log } = deps;
   switch (outcome.kind) {
     case 'succeeded':
@@ -58,13 +58,13 @@ async function apply(deps: SettlementDeps, p: Payment, fence: number, outcome: C
           ? { status: 'SUCCEEDED', providerChargeId: outcome.chargeId }
           : { status: 'FAILED', failureCode: outcome.failureCode, providerChargeId: outcome.chargeId };
       // Settled here: the answer is what was written. Settled by a newer holder: what it wrote.
-      const now = (await settle(deps, p, fence, result)) ?? (await repo.findById(p.id));
+      const now = (await settle(deps, p, result)) ?? (await repo.findById(p.id));
       if (!now || now.status === 'PROCESSING') throw new GatewayUnavailable('The payment’s outcome is not settled yet; retry with the same Idempotency-Key.', p.id);
       return answerOf(now);
     }
     case 'rejected': {
       // Nothing moved: the attempt is removed, so the key's retry, or another key, starts afresh.
-      await repo.discard(p.id, fence);
+      await repo.discard(p.id, p.fence);
       log.warn({ paymentId: p.id, code: outcome.code, detail: outcome.detail }, 'payment provider rejected the charge; nothing was charged');
       if (outcome.code === 'INVALID_TOKEN') throw new UnknownCardToken();
       throw new GatewayUnavailable('The payment provider could not process the payment; nothing was charged.');
@@ -83,17 +83,16 @@ async function resolveStale(deps: SettlementDeps, p: Payment, requestId?: string
   // Not touched: a claim that ends unsettled (the provider unreachable) leaves the row stale, for the next sweep.
   const held = await repo.takeOver(p, false);
   if (!held) return repo.findById(p.id);
-  const { fence } = held;
   const found = await deps.gateway.findCharge(p.orderId, p.id, requestId);
   if (found.kind === 'succeeded' || found.kind === 'declined') {
-    await apply(deps, held, fence, found).catch(() => undefined);
+    await apply(deps, held, found).catch(() => undefined);
   } else if (found.kind === 'absent') {
     // Absent is not final: a charge the provider received but has not run yet (slow, frozen) can
     // still land. Cancelling it by its key makes the outcome final either way.
     const closed = await deps.gateway.cancelCharge(p.id, requestId);
     if (closed.kind === 'succeeded' || closed.kind === 'declined') {
-      await apply(deps, held, fence, closed).catch(() => undefined);
-    } else if (closed.kind === 'cancelled' && (await settle(deps, held, fence, { status: 'FAILED', failureCode: 'GATEWAY_ERROR', providerChargeId: null }))) {
+      await apply(deps, held, closed).catch(() => undefined);
+    } else if (closed.kind === 'cancelled' && (await settle(deps, held, { status: 'FAILED', failureCode: 'GATEWAY_ERROR', providerChargeId: null }))) {
       deps.log.warn({ paymentId: p.id }, 'stale PROCESSING payment never charged; cancelled at the provider and marked FAILED');
     }
   }
@@ -101,18 +100,19 @@ async function resolveStale(deps: SettlementDeps, p: Payment, requestId?: string
 }
 
 /**
- * The outcome, its outbox event and the fence in one transaction, one round trip. Answers the row
- * as written (the conditional UPDATE changed exactly these columns of the PROCESSING row `p`, so
- * no read follows), or undefined when the row was no longer ours to settle (then no event either).
+ * The outcome, its outbox event and the fence in one transaction, one round trip, by the holder of
+ * `p`'s fence. Answers the row as written (the conditional UPDATE changed exactly these columns of
+ * the PROCESSING row `p`, so no read follows), or undefined when the row was no longer ours to
+ * settle (then no event either).
  */
-async function settle(deps: SettlementDeps, p: Payment, fence: number, outcome: PaymentOutcome): Promise<Payment | undefined> {
+async function settle(deps: SettlementDeps, p: Payment, outcome: PaymentOutcome): Promise<Payment | undefined> {
   const at = new Date();
   const base = { paymentId: p.id, orderId: p.orderId, userId: p.userId };
   const event =
     outcome.status === 'SUCCEEDED'
       ? newEvent<PaymentSucceeded>({ type: 'payment.succeeded', ...base, amount: p.amount, currency: p.currency })
       : newEvent<PaymentFailed>({ type: 'payment.failed', ...base, failureCode: outcome.failureCode });
-  const settled = await deps.repository.finish(p.id, fence, outcome, at, { stream: STREAMS.payments, payload: event, dedupeKey: `${event.type}:${p.id}` });
+  const settled = await deps.repository.finish(p.id, p.fence, outcome, at, { stream: STREAMS.payments, payload: event, dedupeKey: `${event.type}:${p.id}` });
   if (!settled) return undefined;
   deps.nudgeOutbox();
   return {
@@ -120,7 +120,6 @@ async function settle(deps: SettlementDeps, p: Payment, fence: number, outcome: 
     status: outcome.status,
     failureCode: outcome.status === 'FAILED' ? outcome.failureCode : null,
     providerChargeId: outcome.providerChargeId,
-    fence,
     version: p.version + 1,
     updatedAt: at,
   };
