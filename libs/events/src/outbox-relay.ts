@@ -203,7 +203,8 @@ export function startOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
    * dependency would be tried once per commit; but a nudge means a transaction just committed,
    * so the back-off ends within its first step (backoffMs) of the first nudge: a relay that
    * failed while the service started, or while Redis was away, does not hold the next events for
-   * up to maxBackoffMs, and a relay that keeps failing still tries at most once per step.
+   * up to maxBackoffMs, and a relay that keeps failing still tries at most once per step. The
+   * spacing between passes (minPassGapMs) ignores nudges: the next pass takes their rows.
    */
   function pause(ms: number, onNudge: 'wake' | 'shorten' | 'ignore'): Promise<void> {
     return new Promise((resolve) => {
