@@ -13,6 +13,8 @@ import {
   type RoundFigures,
   type ScenarioFigures,
 } from '../bench/compare/goals';
+import { processTable } from '../bench/compare/report';
+import type { Round } from '../bench/cpu/rounds';
 
 /** The arithmetic bench:compare judges its goals with (bench/compare/goals.ts): no servers, no load. */
 
@@ -90,5 +92,37 @@ describe('bench:compare goals', () => {
   it('when scenarios did not run, then their goals are left out', () => {
     expect(evaluate([])).toEqual([]);
     expect(new Set(GOALS.map((g) => g.scenario))).toEqual(new Set(['pay8', 'pay32', 'hit', 'create1', 'create20']));
+  });
+});
+
+describe('bench:compare report', () => {
+  const platformRound = (answers: number, cpu: [string, number][]): Round => ({
+    label: PLATFORM,
+    answers,
+    wrkAnswers: answers,
+    perSecond: answers / 10,
+    cpu: new Map(cpu),
+    work: { seconds: 10, reads: 0, commands: 0, questions: 0, calls: new Map() },
+    load: 1,
+  });
+
+  it('when the platform ran, then its CPU per request is split by process, services first, each the median of its rounds per answer', () => {
+    const outcome = {
+      name: 'read',
+      rounds: [
+        platformRound(100, [['redis-server', 1_000], ['order-service', 5_000], ['mariadbd', 0]]),
+        { ...platformRound(100, [['order-service', 99_999]]), label: USUAL },
+        platformRound(200, [['redis-server', 4_000], ['order-service', 6_000], ['mariadbd', 200]]),
+        platformRound(50, [['redis-server', 1_500], ['order-service', 3_500], ['mariadbd', 50]]),
+      ],
+    };
+    const lines = processTable([{ key: 'hit', outcome, references: [USUAL] }]).split('\n');
+    expect(lines[0]).toBe('| scenario | order-service | mariadbd | redis-server |');
+    // order-service: 50, 30, 70 per answer; mariadbd: 0, 1, 1; redis-server: 10, 20, 30.
+    expect(lines[2]).toBe('| read | 50 | 1 | 20 |');
+  });
+
+  it('when the platform ran in no scenario, then the table says so', () => {
+    expect(processTable([{ key: 'hit', outcome: { name: 'read', rounds: [] }, references: [] }])).toBe('The platform ran in no scenario.');
   });
 });

@@ -64,9 +64,13 @@ export async function startReference(
   return { ...runner, url: app.url, databaseUrl, alone: (l) => ({ ...runnerOf(label, app, () => []), label: l }) };
 }
 
-/** The bare Fastify app of bench:http answering `body` to every GET /v1/orders/:id. */
-export async function startBare(label: string, body: string, cleanup: Cleanup): Promise<Runner & { url: string }> {
-  const app = await startNodeApp(join(__dirname, '../http/baseline-server.ts'), label, { BENCH_BASELINE_BODY: body });
+/**
+ * The bare Fastify app of bench:http answering `body` to every GET /v1/orders/:id; with
+ * `redisUrl`, reading it from Redis with one GET per request first (the floor of a read).
+ */
+export async function startBare(label: string, body: string, cleanup: Cleanup, redisUrl?: string): Promise<Runner & { url: string }> {
+  const env = { BENCH_BASELINE_BODY: body, ...(redisUrl ? { BENCH_BASELINE_REDIS_URL: redisUrl } : {}) };
+  const app = await startNodeApp(join(__dirname, '../http/baseline-server.ts'), label, env);
   cleanup(() => app.stop());
   return { ...runnerOf(label, app, () => []), url: app.url };
 }

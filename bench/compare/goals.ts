@@ -31,6 +31,8 @@ export interface ScenarioFigures {
 
 export const PLATFORM = 'platform';
 export const BARE = 'bare Fastify';
+/** The bare app reading the answer from Redis with one GET per request: what any read asking Redis once costs. */
+export const FLOOR = 'bare Fastify + one Redis GET';
 export const USUAL = 'usual recipe';
 export const TUNED = 'tuned recipe';
 export const ESSENTIAL = 'essential payment';

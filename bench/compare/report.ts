@@ -106,6 +106,16 @@ function ratioTable(scenarios: Scenario[]): string {
   return lines.join('\n');
 }
 
+/** The platform's CPU-µs per request by process (each column the median of its rounds): where a request's cost goes. */
+export function processTable(scenarios: Scenario[]): string {
+  const rounds = scenarios.map((s) => ({ name: s.outcome.name, rounds: s.outcome.rounds.filter((r) => r.label === PLATFORM) })).filter((s) => s.rounds.length > 0);
+  const names = [...new Set(rounds.flatMap((s) => s.rounds.flatMap((r) => [...r.cpu.keys()])))].sort((a, b) => Number(SERVERS.has(a)) - Number(SERVERS.has(b)) || a.localeCompare(b));
+  if (names.length === 0) return 'The platform ran in no scenario.';
+  const lines = [row(['scenario', ...names]), row(['---', ...names.map(() => '---:')])];
+  for (const s of rounds) lines.push(row([s.name, ...names.map((n) => fmt(median(s.rounds.map((r) => (r.cpu.get(n) ?? 0) / r.answers))))]));
+  return lines.join('\n');
+}
+
 /** The platform's internal calls per request, by the app that answered them, method, route and status. */
 function callsTable(scenarios: Scenario[]): string {
   const lines = ['| scenario | answered by, method, route, status | calls / req |', '| --- | --- | ---: |'];
@@ -159,6 +169,10 @@ export function reportMarkdown(r: CompareInfo, scenarios: Scenario[]): string {
     '### Ratios to the references (median of the rounds\' ratios, each round against the same round of the reference)',
     '',
     ratioTable(scenarios),
+    '',
+    "### The platform's CPU-µs per request, by process (medians over its rounds)",
+    '',
+    processTable(scenarios),
     '',
     "### The platform's internal HTTP calls, by route (all its rounds)",
     '',

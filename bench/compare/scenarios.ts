@@ -11,7 +11,7 @@ import { ordersUrl, type Contender } from '../cpu/contenders';
 import type { Entry, Runner } from '../cpu/rounds';
 import { paidSettler, pay as platformPay, type Context, type Target } from '../cpu/scenarios';
 import { internalCalls, startBare, type Public, type Reference } from './contenders';
-import { BARE, ESSENTIAL, ORDER_READ, PLATFORM, TUNED, USUAL } from './goals';
+import { BARE, ESSENTIAL, FLOOR, ORDER_READ, PLATFORM, TUNED, USUAL } from './goals';
 
 /**
  * bench:compare's scenarios, as entries for bench:cpu's interleaved rounds: the same wrk load
@@ -23,6 +23,8 @@ export interface Contenders {
   usual: Reference;
   tuned: Reference;
   essential: Reference;
+  /** The Redis the platform and the references use. */
+  redisUrl: string;
 }
 
 const bearer = (user: Account) => ({ Authorization: `Bearer ${user.accessToken}` });
@@ -42,14 +44,19 @@ const onReference = (c: Contenders, label: string, runner: Runner, target: Targe
   target: { ...target, internalCalls: () => internalCalls(c.platform) },
 });
 
-/** A cached GET /v1/orders/{id} (an order created and read twice), and the bare app answering its JSON. */
+/**
+ * A cached GET /v1/orders/{id} (an order created and read twice), and the bare app answering its
+ * JSON: as it is, and read from Redis with one GET per request (the floor of a read).
+ */
 export async function hit(c: Contenders, ctx: Context): Promise<Entry[]> {
   const get = (label: string) => staticScript(ctx.dir, `hit-${label.replace(/\W+/g, '-')}`, { method: 'GET', headers: bearer(first(c)) });
   const p = await cachedOrder(ordersUrl(c.platform), first(c));
   const bare = await startBare(BARE, p.body, ctx.cleanup);
+  const floor = await startBare(FLOOR, p.body, ctx.cleanup, c.redisUrl);
   const entries = [
     onPlatform(c, { url: `${ordersUrl(c.platform)}${p.path}`, script: get(PLATFORM) }, { app: 'order-service', method: 'GET', route: '/v1/orders/:id' }),
     onReference(c, BARE, bare, { url: `${bare.url}${p.path}`, script: staticScript(ctx.dir, 'hit-bare', { method: 'GET', headers: {} }) }),
+    onReference(c, FLOOR, floor, { url: `${floor.url}${p.path}`, script: staticScript(ctx.dir, 'hit-floor', { method: 'GET', headers: {} }) }),
   ];
   for (const [label, ref] of [[USUAL, c.usual], [TUNED, c.tuned]] as const) {
     const o = await cachedOrder(ref.url, first(c));
