@@ -7,6 +7,10 @@
 /** One entry's figures in one round. */
 export interface RoundFigures {
   label: string;
+  /**
+   * Requests done per second: for the payments, end to end (those whose orders turned PAID, over
+   * the wrk run and the wait for the last of them); for the rest, wrk's answers per second.
+   */
   perSecond: number;
   /** CPU microseconds per answer, every process of the entry plus redis-server and mariadbd. */
   cpuUs: number;
@@ -124,7 +128,7 @@ const count = (scenario: string, key: keyof Counts, words: string, limit: number
 function payGoals(scenario: string): Goal[] {
   return [
     { scenario, what: `the platform's CPU-µs/payment ÷ ${ESSENTIAL_PLUS_READ}'s`, value: (s) => ratio(s, PLATFORM, ESSENTIAL_PLUS_READ, 'cpuUs').median, op: '≤', limit: 1.5 },
-    { scenario, what: `the platform's payments/s ÷ ${ESSENTIAL_PLUS_READ}'s`, value: (s) => ratio(s, PLATFORM, ESSENTIAL_PLUS_READ, 'perSecond').median, op: '≥', limit: 0.6 },
+    { scenario, what: `the platform's payments done/s (end to end) ÷ ${ESSENTIAL_PLUS_READ}'s`, value: (s) => ratio(s, PLATFORM, ESSENTIAL_PLUS_READ, 'perSecond').median, op: '≥', limit: 0.6 },
     count(scenario, 'sql', 'SQL statements', 8),
     count(scenario, 'redis', 'Redis commands (inside scripts included)', 20),
     count(scenario, 'calls', 'internal HTTP calls', 2),

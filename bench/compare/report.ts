@@ -47,15 +47,15 @@ export function figuresOf(s: Scenario): ScenarioFigures {
   return {
     key: s.key,
     name: s.outcome.name,
-    rounds: s.outcome.rounds.map((r) => ({ label: r.label, perSecond: r.perSecond, cpuUs: cpuOf(r) })),
+    rounds: s.outcome.rounds.map((r) => ({ label: r.label, perSecond: r.donePerSecond ?? r.perSecond, cpuUs: cpuOf(r) })),
     counts,
   };
 }
 
 function figuresTable(scenarios: Scenario[]): string {
   const lines = [
-    '| scenario | contender | req/s | CPU-µs / req | its processes | Redis | MariaDB | SQL / req | Redis commands / req | internal HTTP / req | load average |',
-    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| scenario | contender | req/s | done / s, end to end | CPU-µs / req | its processes | Redis | MariaDB | SQL / req | Redis commands / req | internal HTTP / req | load average |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const s of scenarios) {
     const f = figuresOf(s);
@@ -70,6 +70,7 @@ function figuresTable(scenarios: Scenario[]): string {
           i === 0 ? s.outcome.name : '',
           label,
           fmt(m((r) => r.perSecond)),
+          rounds.every((r) => r.donePerSecond !== undefined) ? fmt(m((r) => r.donePerSecond as number)) : '—',
           `**${fmt(m((r) => cpuOf(r)))}**`,
           fmt(m((r) => cpuOf(r, (n) => !SERVERS.has(n)))),
           fmt(m((r) => cpuOf(r, (n) => n === 'redis-server'))),
@@ -83,7 +84,7 @@ function figuresTable(scenarios: Scenario[]): string {
     });
     if (s.references.includes(ESSENTIAL_PLUS_READ)) {
       const sum = seriesOf(f, ESSENTIAL_PLUS_READ);
-      lines.push(row(['', `*${ESSENTIAL_PLUS_READ}*`, `*${fmt(median(sum.map((r) => r.perSecond)))}*`, `***${fmt(median(sum.map((r) => r.cpuUs)))}***`, '', '', '', '', '', '', '']));
+      lines.push(row(['', `*${ESSENTIAL_PLUS_READ}*`, '', `*${fmt(median(sum.map((r) => r.perSecond)))}*`, `***${fmt(median(sum.map((r) => r.cpuUs)))}***`, '', '', '', '', '', '', '']));
     }
   }
   return lines.join('\n');
@@ -91,7 +92,7 @@ function figuresTable(scenarios: Scenario[]): string {
 
 function ratioTable(scenarios: Scenario[]): string {
   const lines = [
-    "| scenario | reference | reference's CPU-µs ÷ the platform's: median | range | by round | the platform's req/s ÷ the reference's: median | range |",
+    "| scenario | reference | reference's CPU-µs ÷ the platform's: median | range | by round | the platform's rate ÷ the reference's: median | range |",
     '| --- | --- | ---: | ---: | --- | ---: | ---: |',
   ];
   for (const s of scenarios) {
@@ -190,6 +191,10 @@ export function reportMarkdown(r: CompareInfo, scenarios: Scenario[]): string {
       'own process (and the sandbox for the essential payment, which charges there). wrk and the bench are not counted.',
     "- **End of a payment round**: when every answered payment's order reads PAID and the count has held still for 200 ms (the platform: at order-service, after its outbox relay and event " +
       "handling; the essential reference: after its consumer's UPDATE), polled every 50 ms; the polls' statements are taken out.",
+    "- **done / s, end to end** (the payments): the payments whose orders turned PAID in the round, over the wrk run's seconds plus the wait, after it, " +
+      'until the poll that first read the final count. req/s is what wrk saw answered; a contender whose events are applied behind its answers ' +
+      "(a backlog that grows under the load) answers faster than it pays. The payment's rate goal and the rate ratios are judged on this end-to-end rate; " +
+      "the order read's rate is its answers'.",
     `- **SQL / Redis commands**: MariaDB's global \`Questions\` and the sum of Redis's \`INFO commandstats\` (commands inside scripts included), over all ` +
       `of a contender's rounds divided by its answers, less what everything does left alone (${fmt(r.idle.commands)} commands/s, ${fmt(r.idle.questions)} statements/s).`,
     "- **Internal HTTP / req**: requests answered by the platform's four processes (their own `http_request_duration_seconds_count`) other than the " +
@@ -200,6 +205,6 @@ export function reportMarkdown(r: CompareInfo, scenarios: Scenario[]): string {
       "rounds at the same concurrency; its rate is that of doing both one after the other, 1 / (1 / payments/s + 1 / reads/s). The platform's " +
       'payment reads its order from order-service over HTTP; the essential reference reads it with one SELECT in-process: the read is the allowance for that.',
     '- **Ratios**: each of the platform\'s rounds over the reference\'s round of the same number (run moments apart), then the median. Goals are judged ' +
-      "on CPU-µs per request (the headline figure) and, for the payment's rate, on req/s; the SQL, Redis and HTTP goals on the platform's counts.",
+      "on CPU-µs per request (the headline figure) and, for the payment's rate, on its done / s end to end; the SQL, Redis and HTTP goals on the platform's counts.",
   ].join('\n');
 }

@@ -50,6 +50,11 @@ export interface Round {
   /** wrk's count of 2xx answers. */
   wrkAnswers: number;
   perSecond: number;
+  /**
+   * Where the work a request sets off is waited for (the payments, until their orders read
+   * PAID): the requests done over the wrk run and the wait for the last of them, end to end.
+   */
+  donePerSecond?: number;
   /** CPU microseconds by process name: the entry's processes, `redis-server` and `mariadbd`. */
   cpu: Map<string, number>;
   /** Redis commands and SQL statements, what everything idle does anyway taken out. */
@@ -128,6 +133,7 @@ export class Rounds {
     const callsAfter = await e.target.internalCalls?.();
     const served = callsBefore?.served !== undefined && callsAfter?.served !== undefined ? callsAfter.served - callsBefore.served : undefined;
     const answers = settled?.completed ?? served ?? r.requests;
+    const donePerSecond = settled?.completed !== undefined && settled.drainMs !== undefined ? settled.completed / (this.s.wrk.seconds + settled.drainMs / 1000) : undefined;
     const perRequest = (group: string) => fmt(watched.filter((p) => p.group === group).reduce((s, p) => s + (used.get(p.name) ?? 0), 0) / answers);
     const total = fmt([...used.values()].reduce((s, us) => s + us, 0) / answers);
     const load = loadavg()[0] ?? NaN;
@@ -135,11 +141,12 @@ export class Rounds {
       `  round ${n} ${e.label}: ${fmt(r.perSecond)} req/s, ${total} CPU-µs/req ` +
         `(services ${perRequest('services')}, Redis ${perRequest('redis')}, MariaDB ${perRequest('mysql')}), ` +
         `${fmt(work.questions / answers, 2)} SQL/req, ${fmt(work.commands / answers, 2)} Redis commands/req` +
-        `${callsAfter && callsBefore ? `, ${fmt((callsAfter.calls - callsBefore.calls) / answers, 2)} internal HTTP/req` : ''}, load ${fmt(load, 1)}`,
+        `${callsAfter && callsBefore ? `, ${fmt((callsAfter.calls - callsBefore.calls) / answers, 2)} internal HTTP/req` : ''}` +
+        `${donePerSecond === undefined ? '' : `, ${fmt(donePerSecond)} done/s end to end`}, load ${fmt(load, 1)}`,
     );
     const internalCalls = callsBefore && callsAfter ? callsAfter.calls - callsBefore.calls : undefined;
     const callsByRoute = callsBefore && callsAfter ? routeDeltas(callsBefore.byRoute, callsAfter.byRoute) : undefined;
-    return { label: e.label, answers, wrkAnswers: r.requests, perSecond: r.perSecond, cpu: used, work, internalCalls, callsByRoute, load };
+    return { label: e.label, answers, wrkAnswers: r.requests, perSecond: r.perSecond, donePerSecond, cpu: used, work, internalCalls, callsByRoute, load };
   }
 
   /** One wrk run; any non-2xx answer or socket error stops the bench, with the processes' last lines. */

@@ -24,9 +24,10 @@ export interface Target {
    * After a wrk run of `answers` answers: waits until the work they set off has been done, and
    * answers how many SQL statements the waiting itself sent (`polls`, taken out of the figures)
    * and, where it can count them, how many requests were done since the last settle
-   * (`completed`: those still in flight when wrk stopped included).
+   * (`completed`: those still in flight when wrk stopped included) and how long after wrk
+   * stopped the last of them was seen done (`drainMs`).
    */
-  settle?(answers: number): Promise<{ polls: number; completed?: number }>;
+  settle?(answers: number): Promise<{ polls: number; completed?: number; drainMs?: number }>;
   /**
    * From the platform's own metrics, so far: `calls`, requests its processes answered other than
    * the load's (calls between services and to the sandbox provider); `served`, when known, the
@@ -112,27 +113,36 @@ const STILL_POLLS = 4;
 /**
  * The settle of a payment scenario, from `paidNow` (the orders reading PAID, one statement):
  * waits until every answered payment's order reads PAID and the count has held still for
- * STILL_POLLS polls 50 ms apart; `completed` is how many more read PAID than at the last settle.
+ * STILL_POLLS polls 50 ms apart; `completed` is how many more read PAID than at the last settle,
+ * and `drainMs` when the first poll that read the final count returned (ms after the call: the
+ * end of the wrk run), the still polls after it left out.
  */
-export function paidSettler(paidNow: () => Promise<number>, who: string): (answers: number) => Promise<{ polls: number; completed: number }> {
+export function paidSettler(
+  paidNow: () => Promise<number>,
+  who: string,
+  pauseMs = 50,
+): (answers: number) => Promise<{ polls: number; completed: number; drainMs: number }> {
   let answered = 0;
   let counted = 0;
   return async (answers) => {
     answered += answers;
-    const deadline = performance.now() + PAID_WAIT_MS;
+    const started = performance.now();
+    const deadline = started + PAID_WAIT_MS;
     let last = -1;
     let still = 0;
+    let reachedAt = started;
     for (let polls = 1; ; polls++) {
       const now = await paidNow();
       still = now === last ? still + 1 : 0;
+      if (now !== last) reachedAt = performance.now();
       last = now;
       if (now >= answered && still >= STILL_POLLS) {
         const completed = now - counted;
         counted = now;
-        return { polls, completed };
+        return { polls, completed, drainMs: reachedAt - started };
       }
       if (performance.now() > deadline) throw new Error(`${who}: ${now} orders read PAID ${PAID_WAIT_MS / 1000} s after ${answered} payments were answered`);
-      await sleep(50);
+      await sleep(pauseMs);
     }
   };
 }

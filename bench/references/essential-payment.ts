@@ -44,7 +44,8 @@ const TABLES = [
     total_amount BIGINT NOT NULL,
     items JSON NOT NULL,
     created_at DATETIME(3) NOT NULL,
-    updated_at DATETIME(3) NOT NULL
+    updated_at DATETIME(3) NOT NULL,
+    KEY ix_orders_user_status (user_id, status, id)
   )`,
   `CREATE TABLE IF NOT EXISTS payments (
     id CHAR(36) CHARACTER SET ascii NOT NULL PRIMARY KEY,
