@@ -5,9 +5,10 @@
  * internal HTTP calls per request, the load average, and the platform's ratio to each
  * reference (the median of the rounds' ratios); then a pass/miss line for each goal
  * (goals.ts). Scenarios: a cached GET /v1/orders/{id} (platform, bare Fastify, bare Fastify
- * reading its answer with one Redis GET, usual recipe, tuned recipe), POST /v1/orders with 1 and with 20 items (platform, usual, tuned), and a
- * payment end to end at each BENCH_PAY_CONCURRENCY (platform, essential-work reference, its
- * order read). bench:cpu's machinery (rounds.ts, proc.ts) does the measuring. Writes
+ * reading its answer with one Redis GET, usual recipe, tuned recipe), POST /v1/orders with 1
+ * and with 20 items (platform, usual, tuned), and a payment end to end at each
+ * BENCH_PAY_CONCURRENCY (platform, essential-work reference, its order read; their rates end
+ * to end, until the orders read PAID). bench:cpu's machinery (rounds.ts, proc.ts) does the measuring. Writes
  * bench/results/compare.md; exits 1 without writing it if wrk counted any non-2xx answer or
  * socket error. About 12 minutes with the defaults; not part of `npm test`.
  *
