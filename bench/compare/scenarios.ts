@@ -9,7 +9,7 @@ import { POOL_ITEM } from '../http/pools';
 import { cachedOrder, orderBody } from '../http/scenarios';
 import { ordersUrl, type Contender } from '../cpu/contenders';
 import type { Entry, Runner } from '../cpu/rounds';
-import { paidSettler, pay as platformPay, type Context, type Target } from '../cpu/scenarios';
+import { paidCounter, paidSettler, pay as platformPay, type Context, type Target } from '../cpu/scenarios';
 import { internalCalls, startBare, type Public, type Reference } from './contenders';
 import { BARE, ESSENTIAL, FLOOR, ORDER_READ, PLATFORM, TUNED, USUAL } from './goals';
 
@@ -111,8 +111,7 @@ async function growEssential(databaseUrl: string, owners: string[], pool: Pool, 
 }
 
 /** A pool of orders of the essential reference's, topped up after each warm-up from the rate it saw (2.5× room, as bench:cpu's) and for the next warm-up. */
-async function essentialPool(c: Contenders, ctx: Context, name: string, ceiling: number): Promise<Required<Pick<Target, 'pool' | 'refill'>>> {
-  const owners = c.platform.users.map((u) => subOf(u.accessToken));
+async function essentialPool(c: Contenders, ctx: Context, owners: string[], name: string, ceiling: number): Promise<Required<Pick<Target, 'pool' | 'refill'>>> {
   const pool: Pool = { file: join(ctx.dir, `${name}.txt`), size: 0, offset: 0 };
   await growEssential(c.essential.databaseUrl, owners, pool, Math.ceil(ceiling * ctx.warmupSeconds * 1.5) + 1_000);
   return {
@@ -135,20 +134,19 @@ async function essentialPool(c: Contenders, ctx: Context, name: string, ceiling:
 export async function payments(c: Contenders, ctx: Context): Promise<(connections: number) => Entry[]> {
   const platform = onPlatform(c, await platformPay.target(c.platform, ctx), { app: 'payment-service', method: 'POST', route: '/v1/payments' });
   const tokensFile = c.platform.tokensFile;
-  const payable = await essentialPool(c, ctx, 'essential-pay', ESSENTIAL_CEILING);
+  const owners = c.platform.users.map((u) => subOf(u.accessToken));
+  const payable = await essentialPool(c, ctx, owners, 'essential-pay', ESSENTIAL_CEILING);
   const db: Connection = await createConnection({ uri: c.essential.databaseUrl });
   ctx.cleanup(() => db.end());
   // By owner and status, on the index the platform's orders table has too: a scan of the whole table would cost the reference's MariaDB more with every round.
-  const owners = c.platform.users.map((u) => subOf(u.accessToken));
-  const paidSql = `SELECT COUNT(*) AS n FROM orders WHERE user_id IN (${owners.map(() => '?').join(',')}) AND status = 'PAID'`;
-  const paidNow = async () => Number(((await db.query(paidSql, owners))[0] as { n: number }[])[0]?.n);
+  const paidNow = paidCounter(db, owners, 'text');
   const essential = onReference(c, ESSENTIAL, c.essential, {
     url: c.essential.url,
     script: pooledScript(ctx.dir, 'essential-pay', { kind: 'pay', poolFile: payable.pool.file, tokensFile, keyPrefix: `bench-compare-${Date.now().toString(36)}-` }),
     ...payable,
     settle: paidSettler(paidNow, ESSENTIAL),
   });
-  const readable = await essentialPool(c, ctx, 'essential-read', READ_CEILING);
+  const readable = await essentialPool(c, ctx, owners, 'essential-read', READ_CEILING);
   const read = onReference(c, ORDER_READ, c.essential.alone(ORDER_READ), {
     url: c.essential.url,
     script: pooledScript(ctx.dir, 'essential-read', { kind: 'read', poolFile: readable.pool.file, tokensFile }),

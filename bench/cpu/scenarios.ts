@@ -1,4 +1,4 @@
-import { createConnection } from 'mysql2/promise';
+import { createConnection, type Connection } from 'mysql2/promise';
 import { join } from 'node:path';
 import type { Account } from '../../e2e/src/client';
 import { sleep } from '../../e2e/src/processes';
@@ -89,10 +89,7 @@ export const pay: Scenario = {
     const pool = await seedPool(c.databases['order-service'], owners, Math.ceil(PAYMENTS_CEILING * ctx.warmupSeconds * 1.5) + 1_000, join(ctx.dir, `pay-${label}.txt`));
     const db = await createConnection({ uri: c.databases['order-service'] });
     ctx.cleanup(() => db.end());
-    const paidSql = `SELECT COUNT(*) AS n FROM orders WHERE user_id IN (${owners.map(() => 'UNHEX(?)').join(',')}) AND status = 'PAID'`;
-    const hexOwners = owners.map((id) => id.replace(/-/g, ''));
-    const paidNow = async () => Number(((await db.query(paidSql, hexOwners))[0] as { n: number }[])[0]?.n);
-    const settle = paidSettler(paidNow, `build ${label}`);
+    const settle = paidSettler(paidCounter(db, owners, 'binary'), `build ${label}`);
     return {
       url: paymentsUrl(c),
       script: pooledScript(ctx.dir, `pay-${label}`, { kind: 'pay', poolFile: pool.file, tokensFile: c.tokensFile, keyPrefix: `bench-cpu-${label}-${Date.now().toString(36)}-` }),
@@ -106,6 +103,17 @@ export const pay: Scenario = {
     };
   },
 };
+
+/**
+ * The orders of `owners` that read PAID, one statement on the (user_id, status, id) index: user
+ * ids stored as BINARY(16) (order-service's schema) or as text (the essential reference's).
+ */
+export function paidCounter(db: Connection, owners: readonly string[], ids: 'binary' | 'text'): () => Promise<number> {
+  const placeholder = ids === 'binary' ? 'UNHEX(?)' : '?';
+  const sql = `SELECT COUNT(*) AS n FROM orders WHERE user_id IN (${owners.map(() => placeholder).join(',')}) AND status = 'PAID'`;
+  const params = ids === 'binary' ? owners.map((id) => id.replace(/-/g, '')) : [...owners];
+  return async () => Number(((await db.query(sql, params))[0] as { n: number }[])[0]?.n);
+}
 
 /** Polls in a row the PAID count must hold still, once it has reached the answers, for the payments still in flight when wrk stopped to be done too. */
 const STILL_POLLS = 4;

@@ -11,9 +11,9 @@ import { randomUUID } from 'node:crypto';
 import fastify from 'fastify';
 import { Redis } from 'ioredis';
 
-const text = process.env['BENCH_BASELINE_BODY'];
-const body = JSON.parse(text ?? 'null') as unknown;
-if (body === null || text === undefined) throw new Error('BENCH_BASELINE_BODY must hold the JSON to answer with');
+const text = process.env['BENCH_BASELINE_BODY'] ?? 'null';
+const body = JSON.parse(text) as unknown;
+if (body === null) throw new Error('BENCH_BASELINE_BODY must hold the JSON to answer with');
 const redisUrl = process.env['BENCH_BASELINE_REDIS_URL'];
 
 const app = fastify();
